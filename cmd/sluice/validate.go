@@ -1,0 +1,114 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/policy"
+	"github.com/sluicehq/sluice/registry"
+	"github.com/spf13/cobra"
+)
+
+func newValidateCmd() *cobra.Command {
+	var cfgPath string
+	cmd := &cobra.Command{
+		Use:   "validate",
+		Short: "Check the config, the registry and the policy; list every error",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return validate(cmd, cfgPath)
+		},
+	}
+	addConfigFlag(cmd, &cfgPath)
+	return cmd
+}
+
+// validate prints every problem and exits 1, or a one-screen summary.
+func validate(cmd *cobra.Command, cfgPath string) error {
+	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		var ce config.Errors
+		if errors.As(err, &ce) {
+			for _, e := range ce {
+				fmt.Fprintln(errOut, e.Error())
+			}
+			return exitCode(1, fmt.Sprintf("sluice validate: %d config error(s)", len(ce)))
+		}
+		return exitCode(1, err.Error())
+	}
+	failed := 0
+	snap, diags, err := registry.LoadPaths(cfg.ResolveAll(cfg.Registry.Paths), registry.BuildOptions{})
+	for _, d := range diags {
+		fmt.Fprintln(errOut, d.String())
+	}
+	if err != nil {
+		var ve *registry.ValidationError
+		if !errors.As(err, &ve) {
+			fmt.Fprintln(errOut, err)
+			failed++
+		} else {
+			failed += len(ve.Diagnostics.Errors())
+		}
+	}
+	if err := policy.Compile(cmd.Context(), cfg.ResolveAll(cfg.Policy.Paths)); err != nil {
+		fmt.Fprintln(errOut, err)
+		failed++
+	}
+	if failed > 0 {
+		return exitCode(1, fmt.Sprintf("sluice validate: %d error(s)", failed))
+	}
+	printSummary(out, cfg, snap)
+	return nil
+}
+
+func printSummary(w io.Writer, cfg *config.Config, s *registry.Snapshot) {
+	hosts, ports, tlsRoutes := 0, 0, 0
+	var routes []string
+	for _, e := range s.Entries {
+		hosts += len(e.Hosts)
+		ports += len(e.Ports) * len(e.Hosts)
+		for _, h := range e.Hosts {
+			for _, p := range e.Ports {
+				rt, res := s.Lookup(lookupName(h), p.Number)
+				if res == registry.Declared && rt.Entry == e && rt.TLS != nil {
+					tlsRoutes++
+					routes = append(routes, fmt.Sprintf("  %s:%d -> %s:%d %s (%s)", h, p.Number, tlsHost(rt, h), p.DialPort(), rt.TLS.Mode, rt.DestinationRule))
+				}
+			}
+		}
+	}
+	sort.Strings(routes)
+	fmt.Fprintf(w, "config %s: ok\n", cfgName(cfg))
+	fmt.Fprintf(w, "registry: %d ServiceEntries, %d DestinationRules in %d files; %d hosts, %d host:port destinations, %d TLS origination routes",
+		len(s.Entries), len(s.DestinationRules), len(s.Files), hosts, ports, tlsRoutes)
+	if n := len(s.Warnings); n > 0 {
+		fmt.Fprintf(w, ", %d warning(s)", n)
+	}
+	fmt.Fprintln(w)
+	for _, e := range s.Entries {
+		var ps []string
+		for _, p := range e.Ports {
+			ps = append(ps, fmt.Sprintf("%d/%s", p.Number, p.Protocol))
+		}
+		fmt.Fprintf(w, "  %-28s %-9s %s [%s]\n", e.ID(), e.Resolution, strings.Join(e.Hosts, ","), strings.Join(ps, " "))
+	}
+	if len(routes) > 0 {
+		fmt.Fprintln(w, "TLS origination:")
+		for _, r := range routes {
+			fmt.Fprintln(w, r)
+		}
+	}
+	fmt.Fprintf(w, "policy: %s (mode %s)\n", strings.Join(cfg.Policy.Paths, ", "), cfg.Policy.Mode)
+}
+
+func tlsHost(rt *registry.Route, h string) string {
+	if rt.TLS.SNI != "" {
+		return rt.TLS.SNI
+	}
+	return h
+}

@@ -1,0 +1,159 @@
+// Package admin serves the admin API (DESIGN section 9): /healthz,
+// /readyz, /metrics and /v1/*. /v1/* needs the bearer token when one is
+// configured; config validation refuses a non-loopback admin address
+// without a token.
+package admin
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Check is a readiness check; nil means ready.
+type Check func(ctx context.Context) error
+
+// Server is the admin HTTP server.
+type Server struct {
+	mux    *http.ServeMux
+	token  string
+	log    *slog.Logger
+	mu     sync.Mutex
+	checks map[string]Check
+	srv    *http.Server
+	ln     net.Listener
+}
+
+// New returns an admin server; token may be "".
+func New(token string, log *slog.Logger) *Server {
+	s := &Server{mux: http.NewServeMux(), token: token, log: log, checks: map[string]Check{}}
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	return s
+}
+
+// AddCheck registers a readiness check under name.
+func (s *Server) AddCheck(name string, c Check) {
+	s.mu.Lock()
+	s.checks[name] = c
+	s.mu.Unlock()
+}
+
+// Handle mounts h at pattern ("GET /metrics", "/v1/audit"); patterns under
+// /v1/ require the token.
+func (s *Server) Handle(pattern string, h http.Handler) {
+	path := pattern
+	if _, p, ok := strings.Cut(pattern, " "); ok {
+		path = p
+	}
+	if strings.HasPrefix(path, "/v1/") {
+		h = s.auth(h)
+	}
+	s.mux.Handle(pattern, h)
+}
+
+// HandleJSON mounts a GET endpoint that serves fn's value as JSON.
+func (s *Server) HandleJSON(path string, fn func(r *http.Request) (any, error)) {
+	s.Handle("GET "+path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v, err := fn(r)
+		if err != nil {
+			WriteJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		WriteJSON(w, http.StatusOK, v)
+	}))
+}
+
+// WriteJSON writes v as indented JSON with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func (s *Server) auth(h http.Handler) http.Handler {
+	if s.token == "" {
+		return h
+	}
+	want := []byte("Bearer " + s.token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sluice"`)
+			WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthorized"})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	s.mu.Lock()
+	names := make([]string, 0, len(s.checks))
+	for n := range s.checks {
+		names = append(names, n)
+	}
+	checks := s.checks
+	s.mu.Unlock()
+	sort.Strings(names)
+	var b strings.Builder
+	ok := true
+	for _, n := range names {
+		if err := checks[n](ctx); err != nil {
+			ok = false
+			fmt.Fprintf(&b, "%s: %v\n", n, err)
+		} else {
+			fmt.Fprintf(&b, "%s: ok\n", n)
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if !ok {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	_, _ = w.Write([]byte(b.String()))
+}
+
+// Listen binds addr.
+func (s *Server) Listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("admin: listen %s: %w", addr, err)
+	}
+	s.ln = ln
+	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	return nil
+}
+
+// Serve serves until Shutdown.
+func (s *Server) Serve() error {
+	if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("admin: %w", err)
+	}
+	return nil
+}
+
+// Addr is the bound address.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Shutdown stops the server.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.srv == nil {
+		return nil
+	}
+	return s.srv.Shutdown(ctx)
+}

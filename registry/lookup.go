@@ -1,0 +1,159 @@
+package registry
+
+import (
+	"net/netip"
+	"strings"
+)
+
+// Result says how a (host, port) lookup ended.
+type Result int
+
+// Lookup results. Their String values are the deny reason codes.
+const (
+	Declared Result = iota
+	UndeclaredPort
+	UndeclaredDestination
+)
+
+// String returns "declared", "undeclared_port" or "undeclared_destination".
+func (r Result) String() string {
+	switch r {
+	case Declared:
+		return "declared"
+	case UndeclaredPort:
+		return "undeclared_port"
+	}
+	return "undeclared_destination"
+}
+
+// Lookup finds the route for a call to host:port. host may be a name (any
+// case, with or without a trailing dot) or an IP literal (IPv6 with or
+// without brackets). Exact names beat wildcards and the most specific
+// wildcard wins, among the patterns that declare port; IP literals match
+// only ServiceEntry addresses, never names.
+func (s *Snapshot) Lookup(host string, port int) (*Route, Result) {
+	if ip, ok := parseIPLiteral(host); ok {
+		return s.lookupIP(ip, port)
+	}
+	h := NormalizeHost(host)
+	matched := false
+	if rec := s.exact[h]; rec != nil {
+		if r := rec.routes[port]; r != nil {
+			return r, Declared
+		}
+		matched = true
+	}
+	var best *Route
+	bestLen := -1
+	// Wildcards, most specific (longest suffix) first.
+	for i := 0; i < len(h); i++ {
+		if h[i] != '.' {
+			continue
+		}
+		if rec := s.wild[h[i:]]; rec != nil {
+			if r := rec.routes[port]; r != nil {
+				best, bestLen = r, len(h)-i
+				break
+			}
+			matched = true
+		}
+	}
+	for _, rec := range s.partial {
+		if len(h) > len(rec.suffix) && strings.HasSuffix(h, rec.suffix) && len(rec.suffix) > bestLen {
+			if r := rec.routes[port]; r != nil {
+				best, bestLen = r, len(rec.suffix)
+			} else {
+				matched = true
+			}
+		}
+	}
+	if best != nil {
+		return best, Declared
+	}
+	if matched {
+		return nil, UndeclaredPort
+	}
+	return nil, UndeclaredDestination
+}
+
+func (s *Snapshot) lookupIP(ip netip.Addr, port int) (*Route, Result) {
+	matched := false
+	if rec := s.ips[ip]; rec != nil {
+		if r := rec.routes[port]; r != nil {
+			return r, Declared
+		}
+		matched = true
+	}
+	for _, c := range s.cidrs {
+		if c.prefix.Contains(ip) {
+			if r := c.rec.routes[port]; r != nil {
+				return r, Declared
+			}
+			matched = true
+		}
+	}
+	if matched {
+		return nil, UndeclaredPort
+	}
+	return nil, UndeclaredDestination
+}
+
+// HostMatch is what the registry declares for a name, whatever the port:
+// the DNS proxy answers for it.
+type HostMatch struct {
+	// Pattern is the declared host that matched.
+	Pattern string
+	// Entries declare the pattern (usually one).
+	Entries []*Entry
+}
+
+// MatchHost finds the most specific declared pattern for name, ignoring
+// ports (exact first, then the longest wildcard).
+func (s *Snapshot) MatchHost(name string) (HostMatch, bool) {
+	h := NormalizeHost(name)
+	if rec := s.exact[h]; rec != nil {
+		return HostMatch{rec.pattern, rec.entries}, true
+	}
+	var best *hostRecord
+	for i := 0; i < len(h); i++ {
+		if h[i] == '.' {
+			if rec := s.wild[h[i:]]; rec != nil {
+				best = rec
+				break
+			}
+		}
+	}
+	for _, rec := range s.partial {
+		if len(h) > len(rec.suffix) && strings.HasSuffix(h, rec.suffix) && (best == nil || len(rec.suffix) > len(best.suffix)) {
+			best = rec
+		}
+	}
+	if best == nil {
+		return HostMatch{}, false
+	}
+	return HostMatch{best.pattern, best.entries}, true
+}
+
+// parseIPLiteral recognises IP literals cheaply: names never end in a
+// digit (Istio rejects all-numeric top-level labels) and never hold ':'.
+func parseIPLiteral(host string) (netip.Addr, bool) {
+	if host == "" {
+		return netip.Addr{}, false
+	}
+	if host[0] == '[' && host[len(host)-1] == ']' {
+		host = host[1 : len(host)-1]
+	}
+	last := host[len(host)-1]
+	if strings.IndexByte(host, ':') < 0 && (last < '0' || last > '9') {
+		return netip.Addr{}, false
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return ip.Unmap(), true
+}
+
+// ParseIPLiteral reports whether host is an IP literal (brackets allowed)
+// and returns it with IPv4-mapped IPv6 unmapped.
+func ParseIPLiteral(host string) (netip.Addr, bool) { return parseIPLiteral(host) }

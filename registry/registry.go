@@ -1,0 +1,146 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+)
+
+// Options configure a Registry.
+type Options struct {
+	// Paths are the files and directories to read.
+	Paths []string
+	Build BuildOptions
+	// Logger receives reload results; default slog.Default().
+	Logger *slog.Logger
+	// MeterProvider receives sluice_config_reloads_total{kind="registry"}.
+	MeterProvider metric.MeterProvider
+}
+
+// ReloadStatus is the outcome of the last load or reload, served on
+// /v1/registry.
+type ReloadStatus struct {
+	Time        time.Time   `json:"time"`
+	OK          bool        `json:"ok"`
+	Generation  uint64      `json:"generation"` // generation in force after it
+	Errors      Diagnostics `json:"errors,omitempty"`
+	Warnings    Diagnostics `json:"warnings,omitempty"`
+	Message     string      `json:"message,omitempty"`
+	Entries     int         `json:"entries"`
+	ReloadCount uint64      `json:"reloads"`
+}
+
+// Registry holds the current snapshot and replaces it on reload, only when
+// the whole new set is valid.
+type Registry struct {
+	opts    Options
+	log     *slog.Logger
+	cur     atomic.Pointer[Snapshot]
+	status  atomic.Pointer[ReloadStatus]
+	mu      sync.Mutex // serialises reloads
+	gen     uint64
+	reloads uint64
+	counter metric.Int64Counter
+
+	subMu sync.Mutex
+	subs  []func(*Snapshot)
+}
+
+// New returns a registry holding an empty snapshot; call Load.
+func New(opts Options) *Registry {
+	r := &Registry{opts: opts, log: opts.Logger}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	mp := opts.MeterProvider
+	if mp == nil {
+		mp = noop.NewMeterProvider()
+	}
+	r.counter, _ = mp.Meter("sluice/registry").Int64Counter("sluice_config_reloads_total",
+		metric.WithDescription("Config reloads by kind (registry, policy) and result (success, failure)."))
+	r.cur.Store(Empty())
+	r.status.Store(&ReloadStatus{})
+	return r
+}
+
+// Snapshot returns the set in force. It never returns nil.
+func (r *Registry) Snapshot() *Snapshot { return r.cur.Load() }
+
+// Status returns the result of the last load or reload.
+func (r *Registry) Status() ReloadStatus { return *r.status.Load() }
+
+// OnChange registers fn to run after every successful swap (the DNS proxy
+// uses it to drop cached answers).
+func (r *Registry) OnChange(fn func(*Snapshot)) {
+	r.subMu.Lock()
+	r.subs = append(r.subs, fn)
+	r.subMu.Unlock()
+}
+
+// LoadPaths reads and validates paths without touching any registry: what
+// `sluice validate` and every reload do.
+func LoadPaths(paths []string, opts BuildOptions) (*Snapshot, Diagnostics, error) {
+	files, err := ExpandPaths(paths)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, ds, skipped := ReadFiles(files)
+	if len(ds.Errors()) > 0 {
+		return nil, ds, &ValidationError{ds}
+	}
+	s, bds := Build(res, opts)
+	ds = append(ds, bds...)
+	if s == nil {
+		return nil, ds, &ValidationError{ds}
+	}
+	s.Files, s.Skipped = files, skipped
+	return s, ds, nil
+}
+
+// Load is the first load; it fails when the set is invalid.
+func (r *Registry) Load(ctx context.Context) error { return r.Reload(ctx) }
+
+// Reload re-reads the paths. A valid set replaces the current one
+// atomically; an invalid set is rejected whole, logged with every error,
+// counted, and the last good set stays in force.
+func (r *Registry) Reload(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reloads++
+	s, ds, err := LoadPaths(r.opts.Paths, r.opts.Build)
+	st := &ReloadStatus{Time: time.Now(), Errors: ds.Errors(), Warnings: ds.Warnings(), ReloadCount: r.reloads}
+	if err != nil {
+		st.Generation = r.gen
+		st.Entries = len(r.cur.Load().Entries)
+		st.Message = err.Error()
+		r.status.Store(st)
+		r.counter.Add(ctx, 1, metric.WithAttributes(attribute.String("kind", "registry"), attribute.String("result", "failure")))
+		r.log.Error("registry reload rejected; keeping the last good set", "generation", r.gen, "errors", len(st.Errors), "detail", err.Error())
+		return err
+	}
+	r.gen++
+	s.Generation = r.gen
+	r.cur.Store(s)
+	st.OK, st.Generation, st.Entries = true, r.gen, len(s.Entries)
+	st.Message = fmt.Sprintf("loaded %d ServiceEntries, %d DestinationRules from %d files", len(s.Entries), len(s.DestinationRules), len(s.Files))
+	r.status.Store(st)
+	r.counter.Add(ctx, 1, metric.WithAttributes(attribute.String("kind", "registry"), attribute.String("result", "success")))
+	for _, w := range st.Warnings {
+		r.log.Warn("registry", "warning", w.String())
+	}
+	r.log.Info("registry loaded", "generation", r.gen, "entries", len(s.Entries), "destination_rules", len(s.DestinationRules), "files", len(s.Files))
+	r.subMu.Lock()
+	subs := append([]func(*Snapshot){}, r.subs...)
+	r.subMu.Unlock()
+	for _, fn := range subs {
+		fn(s)
+	}
+	return nil
+}
