@@ -47,10 +47,12 @@ func Build(res []*Resource, opts BuildOptions) (*Snapshot, Diagnostics) {
 
 	s := Empty()
 	var entries []*Entry
+	var sources []*Resource // sources[i] declared entries[i]
 	var drs []*Resource
 	for _, r := range res {
 		if r.ServiceEntry != nil {
 			entries = append(entries, newEntry(r))
+			sources = append(sources, r)
 		} else if r.DestinationRule != nil {
 			drs = append(drs, r)
 			s.DestinationRules = append(s.DestinationRules, DRSummary{r.Metadata.Name, r.Metadata.Namespace, r.DestinationRule.Host, r.Source})
@@ -58,8 +60,8 @@ func Build(res []*Resource, opts BuildOptions) (*Snapshot, Diagnostics) {
 	}
 	s.Entries = entries
 	b := &builder{opts: opts, drs: drs, tlsCache: map[*ClientTLSSettings]*TLSOrigination{}, used: map[*Resource]bool{}}
-	for _, e := range entries {
-		src := resourceFor(res, e)
+	for i, e := range entries {
+		src := sources[i]
 		warn := func(format string, a ...any) { ds = append(ds, src.diag(SevWarning, "spec.hosts", format, a...)) }
 		routeFor := func(e *Entry, host string, p Port) *Route {
 			r := &Route{Entry: e, Host: host, Port: p}
@@ -86,15 +88,6 @@ func Build(res []*Resource, opts BuildOptions) (*Snapshot, Diagnostics) {
 	s.Warnings = ds.Warnings()
 	s.LoadedAt = time.Now()
 	return s, ds
-}
-
-func resourceFor(res []*Resource, e *Entry) *Resource {
-	for _, r := range res {
-		if r.ServiceEntry != nil && r.Source == e.Source && r.Metadata.Name == e.Name && r.Metadata.Namespace == e.Namespace {
-			return r
-		}
-	}
-	return nil
 }
 
 func newEntry(r *Resource) *Entry {

@@ -144,11 +144,13 @@ func parseObject(file string, doc int, root, obj *yaml.Node, prefix string) (res
 		return nil, Diagnostics{{File: file, Line: obj.Line, Column: obj.Column, Doc: doc, Field: strings.TrimSuffix(prefix, "."),
 			Msg: "expected a Kubernetes object (a mapping with apiVersion and kind)"}}, 0
 	}
-	var head struct {
-		APIVersion string `yaml:"apiVersion"`
-		Kind       string `yaml:"kind"`
+	var head struct{ APIVersion, Kind string }
+	if n := lookup(obj, "apiVersion"); n != nil {
+		head.APIVersion = n.Value
 	}
-	_ = obj.Decode(&head)
+	if n := lookup(obj, "kind"); n != nil {
+		head.Kind = n.Value
+	}
 	if items := lookup(obj, "items"); head.Kind == "List" || strings.HasSuffix(head.Kind, "List") && items != nil {
 		if items == nil || items.Kind != yaml.SequenceNode {
 			return nil, nil, 1
@@ -168,11 +170,11 @@ func parseObject(file string, doc int, root, obj *yaml.Node, prefix string) (res
 	}
 	r := &Resource{APIVersion: head.APIVersion, Kind: head.Kind, Source: Source{file, doc}, node: root, item: prefix}
 	var envelope struct {
-		APIVersion string   `yaml:"apiVersion"`
-		Kind       string   `yaml:"kind"`
-		Metadata   Metadata `yaml:"metadata"`
-		Spec       any      `yaml:"spec"`
-		Status     any      `yaml:"status"`
+		APIVersion string    `yaml:"apiVersion"`
+		Kind       string    `yaml:"kind"`
+		Metadata   Metadata  `yaml:"metadata"`
+		Spec       yaml.Node `yaml:"spec"`
+		Status     yaml.Node `yaml:"status"`
 	}
 	envDiags := yamlx.Decode(obj, &envelope, strings.TrimSuffix(prefix, "."))
 	r.Metadata = envelope.Metadata

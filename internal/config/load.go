@@ -24,8 +24,10 @@ type Error struct {
 // Error formats as "file:line:col: key: msg", the form editors jump to.
 func (e *Error) Error() string {
 	pos := e.File
-	if e.Line > 0 {
+	if e.Line > 0 && e.Column > 0 {
 		pos = fmt.Sprintf("%s:%d:%d", e.File, e.Line, e.Column)
+	} else if e.Line > 0 {
+		pos = fmt.Sprintf("%s:%d", e.File, e.Line)
 	}
 	if e.Key == "" {
 		return fmt.Sprintf("%s: %s", pos, e.Msg)

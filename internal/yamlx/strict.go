@@ -42,6 +42,7 @@ func Decode(node *yaml.Node, out any, prefix string) []*FieldError {
 	return errs
 }
 
+var nodeType = reflect.TypeOf(yaml.Node{})
 var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
 var textUnmarshalerType = reflect.TypeOf((*encoding.TextUnmarshaler)(nil)).Elem()
 
@@ -50,6 +51,11 @@ func decodeValue(n *yaml.Node, v reflect.Value, path string, errs *[]*FieldError
 		n = n.Alias
 	}
 	if n.Tag == "!!null" {
+		return
+	}
+	// A yaml.Node field keeps the raw node for later decoding.
+	if v.Type() == nodeType {
+		v.Set(reflect.ValueOf(*n))
 		return
 	}
 	// Types with their own decoding (durations, enums) decode themselves.
