@@ -1,16 +1,138 @@
 package main
 
 import (
-	"errors"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
 
+	"github.com/sluicehq/sluice/dnsproxy"
+	"github.com/sluicehq/sluice/egress"
+	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/policy"
+	"github.com/sluicehq/sluice/registry"
 	"github.com/spf13/cobra"
 )
 
-// newCheckCmd is `sluice check` (filled by the egress work).
+// newCheckCmd is `sluice check --from ID --url URL [--method M]`: the
+// decision the gateway would take, with no traffic sent and nothing
+// recorded. Exit status: 0 allowed, 2 denied, 1 error.
 func newCheckCmd() *cobra.Command {
-	return &cobra.Command{
+	var cfgPath, from, rawURL, method string
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "check --from ID --url URL [--method M]",
-		Short: "Show the decision for a call, without sending it",
-		RunE:  func(*cobra.Command, []string) error { return errors.New("not implemented yet") },
+		Short: "Show the decision for a call, without sending it (exit 0 allow, 2 deny)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cfgPath)
+			if err != nil {
+				return err
+			}
+			log := slog.New(slog.DiscardHandler)
+			reg := registry.New(registry.Options{Paths: cfg.ResolveAll(cfg.Registry.Paths), Logger: log})
+			if err := reg.Load(cmd.Context()); err != nil {
+				return err
+			}
+			pol, err := policy.New(cmd.Context(), policy.Options{Config: cfg.Policy, Paths: cfg.ResolveAll(cfg.Policy.Paths), Logger: log})
+			if err != nil {
+				return err
+			}
+			gw, err := egress.New(egress.Options{Config: cfg, Registry: reg, Policy: pol, Resolver: dnsproxy.NewResolver(dnsproxy.ResolverOptions{}), Logger: log})
+			if err != nil {
+				return err
+			}
+			res, err := gw.Check(cmd.Context(), from, rawURL, method)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				_ = enc.Encode(res)
+			} else {
+				printCheck(cmd.OutOrStdout(), res)
+			}
+			if res.Decision == "deny" && res.Enforced {
+				return exitCode(2, "")
+			}
+			return nil
+		},
 	}
+	addConfigFlag(cmd, &cfgPath)
+	cmd.Flags().StringVar(&from, "from", "", "the caller: an IP (mapped by identity.sources) or an identity such as a SPIFFE ID")
+	cmd.Flags().StringVar(&rawURL, "url", "", "the destination, http://host[:port]/path (plain HTTP) or https://host[:port] (CONNECT)")
+	cmd.Flags().StringVar(&method, "method", "GET", "HTTP method (for http:// URLs)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	_ = cmd.MarkFlagRequired("url")
+	return cmd
+}
+
+func printCheck(w io.Writer, r *egress.CheckResult) {
+	verdict := r.Decision
+	if r.Reason != "" {
+		verdict += " (" + r.Reason + ")"
+	}
+	if !r.Enforced {
+		verdict += " — reported only, the call would go through (report mode)"
+	}
+	fmt.Fprintf(w, "decision:      %s\n", verdict)
+	if r.Detail != "" {
+		fmt.Fprintf(w, "detail:        %s\n", r.Detail)
+	}
+	id := r.Identity.ID
+	if id == "" {
+		id = "(none)"
+	}
+	fmt.Fprintf(w, "caller:        %s [%s]", id, r.Identity.Source)
+	if r.Identity.Workload != "" {
+		fmt.Fprintf(w, " workload=%s", r.Identity.Workload)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "call:          %s %s:%d%s (%s)\n", r.Method, r.Host, r.Port, pathIfHTTP(r), r.Kind)
+	if r.ServiceEntry == "" {
+		fmt.Fprintf(w, "service entry: (none)\n")
+	} else {
+		fmt.Fprintf(w, "service entry: %s, host %s, port %d/%s %s, resolution %s\n", r.ServiceEntry, r.Route.Host,
+			r.Route.Port.Number, r.Route.Port.Protocol, r.Route.Port.Name, r.Route.Entry.Resolution)
+	}
+	if len(r.PolicyReasons) > 0 {
+		fmt.Fprintf(w, "policy:        %s\n", strings.Join(r.PolicyReasons, "; "))
+	}
+	switch {
+	case r.Route == nil:
+	case r.TLSOrigination:
+		t := r.Route.TLS
+		sni := t.SNI
+		if sni == "" {
+			sni = r.Host
+		}
+		verify := "system roots"
+		if t.CACertificates != "" {
+			verify = t.CACertificates
+		}
+		if t.InsecureSkipVerify {
+			verify = "NONE (insecureSkipVerify)"
+		}
+		san := "the SNI"
+		if len(t.SubjectAltNames) > 0 {
+			san = strings.Join(t.SubjectAltNames, ", ")
+		}
+		fmt.Fprintf(w, "tls route:     originate %s to port %d, SNI %s, verify with %s, SAN %s (%s)\n", t.Mode, r.Route.Port.DialPort(), sni, verify, san, r.Route.DestinationRule)
+	case r.Kind == "connect" && r.Route.Port.Protocol.IsTLS():
+		fmt.Fprintf(w, "tls route:     passthrough; the ClientHello SNI must be %s\n", r.Host)
+	default:
+		fmt.Fprintf(w, "tls route:     none (%s upstream)\n", strings.ToLower(string(r.Route.Port.Protocol)))
+	}
+	for _, t := range r.Targets {
+		fmt.Fprintf(w, "dials:         %s\n", t)
+	}
+}
+
+func pathIfHTTP(r *egress.CheckResult) string {
+	if r.Kind == "http" {
+		return r.Path
+	}
+	return ""
 }

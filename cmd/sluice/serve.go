@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/sluicehq/sluice/audit"
 	"github.com/sluicehq/sluice/dnsproxy"
+	"github.com/sluicehq/sluice/egress"
 	"github.com/sluicehq/sluice/internal/admin"
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/logx"
@@ -225,8 +225,15 @@ func selfAddrs(l config.Listeners) []netip.AddrPort {
 }
 
 // startDataPlane starts the proxy, http and tls listeners and returns the
-// function that drains them. (Filled by the egress work.)
+// function that drains them.
 func (a *app) startDataPlane(ctx context.Context) (func(context.Context) error, error) {
-	_ = fmt.Sprint
-	return func(context.Context) error { return nil }, nil
+	gw, err := egress.New(egress.Options{Config: a.cfg, Registry: a.registry, Policy: a.policy, Auditor: a.auditor,
+		Resolver: a.resolver, Guard: a.guard, Logger: a.log, MeterProvider: a.metrics.MeterProvider()})
+	if err != nil {
+		return nil, err
+	}
+	if err := gw.Start(ctx); err != nil {
+		return nil, err
+	}
+	return gw.Shutdown, nil
 }

@@ -1,0 +1,137 @@
+package egress
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/elazarl/goproxy"
+	"github.com/sluicehq/sluice/registry"
+)
+
+// onConnect decides a CONNECT before any tunnel exists: a denial is a 403
+// with the reason, never a silent close.
+func (g *Gateway) onConnect(authority string, pctx *goproxy.ProxyCtx) (*goproxy.ConnectAction, string) {
+	r := pctx.Req
+	ctx := r.Context()
+	c := &call{listener: ListenerProxy, kind: KindConnect, start: time.Now(), method: http.MethodConnect, header: r.Header}
+	c.id = g.ident.identify(remoteIPOf(r), r.TLS, r.Header)
+	host, port, ok := splitHostPort(authority, 443)
+	if !ok {
+		c.host = authority
+		c.deny(ReasonBadRequest, "invalid CONNECT authority "+strconv.Quote(authority))
+		g.refuse(ctx, c)
+		pctx.Resp = denyResponse(r, c.reason, c.detail, c.rec.ID)
+		return goproxy.RejectConnect, authority
+	}
+	c.host, c.port = host, port
+	if route, res := g.reg.Snapshot().Lookup(host, port); res == registry.Declared && passthroughTLS(route) {
+		if _, isIP := registry.ParseIPLiteral(host); !isIP {
+			c.sni = host // any other SNI will be refused as sni_mismatch
+		}
+	}
+	g.decide(ctx, c)
+	if c.denied {
+		g.refuse(ctx, c)
+		pctx.Resp = denyResponse(r, c.reason, c.detail, c.rec.ID)
+		return goproxy.RejectConnect, authority
+	}
+	if g.aud.OnFailureDeny() {
+		if err := g.aud.Ready(); err != nil {
+			pctx.Resp = denyResponse(r, ReasonAuditUnavailable, "the audit store cannot record this call: "+err.Error(), "")
+			return goproxy.RejectConnect, authority
+		}
+	}
+	return &goproxy.ConnectAction{Action: goproxy.ConnectHijack, Hijack: func(_ *http.Request, client net.Conn, _ *goproxy.ProxyCtx) {
+		g.tunnel(context.WithoutCancel(ctx), c, client)
+	}}, authority
+}
+
+// passthroughTLS reports whether CONNECTs to the route carry TLS whose
+// ClientHello must name the destination (HTTPS and TLS ports).
+func passthroughTLS(r *registry.Route) bool { return r.Port.Protocol.IsTLS() }
+
+// tunnel runs an allowed CONNECT on the hijacked client connection.
+func (g *Gateway) tunnel(ctx context.Context, c *call, client net.Conn) {
+	done := g.trackConn(client)
+	defer done()
+	defer client.Close()
+	var hello []byte
+	if passthroughTLS(c.route) {
+		// TLS port: answer 200, then read the ClientHello before dialling.
+		if _, err := client.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
+			return
+		}
+		sni, raw, err := readClientHello(client, g.cfg.Limits.HeaderTimeout.D())
+		hello = raw
+		if reason, detail := sniCheck(c.host, sni, err); reason != "" {
+			c.sni = sni
+			c.deny(reason, detail)
+			g.refuse(ctx, c)
+			return
+		}
+		c.sni = sni
+		if err := g.begin(ctx, c); err != nil {
+			return // audit_unavailable after the 200: all we can do is close
+		}
+		up, err := g.dialer.dial(ctx, &dialPlan{host: c.host, targets: c.route.Targets(c.host)})
+		if err != nil {
+			g.finish(ctx, c, 0, 0, 0, "", "", err)
+			return
+		}
+		defer up.Close()
+		if _, err := up.Write(hello); err != nil {
+			g.finish(ctx, c, 0, 0, 0, remoteIP(up), "", fail(ReasonUpstreamUnreachable, err))
+			return
+		}
+		sent, received := splice(client, up)
+		g.finish(ctx, c, http.StatusOK, sent+int64(len(hello)), received, remoteIP(up), "", nil)
+		return
+	}
+	// TCP (and other) ports: record, dial, then answer 200 or the failure.
+	c.sni = ""
+	if err := g.begin(ctx, c); err != nil {
+		writeResponse(client, denyResponse(nil, ReasonAuditUnavailable, "the audit store cannot record this call: "+err.Error(), ""))
+		return
+	}
+	up, err := g.dialer.dial(ctx, &dialPlan{host: c.host, targets: c.route.Targets(c.host)})
+	if err != nil {
+		reason := classify(err)
+		g.finish(ctx, c, statusFor(reason), 0, 0, "", "", err)
+		writeResponse(client, denyResponse(nil, reason, err.Error(), c.rec.ID))
+		return
+	}
+	defer up.Close()
+	if _, err := client.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
+		g.finish(ctx, c, 0, 0, 0, remoteIP(up), "", err)
+		return
+	}
+	sent, received := splice(client, up)
+	g.finish(ctx, c, http.StatusOK, sent, received, remoteIP(up), "", nil)
+}
+
+// sniCheck compares the ClientHello's SNI with the routed host: it must
+// be present (unless the destination is an IP literal, for which clients
+// send none) and equal, case-insensitively.
+func sniCheck(host, sni string, helloErr error) (reason, detail string) {
+	if helloErr != nil {
+		return ReasonSNIMismatch, "no TLS ClientHello: " + helloErr.Error()
+	}
+	if sni == "" {
+		if _, isIP := registry.ParseIPLiteral(host); isIP {
+			return "", ""
+		}
+		return ReasonSNIMismatch, "the ClientHello carries no SNI; expected " + host
+	}
+	if registry.NormalizeHost(sni) != host {
+		return ReasonSNIMismatch, "the ClientHello names " + strconv.Quote(sni) + " but the destination is " + host
+	}
+	return "", ""
+}
+
+func writeResponse(conn net.Conn, resp *http.Response) {
+	_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_ = resp.Write(conn)
+}

@@ -1,0 +1,56 @@
+package egress
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+)
+
+// denyBody is the JSON body of every deny and error response (DESIGN
+// section 7).
+type denyBody struct {
+	Error     string `json:"error"`
+	Reason    string `json:"reason"`
+	Detail    string `json:"detail"`
+	RequestID string `json:"request_id"`
+}
+
+// denyJSON renders the body.
+func denyJSON(reason, detail, requestID string) []byte {
+	b, _ := json.Marshal(denyBody{Error: "egress_denied", Reason: reason, Detail: detail, RequestID: requestID})
+	return append(b, '\n')
+}
+
+// denyResponse builds the HTTP response for a denial or a failed call.
+func denyResponse(req *http.Request, reason, detail, requestID string) *http.Response {
+	body := denyJSON(reason, detail, requestID)
+	status := statusFor(reason)
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set("Sluice-Reason", reason)
+	if requestID != "" {
+		h.Set("Sluice-Request-Id", requestID)
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	return &http.Response{
+		StatusCode: status, Status: strconv.Itoa(status) + " " + http.StatusText(status),
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)), Request: req,
+	}
+}
+
+// writeDeny writes a denial straight to a ResponseWriter.
+func writeDeny(w http.ResponseWriter, reason, detail, requestID string) {
+	body := denyJSON(reason, detail, requestID)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Sluice-Reason", reason)
+	if requestID != "" {
+		h.Set("Sluice-Request-Id", requestID)
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(statusFor(reason))
+	_, _ = w.Write(body)
+}

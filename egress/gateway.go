@@ -1,0 +1,212 @@
+// Package egress is Sluice's data plane: the proxy listener (absolute-URI
+// HTTP and CONNECT, on goproxy), the Host-routed http listener, the
+// SNI-routed tls listener, the one decision pipeline they share, safe
+// dialling, TLS origination and caller identity (DESIGN sections 1, 5, 6, 7).
+package egress
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/elazarl/goproxy"
+	"github.com/sluicehq/sluice/audit"
+	"github.com/sluicehq/sluice/dnsproxy"
+	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/netguard"
+	"github.com/sluicehq/sluice/policy"
+	"github.com/sluicehq/sluice/registry"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// Options are the gateway's parts, built by `sluice serve`.
+type Options struct {
+	Config        *config.Config
+	Registry      *registry.Registry
+	Policy        *policy.Engine
+	Auditor       *audit.Auditor
+	Resolver      *dnsproxy.Resolver
+	Guard         *netguard.Guard
+	Logger        *slog.Logger
+	MeterProvider metric.MeterProvider
+}
+
+// Gateway is the data plane.
+type Gateway struct {
+	cfg     *config.Config
+	reg     *registry.Registry
+	pol     *policy.Engine
+	aud     *audit.Auditor
+	log     *slog.Logger
+	ident   *identifier
+	dialer  *dialer
+	tr      *transports
+	fwd     *goproxy.ProxyHttpServer
+	metrics *gwMetrics
+	slots   chan struct{}
+
+	servers []*http.Server
+	tlsLn   net.Listener
+	conns   sync.Map // net.Conn → struct{}: hijacked tunnels and tls-listener conns
+	wg      sync.WaitGroup
+}
+
+// New builds the gateway; Start binds its listeners.
+func New(o Options) (*Gateway, error) {
+	if o.Config == nil || o.Registry == nil || o.Policy == nil || o.Resolver == nil {
+		return nil, errors.New("egress: config, registry, policy and resolver are required")
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	cfg := o.Config
+	g := &Gateway{cfg: cfg, reg: o.Registry, pol: o.Policy, aud: o.Auditor, log: log,
+		ident: newIdentifier(cfg.Identity), metrics: newMetrics(o.MeterProvider),
+		slots: make(chan struct{}, cfg.Limits.MaxConnections)}
+	g.dialer = &dialer{resolver: o.Resolver, guard: o.Guard, timeout: cfg.Limits.ConnectTimeout.D()}
+	g.tr = newTransports(g.dialer, cfg.Limits.IdleTimeout.D(), cfg.Limits.ConnectTimeout.D())
+	g.fwd = g.newForwarder()
+	o.Registry.OnChange(func(*registry.Snapshot) { g.tr.closeIdle() })
+	return g, nil
+}
+
+// Start binds the configured listeners (proxy, http, tls) and serves them
+// until Shutdown.
+func (g *Gateway) Start(ctx context.Context) error {
+	if g.aud == nil {
+		return errors.New("egress: an auditor is required to serve")
+	}
+	l := g.cfg.Listeners
+	if l.Proxy != "" {
+		ln, err := g.listen(l.Proxy)
+		if err != nil {
+			return err
+		}
+		if p := g.cfg.Identity.ProxyTLS; p.Cert != "" {
+			tc, err := proxyTLSConfig(g.cfg, p)
+			if err != nil {
+				return err
+			}
+			ln = tls.NewListener(ln, tc)
+		}
+		g.serve(ln, g.serveHTTP(ListenerProxy))
+	}
+	if l.HTTP != "" {
+		ln, err := g.listen(l.HTTP)
+		if err != nil {
+			return err
+		}
+		g.serve(ln, g.serveHTTP(ListenerHTTP))
+	}
+	if l.TLS != "" {
+		ln, err := g.listen(l.TLS)
+		if err != nil {
+			return err
+		}
+		g.tlsLn = ln
+		g.wg.Add(1)
+		go func() { defer g.wg.Done(); g.serveTLS(context.WithoutCancel(ctx), ln) }()
+	}
+	return nil
+}
+
+func (g *Gateway) listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("egress: listen %s: %w", addr, err)
+	}
+	return &limitListener{Listener: ln, g: g}, nil
+}
+
+func (g *Gateway) serve(ln net.Listener, h http.Handler) {
+	lim := g.cfg.Limits
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: lim.HeaderTimeout.D(),
+		IdleTimeout:       lim.IdleTimeout.D(),
+		MaxHeaderBytes:    lim.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
+	}
+	g.servers = append(g.servers, srv)
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			g.log.Error("listener stopped", "addr", ln.Addr().String(), "err", err)
+		}
+	}()
+}
+
+// proxyTLSConfig serves the proxy listener over TLS and asks callers for a
+// client certificate signed by client_ca (identity_source mtls).
+func proxyTLSConfig(cfg *config.Config, p config.ProxyTLS) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(cfg.Resolve(p.Cert), cfg.Resolve(p.Key))
+	if err != nil {
+		return nil, fmt.Errorf("egress: identity.proxy_tls: %w", err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
+	if p.ClientCA != "" {
+		pem, err := os.ReadFile(cfg.Resolve(p.ClientCA))
+		if err != nil {
+			return nil, fmt.Errorf("egress: identity.proxy_tls.client_ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("egress: identity.proxy_tls.client_ca: %s holds no PEM certificate", p.ClientCA)
+		}
+		tc.ClientCAs, tc.ClientAuth = pool, tls.VerifyClientCertIfGiven
+	}
+	return tc, nil
+}
+
+// trackConn registers a raw connection (tunnel, tls listener) so that
+// Shutdown can wait for it and, past the deadline, close it.
+func (g *Gateway) trackConn(c net.Conn) func() {
+	g.wg.Add(1)
+	g.conns.Store(c, struct{}{})
+	return func() { g.conns.Delete(c); g.wg.Done() }
+}
+
+// Shutdown stops accepting, lets calls in flight finish until ctx ends,
+// then closes what is left.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	if g.tlsLn != nil {
+		_ = g.tlsLn.Close()
+	}
+	var errs []error
+	var swg sync.WaitGroup
+	for _, s := range g.servers {
+		swg.Add(1)
+		go func(s *http.Server) {
+			defer swg.Done()
+			if err := s.Shutdown(ctx); err != nil {
+				_ = s.Close()
+			}
+		}(s)
+	}
+	swg.Wait()
+	done := make(chan struct{})
+	go func() { g.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		n := 0
+		g.conns.Range(func(k, _ any) bool { _ = k.(net.Conn).Close(); n++; return true })
+		g.log.Warn("drain deadline reached; closed open tunnels", "count", n)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			errs = append(errs, errors.New("egress: connections still open after the drain deadline"))
+		}
+	}
+	return errors.Join(errs...)
+}

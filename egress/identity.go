@@ -1,0 +1,186 @@
+package egress
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+
+	"github.com/sluicehq/sluice/internal/config"
+)
+
+// Identity sources, strongest first.
+const (
+	IdentityMTLS      = "mtls"
+	IdentityXFCC      = "xfcc"
+	IdentityCIDR      = "cidr"
+	IdentityProxyAuth = "proxy_auth"
+	IdentityNone      = "none"
+)
+
+// Identity is who is calling.
+type Identity struct {
+	ID       string // SPIFFE ID, certificate CN, workload or proxy user
+	Source   string // one of the Identity* constants
+	IP       netip.Addr
+	Workload string
+}
+
+// identifier turns connection facts into an Identity (DESIGN section 5,
+// issue: caller identity). Precedence: mTLS client certificate on the
+// proxy listener, then X-Forwarded-Client-Cert from a trusted mesh
+// sidecar, then the identity.sources CIDR map, then a Proxy-Authorization
+// Basic user, else none.
+type identifier struct {
+	trustXFCC []netip.Prefix
+	sources   []sourceCIDR
+}
+
+type sourceCIDR struct {
+	prefix   netip.Prefix
+	workload string
+}
+
+func newIdentifier(c config.Identity) *identifier {
+	id := &identifier{}
+	for _, s := range c.TrustXFCCFrom {
+		if p, err := config.ParsePrefix(s); err == nil {
+			id.trustXFCC = append(id.trustXFCC, p)
+		}
+	}
+	for _, s := range c.Sources {
+		if p, err := config.ParsePrefix(s.CIDR); err == nil {
+			id.sources = append(id.sources, sourceCIDR{p, s.Workload})
+		}
+	}
+	// Most specific CIDR first.
+	for i := 1; i < len(id.sources); i++ {
+		for j := i; j > 0 && id.sources[j].prefix.Bits() > id.sources[j-1].prefix.Bits(); j-- {
+			id.sources[j], id.sources[j-1] = id.sources[j-1], id.sources[j]
+		}
+	}
+	return id
+}
+
+// identify works out the caller. state is the client TLS connection state
+// (proxy listener with proxy_tls), h the request headers (nil for the tls
+// listener).
+func (x *identifier) identify(ip netip.Addr, state *tls.ConnectionState, h http.Header) Identity {
+	id := Identity{IP: ip.Unmap(), Source: IdentityNone}
+	id.Workload = x.workloadOf(id.IP)
+	switch {
+	case state != nil && len(state.PeerCertificates) > 0:
+		id.ID, id.Source = certIdentity(state.PeerCertificates[0]), IdentityMTLS
+	case h != nil && h.Get("X-Forwarded-Client-Cert") != "" && x.trusted(id.IP):
+		if u := xfccURI(h.Get("X-Forwarded-Client-Cert")); u != "" {
+			id.ID, id.Source = u, IdentityXFCC
+		}
+	}
+	if id.Source == IdentityNone && id.Workload != "" {
+		id.ID, id.Source = id.Workload, IdentityCIDR
+	}
+	if id.Source == IdentityNone && h != nil {
+		if user := basicUser(h.Get("Proxy-Authorization")); user != "" {
+			id.ID, id.Source = user, IdentityProxyAuth
+		}
+	}
+	if id.Workload == "" && strings.HasPrefix(id.ID, "spiffe://") {
+		id.Workload = spiffeWorkload(id.ID)
+	}
+	return id
+}
+
+func (x *identifier) trusted(ip netip.Addr) bool {
+	for _, p := range x.trustXFCC {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func (x *identifier) workloadOf(ip netip.Addr) string {
+	for _, s := range x.sources {
+		if s.prefix.Contains(ip) {
+			return s.workload
+		}
+	}
+	return ""
+}
+
+// certIdentity is the first SPIFFE URI SAN, else any URI SAN, else the CN.
+func certIdentity(c *x509.Certificate) string {
+	for _, u := range c.URIs {
+		if u.Scheme == "spiffe" {
+			return u.String()
+		}
+	}
+	if len(c.URIs) > 0 {
+		return c.URIs[0].String()
+	}
+	return c.Subject.CommonName
+}
+
+// xfccURI returns the URI of the last element of an Envoy
+// X-Forwarded-Client-Cert header: the client of the hop that called us.
+func xfccURI(v string) string {
+	elems := splitQuoted(v, ',')
+	if len(elems) == 0 {
+		return ""
+	}
+	for _, kv := range splitQuoted(elems[len(elems)-1], ';') {
+		k, val, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if ok && strings.EqualFold(k, "URI") {
+			val = strings.Trim(val, `"`)
+			if u, err := url.Parse(val); err == nil && u.Scheme != "" {
+				return val
+			}
+		}
+	}
+	return ""
+}
+
+// splitQuoted splits on sep outside double quotes.
+func splitQuoted(s string, sep byte) []string {
+	var out []string
+	inQ, start := false, 0
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '"' && (i == 0 || s[i-1] != '\\'):
+			inQ = !inQ
+		case s[i] == sep && !inQ:
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// basicUser returns the user of a "Basic" Proxy-Authorization header.
+func basicUser(v string) string {
+	scheme, cred, ok := strings.Cut(v, " ")
+	if !ok || !strings.EqualFold(scheme, "Basic") {
+		return ""
+	}
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+	if err != nil {
+		return ""
+	}
+	user, _, _ := strings.Cut(string(b), ":")
+	return user
+}
+
+// spiffeWorkload takes the service account from a Kubernetes-style SPIFFE
+// ID (spiffe://td/ns/NS/sa/SA).
+func spiffeWorkload(id string) string {
+	parts := strings.Split(id, "/")
+	for i := 0; i+1 < len(parts); i++ {
+		if parts[i] == "sa" {
+			return parts[i+1]
+		}
+	}
+	return ""
+}

@@ -1,0 +1,78 @@
+package egress
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+)
+
+// serveTLS accepts DNS-steered TLS: it reads the ClientHello, routes by
+// its SNI to port 443, decides, and splices the bytes (passthrough). A
+// denial closes the connection after the ClientHello and is recorded.
+func (g *Gateway) serveTLS(ctx context.Context, ln net.Listener) {
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			g.log.Error("tls listener accept", "err", err)
+			return
+		}
+		go g.handleTLS(ctx, conn)
+	}
+}
+
+func (g *Gateway) handleTLS(ctx context.Context, client net.Conn) {
+	done := g.trackConn(client)
+	defer done()
+	defer client.Close()
+	c := &call{listener: ListenerTLS, kind: KindTLS, start: time.Now(), port: 443}
+	c.id = g.ident.identify(addrOf(client.RemoteAddr()), nil, nil)
+	sni, hello, err := readClientHello(client, g.cfg.Limits.HeaderTimeout.D())
+	if err != nil || sni == "" {
+		detail := "the ClientHello carries no SNI; the tls listener routes by SNI"
+		if err != nil {
+			detail = "no TLS ClientHello: " + err.Error()
+		}
+		c.host = client.LocalAddr().String()
+		c.deny(ReasonSNIMismatch, detail)
+		g.refuse(ctx, c)
+		return
+	}
+	host, _, ok := splitHostPort(sni, 443)
+	if !ok {
+		c.host, c.sni = sni, sni
+		c.deny(ReasonBadRequest, "invalid SNI")
+		g.refuse(ctx, c)
+		return
+	}
+	c.host, c.sni = host, sni
+	g.decide(ctx, c)
+	if c.denied {
+		g.refuse(ctx, c)
+		return
+	}
+	if err := g.begin(ctx, c); err != nil {
+		return
+	}
+	up, err := g.dialer.dial(ctx, &dialPlan{host: c.host, targets: c.route.Targets(c.host)})
+	if err != nil {
+		g.finish(ctx, c, 0, 0, 0, "", "", err)
+		return
+	}
+	defer up.Close()
+	if _, err := up.Write(hello); err != nil {
+		g.finish(ctx, c, 0, 0, 0, remoteIP(up), "", fail(ReasonUpstreamUnreachable, err))
+		return
+	}
+	sent, received := splice(client, up)
+	g.finish(ctx, c, http.StatusOK, sent+int64(len(hello)), received, remoteIP(up), "", nil)
+}
