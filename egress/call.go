@@ -244,3 +244,8 @@ func (g *Gateway) accessLog(c *call, status int, sent, received int64) {
 		"method", c.method, "host", c.host, "port", c.port, "path", c.path, "status", status, "reason", c.reason,
 		"sent", sent, "received", received, "duration_ms", time.Since(c.start).Milliseconds())
 }
+
+// plan is where the call may be dialled.
+func (c *call) plan() *dialPlan {
+	return &dialPlan{host: c.host, targets: c.route.Targets(c.host), undeclared: c.route.Entry.Name == ""}
+}

@@ -76,7 +76,7 @@ func (g *Gateway) tunnel(ctx context.Context, c *call, client net.Conn) {
 		if err := g.begin(ctx, c); err != nil {
 			return // audit_unavailable after the 200: all we can do is close
 		}
-		up, err := g.dialer.dial(ctx, &dialPlan{host: c.host, targets: c.route.Targets(c.host)})
+		up, err := g.dialer.dial(ctx, c.plan())
 		if err != nil {
 			g.finish(ctx, c, 0, 0, 0, "", "", err)
 			return
@@ -96,7 +96,7 @@ func (g *Gateway) tunnel(ctx context.Context, c *call, client net.Conn) {
 		writeResponse(client, denyResponse(nil, ReasonAuditUnavailable, "the audit store cannot record this call: "+err.Error(), ""))
 		return
 	}
-	up, err := g.dialer.dial(ctx, &dialPlan{host: c.host, targets: c.route.Targets(c.host)})
+	up, err := g.dialer.dial(ctx, c.plan())
 	if err != nil {
 		reason := classify(err)
 		g.finish(ctx, c, statusFor(reason), 0, 0, "", "", err)

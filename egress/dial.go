@@ -27,6 +27,10 @@ type dialer struct {
 type dialPlan struct {
 	host    string
 	targets []registry.Target
+	// undeclared is set in registry report mode for destinations no
+	// ServiceEntry declares: even IP literals are then checked as
+	// resolved addresses.
+	undeclared bool
 }
 
 type planKey struct{}
@@ -61,7 +65,7 @@ func (d *dialer) dial(ctx context.Context, p *dialPlan) (net.Conn, error) {
 			errs = append(errs, err)
 		case t.IP.IsValid():
 			ap := netip.AddrPortFrom(t.IP, uint16(t.Port))
-			if err := d.guard.Check(ap, true); err != nil {
+			if err := d.guard.Check(ap, !p.undeclared); err != nil {
 				errs = append(errs, err)
 				continue
 			}

@@ -162,7 +162,7 @@ func (g *Gateway) onRequest(r *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 	out.URL.Scheme = scheme
 	out.URL.Host = bracket(c.host) + ":" + strconv.Itoa(dport)
 	out.Host = r.Host // the Host header stays what the caller asked for
-	rctx := withPlan(ctx, &dialPlan{host: c.host, targets: c.route.Targets(c.host)})
+	rctx := withPlan(ctx, c.plan())
 	if d := g.cfg.Limits.RequestTimeout.D(); d > 0 {
 		rctx, f.cancel = context.WithTimeout(rctx, d)
 	}

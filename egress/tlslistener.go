@@ -63,7 +63,7 @@ func (g *Gateway) handleTLS(ctx context.Context, client net.Conn) {
 	if err := g.begin(ctx, c); err != nil {
 		return
 	}
-	up, err := g.dialer.dial(ctx, &dialPlan{host: c.host, targets: c.route.Targets(c.host)})
+	up, err := g.dialer.dial(ctx, c.plan())
 	if err != nil {
 		g.finish(ctx, c, 0, 0, 0, "", "", err)
 		return
