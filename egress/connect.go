@@ -18,12 +18,14 @@ func (g *Gateway) onConnect(authority string, pctx *goproxy.ProxyCtx) (*goproxy.
 	ctx := r.Context()
 	c := &call{listener: ListenerProxy, kind: KindConnect, start: time.Now(), method: http.MethodConnect, header: r.Header}
 	c.id = g.ident.identify(remoteIPOf(r), r.TLS, r.Header)
+	ctx, span := g.startSpan(ctx, c, r.Header, "CONNECT")
 	host, port, ok := splitHostPort(authority, 443)
 	if !ok {
 		c.host = authority
 		c.deny(ReasonBadRequest, "invalid CONNECT authority "+strconv.Quote(authority))
 		g.refuse(ctx, c)
 		pctx.Resp = denyResponse(r, c.reason, c.detail, c.rec.ID)
+		endSpan(span, c, pctx.Resp.StatusCode, nil)
 		return goproxy.RejectConnect, authority
 	}
 	c.host, c.port = host, port
@@ -36,16 +38,19 @@ func (g *Gateway) onConnect(authority string, pctx *goproxy.ProxyCtx) (*goproxy.
 	if c.denied {
 		g.refuse(ctx, c)
 		pctx.Resp = denyResponse(r, c.reason, c.detail, c.rec.ID)
+		endSpan(span, c, pctx.Resp.StatusCode, nil)
 		return goproxy.RejectConnect, authority
 	}
 	if g.aud.OnFailureDeny() {
 		if err := g.aud.Ready(); err != nil {
 			pctx.Resp = denyResponse(r, ReasonAuditUnavailable, "the audit store cannot record this call: "+err.Error(), "")
+			endSpan(span, c, pctx.Resp.StatusCode, fail(ReasonAuditUnavailable, err))
 			return goproxy.RejectConnect, authority
 		}
 	}
 	return &goproxy.ConnectAction{Action: goproxy.ConnectHijack, Hijack: func(_ *http.Request, client net.Conn, _ *goproxy.ProxyCtx) {
-		g.tunnel(context.WithoutCancel(ctx), c, client)
+		status, err := g.tunnel(context.WithoutCancel(ctx), c, client)
+		endSpan(span, c, status, err)
 	}}, authority
 }
 
@@ -53,63 +58,71 @@ func (g *Gateway) onConnect(authority string, pctx *goproxy.ProxyCtx) (*goproxy.
 // ClientHello must name the destination (HTTPS and TLS ports).
 func passthroughTLS(r *registry.Route) bool { return r.Port.Protocol.IsTLS() }
 
-// tunnel runs an allowed CONNECT on the hijacked client connection.
-func (g *Gateway) tunnel(ctx context.Context, c *call, client net.Conn) {
+// tunnel runs an allowed CONNECT on the hijacked client connection and
+// returns the status it answered and the error that ended it, if any.
+func (g *Gateway) tunnel(ctx context.Context, c *call, client net.Conn) (int, error) {
 	done := g.trackConn(client)
 	defer done()
 	defer client.Close()
-	var hello []byte
 	if passthroughTLS(c.route) {
 		// TLS port: answer 200, then read the ClientHello before dialling.
 		if _, err := client.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
-			return
+			return 0, err
 		}
-		sni, raw, err := readClientHello(client, g.cfg.Limits.HeaderTimeout.D())
-		hello = raw
+		sni, hello, err := readClientHello(client, g.cfg.Limits.HeaderTimeout.D())
+		c.sni = sni
 		if reason, detail := sniCheck(c.host, sni, err); reason != "" {
-			c.sni = sni
 			c.deny(reason, detail)
 			g.refuse(ctx, c)
-			return
+			return http.StatusOK, nil
 		}
-		c.sni = sni
-		if err := g.begin(ctx, c); err != nil {
-			return // audit_unavailable after the 200: all we can do is close
-		}
-		up, err := g.dialer.dial(ctx, c.plan())
-		if err != nil {
-			g.finish(ctx, c, 0, 0, 0, "", "", err)
-			return
-		}
-		defer up.Close()
-		if _, err := up.Write(hello); err != nil {
-			g.finish(ctx, c, 0, 0, 0, remoteIP(up), "", fail(ReasonUpstreamUnreachable, err))
-			return
-		}
-		sent, received := splice(client, up)
-		g.finish(ctx, c, http.StatusOK, sent+int64(len(hello)), received, remoteIP(up), "", nil)
-		return
+		return g.passthrough(ctx, c, client, hello)
 	}
 	// TCP (and other) ports: record, dial, then answer 200 or the failure.
 	c.sni = ""
 	if err := g.begin(ctx, c); err != nil {
-		writeResponse(client, denyResponse(nil, ReasonAuditUnavailable, "the audit store cannot record this call: "+err.Error(), ""))
-		return
+		resp := denyResponse(nil, ReasonAuditUnavailable, "the audit store cannot record this call: "+err.Error(), "")
+		writeResponse(client, resp)
+		return resp.StatusCode, fail(ReasonAuditUnavailable, err)
 	}
 	up, err := g.dialer.dial(ctx, c.plan())
 	if err != nil {
 		reason := classify(err)
 		g.finish(ctx, c, statusFor(reason), 0, 0, "", "", err)
 		writeResponse(client, denyResponse(nil, reason, err.Error(), c.rec.ID))
-		return
+		return statusFor(reason), err
 	}
 	defer up.Close()
 	if _, err := client.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
 		g.finish(ctx, c, 0, 0, 0, remoteIP(up), "", err)
-		return
+		return 0, err
 	}
 	sent, received := splice(client, up)
 	g.finish(ctx, c, http.StatusOK, sent, received, remoteIP(up), "", nil)
+	return http.StatusOK, nil
+}
+
+// passthrough records, dials and splices a TLS connection whose
+// ClientHello (hello) was read and accepted; the hello is replayed
+// upstream first. Shared by CONNECT and the tls listener.
+func (g *Gateway) passthrough(ctx context.Context, c *call, client net.Conn, hello []byte) (int, error) {
+	if err := g.begin(ctx, c); err != nil {
+		return 0, fail(ReasonAuditUnavailable, err) // after the ClientHello all we can do is close
+	}
+	up, err := g.dialer.dial(ctx, c.plan())
+	if err != nil {
+		g.finish(ctx, c, 0, 0, 0, "", "", err)
+		return 0, err
+	}
+	defer up.Close()
+	if _, err := up.Write(hello); err != nil {
+		err = fail(ReasonUpstreamUnreachable, err)
+		g.finish(ctx, c, 0, 0, 0, remoteIP(up), "", err)
+		return 0, err
+	}
+	sent, received := splice(client, up)
+	g.finish(ctx, c, http.StatusOK, sent+int64(len(hello)), received, remoteIP(up), "", nil)
+	return http.StatusOK, nil
 }
 
 // sniCheck compares the ClientHello's SNI with the routed host: it must

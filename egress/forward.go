@@ -74,6 +74,8 @@ func (g *Gateway) serveHTTP(listener string) http.Handler {
 				r.URL.Host = bracket(c.host)
 			}
 		}
+		ctx, span := g.startSpan(r.Context(), c, r.Header, r.Method)
+		r = r.WithContext(ctx)
 		f := &forward{c: c}
 		cw := &countingWriter{ResponseWriter: w}
 		body := &countingBody{ReadCloser: r.Body}
@@ -89,6 +91,7 @@ func (g *Gateway) serveHTTP(listener string) http.Handler {
 			dialed, _ := f.dialed.Load().(string)
 			g.finish(r.Context(), c, cw.status, body.n, cw.n, dialed, f.tlsVer, f.err)
 		}
+		endSpan(span, c, cw.status, f.err)
 	})
 }
 
@@ -151,6 +154,7 @@ func (g *Gateway) onRequest(r *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 	if h := g.cfg.Audit.RequestIDHeader; h != "" && c.rec.ID != "" {
 		out.Header.Set(h, c.rec.ID)
 	}
+	g.injectTrace(ctx, out.Header)
 	dport := c.route.Port.DialPort()
 	if c.route.Entry.Name == "" { // undeclared, report mode
 		dport = c.port

@@ -25,6 +25,9 @@ import (
 	"github.com/sluicehq/sluice/policy"
 	"github.com/sluicehq/sluice/registry"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Options are the gateway's parts, built by `sluice serve`.
@@ -37,6 +40,10 @@ type Options struct {
 	Guard         *netguard.Guard
 	Logger        *slog.Logger
 	MeterProvider metric.MeterProvider
+	// TracerProvider and Propagator trace calls; nil means no spans, and a
+	// caller's traceparent passes through unchanged.
+	TracerProvider trace.TracerProvider
+	Propagator     propagation.TextMapPropagator
 }
 
 // Gateway is the data plane.
@@ -51,6 +58,8 @@ type Gateway struct {
 	tr      *transports
 	fwd     *goproxy.ProxyHttpServer
 	metrics *gwMetrics
+	tracer  trace.Tracer
+	prop    propagation.TextMapPropagator
 	slots   chan struct{}
 
 	servers []*http.Server
@@ -72,6 +81,14 @@ func New(o Options) (*Gateway, error) {
 	g := &Gateway{cfg: cfg, reg: o.Registry, pol: o.Policy, aud: o.Auditor, log: log,
 		ident: newIdentifier(cfg.Identity), metrics: newMetrics(o.MeterProvider),
 		slots: make(chan struct{}, cfg.Limits.MaxConnections)}
+	tp, prop := o.TracerProvider, o.Propagator
+	if tp == nil {
+		tp = noop.NewTracerProvider()
+	}
+	if prop == nil {
+		prop = propagation.TraceContext{}
+	}
+	g.tracer, g.prop = tp.Tracer("sluice/egress"), prop
 	g.dialer = &dialer{resolver: o.Resolver, guard: o.Guard, timeout: cfg.Limits.ConnectTimeout.D()}
 	g.tr = newTransports(g.dialer, cfg.Limits.IdleTimeout.D(), cfg.Limits.ConnectTimeout.D())
 	g.fwd = g.newForwarder()

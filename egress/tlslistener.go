@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/http"
 	"time"
 )
 
@@ -36,6 +35,13 @@ func (g *Gateway) handleTLS(ctx context.Context, client net.Conn) {
 	defer client.Close()
 	c := &call{listener: ListenerTLS, kind: KindTLS, start: time.Now(), port: 443}
 	c.id = g.ident.identify(addrOf(client.RemoteAddr()), nil, nil)
+	ctx, span := g.startSpan(ctx, c, nil, "TLS passthrough")
+	status, err := g.routeTLS(ctx, c, client)
+	endSpan(span, c, status, err)
+}
+
+// routeTLS reads the ClientHello, routes by SNI and runs the pipeline.
+func (g *Gateway) routeTLS(ctx context.Context, c *call, client net.Conn) (int, error) {
 	sni, hello, err := readClientHello(client, g.cfg.Limits.HeaderTimeout.D())
 	if err != nil || sni == "" {
 		detail := "the ClientHello carries no SNI; the tls listener routes by SNI"
@@ -45,34 +51,20 @@ func (g *Gateway) handleTLS(ctx context.Context, client net.Conn) {
 		c.host = client.LocalAddr().String()
 		c.deny(ReasonSNIMismatch, detail)
 		g.refuse(ctx, c)
-		return
+		return 0, nil
 	}
 	host, _, ok := splitHostPort(sni, 443)
 	if !ok {
 		c.host, c.sni = sni, sni
 		c.deny(ReasonBadRequest, "invalid SNI")
 		g.refuse(ctx, c)
-		return
+		return 0, nil
 	}
 	c.host, c.sni = host, sni
 	g.decide(ctx, c)
 	if c.denied {
 		g.refuse(ctx, c)
-		return
+		return 0, nil
 	}
-	if err := g.begin(ctx, c); err != nil {
-		return
-	}
-	up, err := g.dialer.dial(ctx, c.plan())
-	if err != nil {
-		g.finish(ctx, c, 0, 0, 0, "", "", err)
-		return
-	}
-	defer up.Close()
-	if _, err := up.Write(hello); err != nil {
-		g.finish(ctx, c, 0, 0, 0, remoteIP(up), "", fail(ReasonUpstreamUnreachable, err))
-		return
-	}
-	sent, received := splice(client, up)
-	g.finish(ctx, c, http.StatusOK, sent+int64(len(hello)), received, remoteIP(up), "", nil)
+	return g.passthrough(ctx, c, client, hello)
 }

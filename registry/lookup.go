@@ -140,8 +140,11 @@ func parseIPLiteral(host string) (netip.Addr, bool) {
 	if host == "" {
 		return netip.Addr{}, false
 	}
-	if host[0] == '[' && host[len(host)-1] == ']' {
+	if len(host) >= 2 && host[0] == '[' && host[len(host)-1] == ']' {
 		host = host[1 : len(host)-1]
+		if host == "" {
+			return netip.Addr{}, false
+		}
 	}
 	last := host[len(host)-1]
 	if strings.IndexByte(host, ':') < 0 && (last < '0' || last > '9') {

@@ -19,6 +19,7 @@ import (
 	"github.com/sluicehq/sluice/internal/logx"
 	"github.com/sluicehq/sluice/internal/netguard"
 	"github.com/sluicehq/sluice/internal/telemetry"
+	"github.com/sluicehq/sluice/internal/version"
 	"github.com/sluicehq/sluice/policy"
 	"github.com/sluicehq/sluice/registry"
 	"github.com/spf13/cobra"
@@ -54,6 +55,7 @@ type app struct {
 	cfg      *config.Config
 	log      *slog.Logger
 	metrics  *telemetry.Metrics
+	tracing  *telemetry.Tracing
 	registry *registry.Registry
 	policy   *policy.Engine
 	auditor  *audit.Auditor
@@ -81,7 +83,11 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	log := logx.New(os.Stderr, cfg.Log)
 	a := &app{cfg: cfg, log: log}
 	var err error
-	if a.metrics, err = telemetry.NewMetrics(nil); err != nil {
+	res := telemetry.Resource(ctx, cfg.Telemetry, version.Version, gatewayID())
+	if a.metrics, err = telemetry.NewMetrics(res); err != nil {
+		return err
+	}
+	if a.tracing, err = telemetry.NewTracing(ctx, cfg.Telemetry, res); err != nil {
 		return err
 	}
 	mp := a.metrics.MeterProvider()
@@ -161,7 +167,7 @@ func serve(ctx context.Context, cfg *config.Config) error {
 		errs = append(errs, a.admin.Shutdown(dctx))
 	}
 	cancelRun()
-	errs = append(errs, a.metrics.Shutdown(dctx))
+	errs = append(errs, a.tracing.Shutdown(dctx), a.metrics.Shutdown(dctx))
 	return errors.Join(errs...)
 }
 
@@ -228,7 +234,8 @@ func selfAddrs(l config.Listeners) []netip.AddrPort {
 // function that drains them.
 func (a *app) startDataPlane(ctx context.Context) (func(context.Context) error, error) {
 	gw, err := egress.New(egress.Options{Config: a.cfg, Registry: a.registry, Policy: a.policy, Auditor: a.auditor,
-		Resolver: a.resolver, Guard: a.guard, Logger: a.log, MeterProvider: a.metrics.MeterProvider()})
+		Resolver: a.resolver, Guard: a.guard, Logger: a.log, MeterProvider: a.metrics.MeterProvider(),
+		TracerProvider: a.tracing.Provider, Propagator: a.tracing.Propagator})
 	if err != nil {
 		return nil, err
 	}

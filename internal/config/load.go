@@ -211,6 +211,11 @@ func (c *Config) validate() []valErr {
 			add(k+".path_prefix", "must start with /")
 		}
 	}
+	if e := c.Telemetry.OTLPEndpoint; e != "" {
+		if scheme, rest, ok := strings.Cut(e, "://"); ok && (rest == "" || (scheme != "grpc" && scheme != "http" && scheme != "https")) {
+			add("telemetry.otlp_endpoint", "want host:port, grpc://host:port or http(s)://host:port, got %q", e)
+		}
+	}
 	if c.Telemetry.SampleRatio < 0 || c.Telemetry.SampleRatio > 1 {
 		add("telemetry.sample_ratio", "must be between 0 and 1")
 	}

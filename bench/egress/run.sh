@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Puts Sluice beside direct, Squid and tinyproxy in one run of the shared
+# loopback harness (../shared/bench, or $BENCH_HARNESS).
+#   bench/egress/run.sh [OUT.md]
+# Env: RUNS, DURATION, CONNS (as the harness), NOAUDIT=1 adds a second
+# Sluice row with records discarded, for the audit-overhead ratio.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+HARNESS=${BENCH_HARNESS:-$ROOT/../shared/bench}
+[[ -x $HARNESS/run_all.sh ]] || { echo "no harness at $HARNESS (set BENCH_HARNESS)" >&2; exit 1; }
+RUN=${BENCH_RUN:-/tmp/egress-bench}
+mkdir -p "$RUN/sluice"
+rm -f "$RUN/sluice/audit.db"* "$RUN/sluice/sluice.log"
+(cd "$ROOT" && go build -trimpath -o "$RUN/sluice/sluice" ./cmd/sluice)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+"$RUN/sluice/sluice" serve -c "$HERE/sluice.yaml" 2>"$RUN/sluice/sluice.log" & pids+=($!)
+extra="sluice=http://127.0.0.1:33128@$RUN/sluice/sluice.log"
+if [[ ${NOAUDIT:-0} == 1 ]]; then
+  sed -e 's#127.0.0.1:33128#127.0.0.1:33129#; s#127.0.0.1:39901#127.0.0.1:39902#; s#store: sqlite://.*#store: discard://#' \
+    "$HERE/sluice.yaml" >"$HERE/.sluice-noaudit.yaml"
+  "$RUN/sluice/sluice" serve -c "$HERE/.sluice-noaudit.yaml" 2>"$RUN/sluice/sluice-noaudit.log" & pids+=($!)
+  extra+=" sluice-noaudit=http://127.0.0.1:33129@$RUN/sluice/sluice-noaudit.log"
+fi
+ports="39901"; [[ ${NOAUDIT:-0} == 1 ]] && ports+=" 39902"
+for port in $ports; do
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+done
+EXTRA_PROXIES="$extra" "$HARNESS/run_all.sh" "${1:-$RUN/results.md}"
+rm -f "$HERE/.sluice-noaudit.yaml"

@@ -1,0 +1,93 @@
+package egress
+
+import (
+	"context"
+	"net/http"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// startSpan opens the call's span as a child of the caller's W3C
+// traceparent (when h carries one) and records the trace id on the call,
+// so that the audit record and the trace meet.
+func (g *Gateway) startSpan(ctx context.Context, c *call, h http.Header, name string) (context.Context, trace.Span) {
+	if h != nil {
+		ctx = g.prop.Extract(ctx, propagation.HeaderCarrier(h))
+	}
+	ctx, span := g.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient))
+	if sc := span.SpanContext(); sc.HasTraceID() {
+		c.traceID = sc.TraceID().String()
+	}
+	return ctx, span
+}
+
+// injectTrace writes our span (or, with tracing off, the caller's) as the
+// upstream request's traceparent.
+func (g *Gateway) injectTrace(ctx context.Context, h http.Header) {
+	g.prop.Inject(ctx, propagation.HeaderCarrier(h))
+}
+
+// endSpan sets the semantic-convention attributes and the decision, and
+// ends the span.
+func endSpan(span trace.Span, c *call, status int, err error) {
+	if !span.IsRecording() {
+		span.End()
+		return
+	}
+	attrs := []attribute.KeyValue{
+		semconv.ServerAddress(c.host), semconv.ServerPort(c.port),
+		attribute.String("sluice.listener", c.listener), attribute.String("sluice.kind", c.kind),
+		attribute.String("sluice.identity", c.id.ID), attribute.String("sluice.identity_source", c.id.Source),
+	}
+	if c.id.IP.IsValid() {
+		attrs = append(attrs, semconv.ClientAddress(c.id.IP.String()))
+	}
+	if c.method != "" {
+		attrs = append(attrs, semconv.HTTPRequestMethodKey.String(c.method))
+	}
+	if c.kind == KindHTTP {
+		attrs = append(attrs, semconv.URLPath(c.path))
+	}
+	if status > 0 {
+		attrs = append(attrs, semconv.HTTPResponseStatusCode(status))
+	}
+	decision := "allow"
+	if c.denied || c.reason != "" {
+		decision = "deny"
+	}
+	attrs = append(attrs, attribute.String("sluice.decision", decision))
+	reason := c.reason
+	if err != nil && reason == "" {
+		reason = classify(err)
+	}
+	if reason != "" {
+		attrs = append(attrs, attribute.String("sluice.reason", reason))
+	}
+	if c.rec != nil {
+		attrs = append(attrs, attribute.String("sluice.request_id", c.rec.ID))
+		if c.rec.ServiceEntry != "" {
+			attrs = append(attrs, attribute.String("sluice.service_entry", c.rec.ServiceEntry))
+		}
+		if c.rec.DialedIP != "" {
+			attrs = append(attrs, semconv.NetworkPeerAddress(c.rec.DialedIP))
+		}
+	}
+	if c.sni != "" {
+		attrs = append(attrs, attribute.String("tls.server.name", c.sni))
+	}
+	span.SetAttributes(attrs...)
+	switch {
+	case err != nil:
+		span.RecordError(err)
+		span.SetStatus(codes.Error, reason)
+	case c.denied:
+		span.SetStatus(codes.Error, c.reason)
+	case status >= 500:
+		span.SetStatus(codes.Error, http.StatusText(status))
+	}
+	span.End()
+}
