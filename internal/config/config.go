@@ -43,6 +43,9 @@ type Admin struct {
 	// Token is the bearer token required on /v1/*; mandatory when the
 	// admin listener is not on loopback.
 	Token string `yaml:"token"`
+	// TokenFile holds the token instead (a mounted Kubernetes Secret);
+	// read at load, surrounding whitespace trimmed.
+	TokenFile string `yaml:"token_file"`
 }
 
 // Registry configures where the Istio resources come from.

@@ -19,7 +19,7 @@ func TestParse(t *testing.T) {
 		{"bad enum", "registry: {mode: enforc}\n", []string{`cfg:1:12: registry.mode: invalid value "enforc" (want one of: enforce, report)`}},
 		{"bad int", "limits: {max_connections: many}\n", []string{`cfg:1:27: limits.max_connections: invalid integer "many"`}},
 		{"bad address", "listeners: {proxy: nope}\n", []string{`listeners.proxy: invalid address "nope"`}},
-		{"admin off loopback needs token", "listeners: {admin: 0.0.0.0:9901}\n", []string{"admin.token: required when listeners.admin (0.0.0.0:9901) is not a loopback address"}},
+		{"admin off loopback needs token", "listeners: {admin: 0.0.0.0:9901}\n", []string{"admin.token: required (or admin.token_file) when listeners.admin (0.0.0.0:9901) is not a loopback address"}},
 		{"admin off loopback with token", "listeners: {admin: 0.0.0.0:9901}\nadmin: {token: s3cret}\n", nil},
 		{"bad store", "audit: {store: mysql://x}\n", []string{`audit.store: must be sqlite://PATH or postgres://..., got "mysql://x"`}},
 		{"bad cidr", "identity: {sources: [{cidr: 10.0.0.0/33, workload: a}]}\n", []string{`identity.sources[0].cidr: invalid CIDR "10.0.0.0/33"`}},

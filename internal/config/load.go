@@ -66,6 +66,16 @@ func Load(path string) (*Config, error) {
 	if path != "" {
 		cfg.File = path
 	}
+	if cfg.Admin.TokenFile != "" {
+		b, err := os.ReadFile(cfg.Resolve(cfg.Admin.TokenFile))
+		if err != nil {
+			return nil, Errors{{File: name, Key: "admin.token_file", Msg: err.Error()}}
+		}
+		cfg.Admin.Token = strings.TrimSpace(string(b))
+		if cfg.Admin.Token == "" {
+			return nil, Errors{{File: name, Key: "admin.token_file", Msg: "the file is empty"}}
+		}
+	}
 	return cfg, nil
 }
 
@@ -136,8 +146,11 @@ func (c *Config) validate() []valErr {
 			add(key, "invalid address %q: want host:port", addr)
 		}
 	}
-	if c.Listeners.Admin != "" && c.Admin.Token == "" && !isLoopbackAddr(c.Listeners.Admin) {
-		add("admin.token", "required when listeners.admin (%s) is not a loopback address", c.Listeners.Admin)
+	if c.Listeners.Admin != "" && c.Admin.Token == "" && c.Admin.TokenFile == "" && !isLoopbackAddr(c.Listeners.Admin) {
+		add("admin.token", "required (or admin.token_file) when listeners.admin (%s) is not a loopback address", c.Listeners.Admin)
+	}
+	if c.Admin.Token != "" && c.Admin.TokenFile != "" {
+		add("admin.token_file", "set admin.token or admin.token_file, not both")
 	}
 	oneOf(&es, "registry.mode", c.Registry.Mode, "enforce", "report")
 	oneOf(&es, "dns.answer", c.DNS.Answer, "gateway", "endpoints")
