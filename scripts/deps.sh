@@ -27,3 +27,13 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 go mod download
+
+# The official OPA CLI, to prove `opa test` runs our example policies
+# unchanged (policy/opa_cli_test.go). Built once into the cache.
+OPA_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/sluice
+if [ ! -x "$OPA_DIR/opa-v1.22.2" ] && ! command -v opa >/dev/null 2>&1; then
+  echo "deps: building the opa CLI v1.22.2 (once)" >&2
+  mkdir -p "$OPA_DIR"
+  GOBIN="$OPA_DIR/bin" go install github.com/open-policy-agent/opa@v1.22.2
+  mv "$OPA_DIR/bin/opa" "$OPA_DIR/opa-v1.22.2"
+fi

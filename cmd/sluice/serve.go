@@ -206,7 +206,14 @@ func (a *app) startAdmin() error {
 		}
 		return nil
 	})
+	a.admin.HandleJSON("/v1/policy", func(*http.Request) (any, error) { return a.policy.Status(), nil })
 	a.admin.AddCheck("audit", func(context.Context) error { return a.auditor.Ready() })
+	a.admin.AddCheck("policy", func(context.Context) error {
+		if st := a.policy.Status(); st.State == policy.StateWaitingForBundle {
+			return errors.New("waiting for the first policy bundle; every call is denied (policy_error)")
+		}
+		return nil
+	})
 	if err := a.admin.Listen(a.cfg.Listeners.Admin); err != nil {
 		return err
 	}

@@ -57,7 +57,12 @@ func validate(cmd *cobra.Command, cfgPath string) error {
 	}
 	if err := policy.Compile(cmd.Context(), cfg.ResolveAll(cfg.Policy.Paths)); err != nil {
 		fmt.Fprintln(errOut, err)
-		failed++
+		var pe policy.Errors
+		if errors.As(err, &pe) && len(pe) > 0 {
+			failed += len(pe)
+		} else {
+			failed++
+		}
 	}
 	if failed > 0 {
 		return exitCode(1, fmt.Sprintf("sluice validate: %d error(s)", failed))

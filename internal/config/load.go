@@ -174,6 +174,9 @@ func (c *Config) validate() []valErr {
 		add("dns.max_inflight", "must be at least 1")
 	}
 	oneOf(&es, "policy.mode", c.Policy.Mode, "enforce", "report")
+	if c.Policy.Timeout.D() <= 0 {
+		add("policy.timeout", "must be positive")
+	}
 	if c.Policy.Bundle.URL != "" {
 		if !strings.HasPrefix(c.Policy.Bundle.URL, "http://") && !strings.HasPrefix(c.Policy.Bundle.URL, "https://") {
 			add("policy.bundle.url", "must be an http:// or https:// URL, got %q", c.Policy.Bundle.URL)
