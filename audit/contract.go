@@ -10,7 +10,8 @@ package audit
 //	func (a *Auditor) Begin(ctx context.Context, r *Record) error
 //	// End records the outcome of a call begun with Begin (TimeEnd, Status,
 //	// Error, bytes, DialedIP, TLSVersion…); the Auditor computes duration,
-//	// meter and cost. It does not wait for the disk.
+//	// meter and cost. It does not wait for the disk. Call it once per
+//	// record; a second call is ignored.
 //	func (a *Auditor) End(r *Record)
 //	// Complete writes a whole record (a denial, a DNS query) in one insert and
 //	// returns once it is durable.

@@ -65,4 +65,12 @@ type Record struct {
 	// Count folds identical records (a flood of the same denied DNS query
 	// from one source) into one; 0 and 1 both mean one.
 	Count int `json:"count,omitempty"`
+
+	// rid and gen locate the stored decision row (set when Begin's insert
+	// commits) so that End appends the outcome to it; gen tells a row of
+	// the store's current file from one of a file since replaced.
+	rid int64
+	gen uint64
+	// ended is set by End: the first outcome of a call is the one kept.
+	ended bool
 }

@@ -1,29 +1,302 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
 
+	"github.com/sluicehq/sluice/audit"
+	"github.com/sluicehq/sluice/internal/config"
 	"github.com/spf13/cobra"
 )
 
-// newAuditCmd is `sluice audit query` (owned by the audit work).
+// newAuditCmd is `sluice audit query`: records straight from the store
+// file (read-only, no gateway needed) or from a running gateway's admin
+// API.
 func newAuditCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "audit", Short: "Query audit records"}
-	cmd.AddCommand(&cobra.Command{
-		Use:   "query",
-		Short: "Query audit records from a store or a running gateway",
-		RunE:  func(*cobra.Command, []string) error { return errors.New("not implemented yet") },
-	})
+	cmd.AddCommand(newAuditQueryCmd())
 	return cmd
 }
 
-// newCostCmd is `sluice cost report` (owned by the audit work).
+func newAuditQueryCmd() *cobra.Command {
+	var (
+		src                  storeSource
+		since, until, format string
+		f                    audit.Filter
+	)
+	cmd := &cobra.Command{
+		Use:   "query [--store URL | --server URL] [--since D] [--until T] [--source S] [--host H] [--decision allow|deny] [--reason R] [--format table|json|csv] [--limit N]",
+		Short: "Query audit records from a store or a running gateway, newest first",
+		Example: `  sluice audit query --since 24h --host api.stripe.com
+  sluice audit query --decision deny --reason policy_denied --format json
+  sluice audit query --source checkout --since 7d --limit 0 --format csv > checkout.csv
+  sluice audit query --server http://127.0.0.1:9901 --id 01JDAZ3J8V7N0Q4W3M5K6P2R1S`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			now := time.Now()
+			var err error
+			if f.Since, err = audit.ParseTimeArg(since, now); err != nil {
+				return fmt.Errorf("--since: %w", err)
+			}
+			if f.Until, err = audit.ParseTimeArg(until, now); err != nil {
+				return fmt.Errorf("--until: %w", err)
+			}
+			if err := f.Validate(); err != nil {
+				return fmt.Errorf("--%w", err)
+			}
+			w, err := audit.NewRecordWriter(cmd.OutOrStdout(), format)
+			if err != nil {
+				return fmt.Errorf("--format: %w", err)
+			}
+			n := 0
+			write := func(r *audit.Record) error {
+				n++
+				return w.Write(r)
+			}
+			if src.server != "" {
+				err = src.remoteQuery(cmd.Context(), f, write)
+			} else {
+				var r audit.Reader
+				if r, err = src.open(cmd.Context()); err != nil {
+					return err
+				}
+				defer r.Close()
+				err = r.Query(cmd.Context(), f, write)
+			}
+			if ferr := w.Flush(); err == nil {
+				err = ferr
+			}
+			if err != nil {
+				return err
+			}
+			if (format == audit.FormatTable || format == "") && f.Limit > 0 && n == f.Limit {
+				fmt.Fprintf(cmd.ErrOrStderr(), "(the %d newest shown; --limit 0 for all)\n", n)
+			}
+			return nil
+		},
+	}
+	src.addFlags(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&since, "since", "", "records started at or after: a duration before now (24h, 7d) or a time (2026-11-21T12:00:00Z)")
+	fl.StringVar(&until, "until", "", "records started before: a duration before now or a time")
+	fl.StringVar(&f.Source, "source", "", "caller: workload, identity (e.g. a SPIFFE ID) or IP")
+	fl.StringVar(&f.Host, "host", "", "destination host")
+	fl.StringVar(&f.Decision, "decision", "", "allow or deny")
+	fl.StringVar(&f.Reason, "reason", "", "reason code (policy_denied, undeclared_destination, upstream_timeout, …)")
+	fl.StringVar(&f.Event, "event", "", "outbound_call or dns_query")
+	fl.StringVar(&f.ID, "id", "", "one record, by id (the Sluice-Request-Id header sent upstream)")
+	fl.StringVar(&format, "format", audit.FormatTable, "table, json (JSON lines, every field) or csv (every field)")
+	fl.IntVar(&f.Limit, "limit", audit.DefaultLimit, "at most this many records, newest first; 0 for all")
+	return cmd
+}
+
+// newCostCmd is `sluice cost report`: spend aggregated by source,
+// destination and meter.
 func newCostCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "cost", Short: "Report the cost of outbound calls"}
-	cmd.AddCommand(&cobra.Command{
-		Use:   "report",
+	var (
+		src                      storeSource
+		since, until, by, format string
+	)
+	report := &cobra.Command{
+		Use:   "report [--store URL | --server URL] [--since D] [--by source,destination,meter] [--format table|csv]",
 		Short: "Aggregate spend by source, destination or meter",
-		RunE:  func(*cobra.Command, []string) error { return errors.New("not implemented yet") },
-	})
+		Long: `Aggregate the calls that went out (allowed, or denied in report mode) by any of
+source (workload, else identity, else IP), destination (host) and meter: calls,
+bytes sent and received, cost and currency. Costs are priced when each call
+ends, from cost.meters and cost.per_gib.`,
+		Example: `  sluice cost report --since 720h
+  sluice cost report --by destination,meter --since 7d --format csv`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			now := time.Now()
+			var q audit.CostQuery
+			var err error
+			if q.Since, err = audit.ParseTimeArg(since, now); err != nil {
+				return fmt.Errorf("--since: %w", err)
+			}
+			if q.Until, err = audit.ParseTimeArg(until, now); err != nil {
+				return fmt.Errorf("--until: %w", err)
+			}
+			if q.By, err = audit.ParseBy(by); err != nil {
+				return fmt.Errorf("--%w", err)
+			}
+			if err := q.Validate(); err != nil {
+				return fmt.Errorf("--%w", err)
+			}
+			switch format {
+			case audit.FormatTable, audit.FormatCSV, audit.FormatJSON:
+			default:
+				return fmt.Errorf("--format: unknown format %q (use table, csv or json)", format)
+			}
+			var rows []audit.CostRow
+			if src.server != "" {
+				rows, err = src.remoteCost(cmd.Context(), q)
+			} else {
+				var r audit.Reader
+				if r, err = src.open(cmd.Context()); err != nil {
+					return err
+				}
+				defer r.Close()
+				rows, err = r.Cost(cmd.Context(), q)
+			}
+			if err != nil {
+				return err
+			}
+			return audit.WriteCost(cmd.OutOrStdout(), format, q.By, rows)
+		},
+	}
+	src.addFlags(report)
+	fl := report.Flags()
+	fl.StringVar(&since, "since", "720h", "calls started at or after: a duration before now (720h, 30d) or a time")
+	fl.StringVar(&until, "until", "", "calls started before: a duration before now or a time")
+	fl.StringVar(&by, "by", "source,destination,meter", "group keys, comma-separated: source, destination, meter (empty: one total)")
+	fl.StringVar(&format, "format", audit.FormatTable, "table, csv or json (JSON lines)")
+	cmd.AddCommand(report)
 	return cmd
+}
+
+// storeSource is where audit commands read from: --store, --server, or
+// the audit.store of the config file.
+type storeSource struct {
+	cfgPath, store, server, token string
+}
+
+func (s *storeSource) addFlags(cmd *cobra.Command) {
+	addConfigFlag(cmd, &s.cfgPath)
+	fl := cmd.Flags()
+	fl.StringVar(&s.store, "store", "", "read this store directly, read-only: sqlite://PATH (default: audit.store of the config)")
+	fl.StringVar(&s.server, "server", "", "ask a running gateway's admin API instead, e.g. http://127.0.0.1:9901")
+	fl.StringVar(&s.token, "token", os.Getenv("SLUICE_ADMIN_TOKEN"), "admin bearer token for --server (default $SLUICE_ADMIN_TOKEN)")
+	cmd.MarkFlagsMutuallyExclusive("store", "server")
+}
+
+// open opens the store read-only.
+func (s *storeSource) open(ctx context.Context) (audit.Reader, error) {
+	store := s.store
+	if store == "" {
+		cfg, err := config.Load(s.cfgPath)
+		if err != nil {
+			return nil, err
+		}
+		store = cfg.Audit.Store
+	}
+	return audit.OpenReader(ctx, store)
+}
+
+// get calls the admin API and returns the response for a 200.
+func (s *storeSource) get(ctx context.Context, path string, q url.Values) (*http.Response, error) {
+	base := strings.TrimSuffix(s.server, "/")
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path+"?"+q.Encode(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("--server: %w", err)
+	}
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		var e struct{ Error string }
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		if json.Unmarshal(body, &e) != nil || e.Error == "" {
+			e.Error = strings.TrimSpace(string(body))
+		}
+		return nil, fmt.Errorf("%s%s: %s: %s", base, path, resp.Status, e.Error)
+	}
+	return resp, nil
+}
+
+// remoteQuery streams GET /v1/audit into fn.
+func (s *storeSource) remoteQuery(ctx context.Context, f audit.Filter, fn func(*audit.Record) error) error {
+	resp, err := s.get(ctx, "/v1/audit", f.Query())
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	bad := func(err error) error { return fmt.Errorf("%s: reading the response: %w", s.server, err) }
+	if err := expectDelim(dec, '{'); err != nil {
+		return bad(err)
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return bad(err)
+		}
+		switch tok {
+		case "records":
+			if err := expectDelim(dec, '['); err != nil {
+				return bad(err)
+			}
+			for dec.More() {
+				var r audit.Record
+				if err := dec.Decode(&r); err != nil {
+					return bad(err)
+				}
+				if err := fn(&r); err != nil {
+					return err
+				}
+			}
+			if err := expectDelim(dec, ']'); err != nil {
+				return bad(err)
+			}
+		case "error":
+			var msg string
+			if err := dec.Decode(&msg); err != nil {
+				return bad(err)
+			}
+			return fmt.Errorf("%s: the query failed part way: %s", s.server, msg)
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return bad(err)
+			}
+		}
+	}
+	return nil
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != want {
+		return fmt.Errorf("unexpected %v, want %v", tok, want)
+	}
+	return nil
+}
+
+// remoteCost calls GET /v1/cost.
+func (s *storeSource) remoteCost(ctx context.Context, q audit.CostQuery) ([]audit.CostRow, error) {
+	resp, err := s.get(ctx, "/v1/cost", q.Query())
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Rows []audit.CostRow `json:"rows"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, fmt.Errorf("%s: reading the response: %w", s.server, err)
+	}
+	if body.Rows == nil {
+		return nil, errors.New(s.server + ": response has no rows")
+	}
+	return body.Rows, nil
 }

@@ -100,6 +100,9 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	if a.policy, err = policy.New(ctx, policy.Options{Config: cfg.Policy, Paths: cfg.ResolveAll(cfg.Policy.Paths), Logger: log, MeterProvider: mp}); err != nil {
 		return err
 	}
+	if cfg.Audit.Store == "discard://" {
+		log.Warn("audit.store is discard://: NO CALL IS RECORDED (for benchmarks only)")
+	}
 	if a.auditor, err = audit.Open(ctx, audit.Options{Config: cfg.Audit, Cost: cfg.Cost, Gateway: gatewayID(), Logger: log, MeterProvider: mp}); err != nil {
 		return err
 	}

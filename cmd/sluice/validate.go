@@ -68,6 +68,9 @@ func validate(cmd *cobra.Command, cfgPath string) error {
 		return exitCode(1, fmt.Sprintf("sluice validate: %d error(s)", failed))
 	}
 	printSummary(out, cfg, snap)
+	if cfg.Audit.Store == "discard://" {
+		fmt.Fprintln(errOut, "warning: audit.store is discard://: no call is recorded (for benchmarks only)")
+	}
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -84,5 +85,24 @@ func TestResolve(t *testing.T) {
 	}
 	if got := (&Config{}).Resolve("registry"); got != "registry" {
 		t.Errorf("embedded: got %s", got)
+	}
+}
+
+func TestLoadResolvesRelativeStore(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/sluice.yaml"
+	if err := os.WriteFile(path, []byte("audit: {store: sqlite://data/audit.db}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Audit.Store != "sqlite://"+dir+"/data/audit.db" {
+		t.Errorf("store %s", c.Audit.Store)
+	}
+	// The shipped example config is valid.
+	if _, err := Load("../../deploy/examples/sluice.yaml"); err != nil {
+		t.Errorf("deploy/examples/sluice.yaml: %v", err)
 	}
 }

@@ -65,6 +65,11 @@ func Load(path string) (*Config, error) {
 	}
 	if path != "" {
 		cfg.File = path
+		// A relative SQLite path is relative to the config file, like
+		// every other path in it.
+		if p, ok := strings.CutPrefix(cfg.Audit.Store, "sqlite://"); ok && p != "" && !filepath.IsAbs(p) {
+			cfg.Audit.Store = "sqlite://" + cfg.Resolve(p)
+		}
 	}
 	if cfg.Admin.TokenFile != "" {
 		b, err := os.ReadFile(cfg.Resolve(cfg.Admin.TokenFile))
@@ -205,7 +210,8 @@ func (c *Config) validate() []valErr {
 			add(fmt.Sprintf("identity.sources[%d].workload", i), "required")
 		}
 	}
-	if !strings.HasPrefix(c.Audit.Store, "sqlite://") && !strings.HasPrefix(c.Audit.Store, "postgres://") && !strings.HasPrefix(c.Audit.Store, "postgresql://") {
+	if !strings.HasPrefix(c.Audit.Store, "sqlite://") && !strings.HasPrefix(c.Audit.Store, "postgres://") &&
+		!strings.HasPrefix(c.Audit.Store, "postgresql://") && c.Audit.Store != "discard://" {
 		add("audit.store", "must be sqlite://PATH or postgres://..., got %q", c.Audit.Store)
 	}
 	oneOf(&es, "audit.on_failure", c.Audit.OnFailure, "deny", "allow")

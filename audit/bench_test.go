@@ -1,0 +1,170 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+)
+
+// cpuMeter reports process CPU time (user+system) per record: steadier
+// than wall time on a shared machine, and what the gateway pays.
+type cpuMeter struct{ start time.Duration }
+
+func cpuNow() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(syscall.TimevalToNsec(ru.Utime) + syscall.TimevalToNsec(ru.Stime))
+}
+
+func startCPU() cpuMeter { return cpuMeter{cpuNow()} }
+
+func (m cpuMeter) report(b *testing.B, n int) {
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64((cpuNow()-m.start).Nanoseconds())/1e3/float64(n), "cpu-µs/record")
+}
+
+// BenchmarkStoreWrite measures the store alone: batches of 1024 new
+// records, each batch one transaction with fsync (what the writer does
+// under load).
+func BenchmarkStoreWrite(b *testing.B) {
+	s, _ := openTestStore(b)
+	var g idGen
+	const batch = 1024
+	recs := make([]*Record, batch)
+	for i := range recs {
+		recs[i] = sample(i)
+	}
+	cpu := startCPU()
+	b.ResetTimer()
+	n := 0
+	for n < b.N {
+		now := time.Now()
+		for _, r := range recs {
+			r.TimeStart = now
+			r.ID = g.next(now)
+			r.Seq = uint64(n)
+			r.Gateway = "g1"
+			n++
+		}
+		if err := s.Write(context.Background(), &Batch{Inserts: recs}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	cpu.report(b, n)
+}
+
+// BenchmarkStoreOutcome measures outcome updates: batches of 1024
+// outcomes of records inserted before the timer starts.
+func BenchmarkStoreOutcome(b *testing.B) {
+	s, _ := openTestStore(b)
+	var g idGen
+	const batch = 1024
+	var all []*Record
+	for len(all) < b.N {
+		recs := make([]*Record, batch)
+		now := time.Now()
+		for i := range recs {
+			r := sample(len(all) + i)
+			r.TimeStart, r.ID, r.Gateway = now, g.next(now), "g1"
+			recs[i] = r
+		}
+		if err := s.Write(context.Background(), &Batch{Inserts: recs}); err != nil {
+			b.Fatal(err)
+		}
+		all = append(all, recs...)
+	}
+	for _, r := range all {
+		r.TimeEnd = r.TimeStart.Add(42 * time.Millisecond)
+		r.DurationMS, r.Status, r.BytesSent, r.BytesReceived, r.DialedIP = 42, 200, 1234, 5678, "203.0.113.7"
+	}
+	cpu := startCPU()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += batch {
+		if err := s.Write(context.Background(), &Batch{Outcomes: all[i:min(i+batch, b.N)]}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	cpu.report(b, b.N)
+}
+
+// BenchmarkAuditorBeginEnd is the data plane's path: concurrent calls,
+// each Begin (waits for the group commit) then End. It reports the Begin
+// latency a call waits before it may dial, and the rows per commit.
+func BenchmarkAuditorBeginEnd(b *testing.B) {
+	for _, workers := range []int{64, 512} {
+		b.Run(fmt.Sprintf("callers=%d", workers), func(b *testing.B) {
+			benchBeginEnd(b, workers)
+		})
+	}
+}
+
+func benchBeginEnd(b *testing.B, workers int) {
+	reader := sdkmetric.NewManualReader()
+	a, err := Open(context.Background(), Options{
+		Config:        testAuditConfig(filepath.Join(b.TempDir(), "audit.db")),
+		Gateway:       "bench",
+		Logger:        quiet,
+		MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	lat := make([][]time.Duration, workers)
+	cpu := startCPU()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	per := (b.N + workers - 1) / workers
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lat[w] = make([]time.Duration, 0, per)
+			for i := range per {
+				r := sample(w*per + i)
+				r.TimeStart = time.Time{}
+				start := time.Now()
+				if err := a.Begin(context.Background(), r); err != nil {
+					b.Error(err)
+					return
+				}
+				lat[w] = append(lat[w], time.Since(start))
+				r.Status, r.BytesSent, r.BytesReceived = 200, 1234, 5678
+				a.End(r)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := a.Close(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	cpu.report(b, per*workers)
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	slices.Sort(all)
+	b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "begin-p50-ms")
+	b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "begin-p99-ms")
+	var rm metricdata.ResourceMetrics
+	_ = reader.Collect(context.Background(), &rm)
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if h, ok := m.Data.(metricdata.Histogram[int64]); ok && m.Name == "sluice_audit_batch_size" {
+				for _, p := range h.DataPoints {
+					b.ReportMetric(float64(p.Sum)/float64(p.Count), "rows/commit")
+				}
+			}
+		}
+	}
+}

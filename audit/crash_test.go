@@ -1,0 +1,151 @@
+package audit
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/config"
+)
+
+const crashEnv = "SLUICE_AUDIT_CRASH_STORE"
+
+// TestCrashChild is the process TestKill9 kills: it begins records from
+// many goroutines and prints each ID once Begin has returned.
+func TestCrashChild(t *testing.T) {
+	url := os.Getenv(crashEnv)
+	if url == "" {
+		t.Skip("helper process of TestKill9")
+	}
+	a, err := Open(context.Background(), Options{Config: config.Audit{Store: url}, Gateway: "crash", Logger: quiet})
+	if err != nil {
+		fmt.Println("open:", err)
+		os.Exit(2)
+	}
+	var mu sync.Mutex
+	out := bufio.NewWriter(os.Stdout)
+	for w := range 32 {
+		go func() {
+			for i := 0; ; i++ {
+				r := sample(w*1_000_000 + i)
+				if err := a.Begin(context.Background(), r); err != nil {
+					fmt.Println("begin:", err)
+					os.Exit(2)
+				}
+				mu.Lock()
+				fmt.Fprintln(out, r.ID)
+				out.Flush()
+				mu.Unlock()
+				if i%2 == 0 {
+					r.Status = 200
+					a.End(r)
+				}
+			}
+		}()
+	}
+	select {}
+}
+
+// A record whose Begin returned is on disk even after kill -9.
+func TestKill9KeepsBegunRecords(t *testing.T) {
+	if os.Getenv(crashEnv) != "" {
+		t.Skip("in the helper")
+	}
+	url := "sqlite://" + filepath.Join(t.TempDir(), "audit.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
+	cmd.Env = append(os.Environ(), crashEnv+"="+url)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	sc := bufio.NewScanner(stdout)
+	deadline := time.Now().Add(20 * time.Second)
+	for len(ids) < 3000 && sc.Scan() {
+		line := sc.Text()
+		if len(line) != IDLen {
+			t.Fatalf("child: %s", line)
+		}
+		ids = append(ids, line)
+		if time.Now().After(deadline) {
+			break
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// IDs already in the pipe were printed after their Begin returned too.
+	for sc.Scan() {
+		if line := sc.Text(); len(line) == IDLen {
+			ids = append(ids, line)
+		}
+	}
+	_ = cmd.Wait()
+	if len(ids) < 100 {
+		t.Fatalf("child printed only %d IDs", len(ids))
+	}
+
+	ctx := context.Background()
+	r, err := OpenReader(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string]Record{}
+	if err := r.Query(ctx, Filter{}, func(rec *Record) error {
+		stored[rec.ID] = *rec
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	for _, id := range ids {
+		if _, ok := stored[id]; !ok {
+			t.Fatalf("record %s was acknowledged by Begin but is not in the store after kill -9", id)
+		}
+	}
+	open := 0
+	for _, rec := range stored {
+		if rec.TimeEnd.IsZero() {
+			open++
+		}
+	}
+	t.Logf("%d acknowledged records, %d stored, %d without outcome", len(ids), len(stored), open)
+
+	// The restart of the same gateway closes the open ones.
+	a, err := Open(ctx, Options{Config: config.Audit{Store: url}, Gateway: "crash", Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close(ctx)
+	r, err = OpenReader(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	closed := 0
+	if err := r.Query(ctx, Filter{}, func(rec *Record) error {
+		if rec.TimeEnd.IsZero() {
+			return fmt.Errorf("record %s still open after restart", rec.ID)
+		}
+		if rec.Error == ErrorGatewayRestart {
+			closed++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if closed != open {
+		t.Errorf("restart closed %d records, %d were open", closed, open)
+	}
+}

@@ -1,0 +1,76 @@
+package audit
+
+import (
+	"context"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+)
+
+// batchBuckets are the sluice_audit_batch_size histogram buckets (rows
+// per commit).
+var batchBuckets = []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096}
+
+// instruments are the Auditor's metrics (DESIGN section 9 and a few more).
+type instruments struct {
+	writeErrors metric.Int64Counter     // sluice_audit_write_errors_total
+	batchSize   metric.Int64Histogram   // sluice_audit_batch_size
+	commitTime  metric.Float64Histogram // sluice_audit_commit_duration_seconds
+	pruned      metric.Int64Counter     // sluice_audit_records_pruned_total
+	dropped     metric.Int64Counter     // sluice_audit_outcomes_dropped_total
+	reg         metric.Registration
+}
+
+func newInstruments(mp metric.MeterProvider, a *Auditor) (*instruments, error) {
+	if mp == nil {
+		mp = noop.NewMeterProvider()
+	}
+	m := mp.Meter("github.com/sluicehq/sluice/audit")
+	var ins instruments
+	var err error
+	if ins.writeErrors, err = m.Int64Counter("sluice_audit_write_errors_total",
+		metric.WithDescription("Audit store commits (and probe writes) that failed.")); err != nil {
+		return nil, err
+	}
+	if ins.batchSize, err = m.Int64Histogram("sluice_audit_batch_size",
+		metric.WithDescription("Rows written per audit store commit (group commit)."),
+		metric.WithExplicitBucketBoundaries(batchBuckets...)); err != nil {
+		return nil, err
+	}
+	if ins.commitTime, err = m.Float64Histogram("sluice_audit_commit_duration_seconds",
+		metric.WithDescription("Time to write and commit (fsync) one batch of audit rows."),
+		metric.WithUnit("s")); err != nil {
+		return nil, err
+	}
+	if ins.pruned, err = m.Int64Counter("sluice_audit_records_pruned_total",
+		metric.WithDescription("Audit records deleted by audit.retention.")); err != nil {
+		return nil, err
+	}
+	if ins.dropped, err = m.Int64Counter("sluice_audit_outcomes_dropped_total",
+		metric.WithDescription("Outcomes given up after the store stayed unwritable with the retry buffer full.")); err != nil {
+		return nil, err
+	}
+	queue, err := m.Int64ObservableGauge("sluice_audit_queue_depth",
+		metric.WithDescription("Audit rows waiting for the writer."))
+	if err != nil {
+		return nil, err
+	}
+	ready, err := m.Int64ObservableGauge("sluice_audit_store_ready",
+		metric.WithDescription("1 while the audit store accepts writes, else 0."))
+	if err != nil {
+		return nil, err
+	}
+	ins.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		o.ObserveInt64(queue, int64(a.queueDepth()))
+		v := int64(1)
+		if a.Ready() != nil {
+			v = 0
+		}
+		o.ObserveInt64(ready, v)
+		return nil
+	}, queue, ready)
+	if err != nil {
+		return nil, err
+	}
+	return &ins, nil
+}

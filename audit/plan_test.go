@@ -1,0 +1,59 @@
+package audit
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// queryPlan returns SQLite's plan for q, one step per line.
+func queryPlan(t *testing.T, s *sqliteStore, q string, args ...any) string {
+	t.Helper()
+	r, _ := s.reader()
+	rows, err := r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(detail + "\n")
+	}
+	return b.String()
+}
+
+// Typical queries must use an index and need no sort.
+func TestQueryPlansUseIndexes(t *testing.T) {
+	s, _ := openTestStore(t)
+	since := time.Now().Add(-24 * time.Hour)
+	for _, tc := range []struct {
+		name  string
+		f     Filter
+		index string
+	}{
+		{"host", Filter{Host: "api.stripe.com", Since: since, Limit: 100}, "decisions_host_time"},
+		{"decision", Filter{Decision: "deny", Since: since, Limit: 100}, "decisions_decision_time"},
+		{"since", Filter{Since: since, Limit: 100}, "decisions_time"},
+		{"identity", Filter{Source: "spiffe://x", Since: since, Limit: 100}, "decisions_identity_time"},
+		{"workload", Filter{Source: "checkout", Since: since, Limit: 100}, "decisions_workload_time"},
+		{"id", Filter{ID: "01J0000000000000000000000"}, "decisions_id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q, args := querySQL(&tc.f)
+			plan := queryPlan(t, s, q, args...)
+			t.Logf("%s\n%s", q, plan)
+			if !strings.Contains(plan, tc.index) {
+				t.Errorf("plan does not use %s:\n%s", tc.index, plan)
+			}
+			if tc.f.Source == "" && strings.Contains(plan, "TEMP B-TREE") {
+				t.Errorf("plan sorts:\n%s", plan)
+			}
+		})
+	}
+}

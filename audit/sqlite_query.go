@@ -1,0 +1,293 @@
+package audit
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+)
+
+// whereClause renders the conditions of f except Source.
+func whereClause(f *Filter) ([]string, []any) {
+	var conds []string
+	var args []any
+	add := func(cond string, arg any) {
+		conds = append(conds, cond)
+		args = append(args, arg)
+	}
+	if !f.Since.IsZero() {
+		add("time_start >= ?", formatTime(f.Since))
+	}
+	if !f.Until.IsZero() {
+		add("time_start < ?", formatTime(f.Until))
+	}
+	if f.Host != "" {
+		add("host = ?", strings.ToLower(strings.TrimSuffix(f.Host, ".")))
+	}
+	if f.Decision != "" {
+		add("decision = ?", f.Decision)
+	}
+	if f.Reason != "" {
+		add("reason = ?", f.Reason)
+	}
+	if f.Event != "" {
+		add("event = ?", f.Event)
+	}
+	if f.ID != "" {
+		add("id = ?", f.ID)
+	}
+	return conds, args
+}
+
+// querySQL builds the query of f. Newest first is time_start, then rid
+// (insertion order) — both in every index, so no sort is needed. A source
+// matches one of three columns; rather than an OR (which defeats the
+// indexes and forces a sort), each column is its own indexed, limited
+// subquery and the union is sorted. An IP is looked up in source_ip only,
+// anything else in source_identity and source_workload.
+func querySQL(f *Filter) (string, []any) {
+	conds, args := whereClause(f)
+	limit := int64(f.Limit)
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	const order = " ORDER BY time_start DESC, rid DESC LIMIT ?"
+	if f.Source == "" {
+		q := "SELECT " + selectList() + " FROM records"
+		if len(conds) > 0 {
+			q += " WHERE " + strings.Join(conds, " AND ")
+		}
+		return q + order, append(args, limit)
+	}
+	var srcCols []string
+	if _, err := netip.ParseAddr(f.Source); err == nil {
+		srcCols = []string{"source_ip"}
+	} else {
+		srcCols = []string{"source_identity", "source_workload"}
+	}
+	var parts []string
+	var all []any
+	for _, col := range srcCols {
+		c := append([]string{col + " = ?"}, conds...)
+		parts = append(parts, "SELECT rid FROM (SELECT rid FROM records WHERE "+strings.Join(c, " AND ")+order+")")
+		all = append(all, f.Source)
+		all = append(all, args...)
+		all = append(all, limit)
+	}
+	q := "SELECT " + selectList() + " FROM records WHERE rid IN (" + strings.Join(parts, " UNION ") + ")" + order
+	return q, append(all, limit)
+}
+
+// reader returns the current read pool.
+func (s *sqliteStore) reader() (*sql.DB, error) {
+	r := s.r.Load()
+	if r == nil {
+		return nil, fmt.Errorf("audit: %s: store closed", s.path)
+	}
+	return r, nil
+}
+
+// Query implements Reader.
+func (s *sqliteStore) Query(ctx context.Context, f Filter, fn func(*Record) error) error {
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	r, err := s.reader()
+	if err != nil {
+		return err
+	}
+	q, args := querySQL(&f)
+	rows, err := r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("audit: %s: query: %w", s.path, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		rec, err := scanRecord(rows)
+		if err != nil {
+			return fmt.Errorf("audit: %s: %w", s.path, err)
+		}
+		if err := fn(&rec); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("audit: %s: query: %w", s.path, err)
+	}
+	return nil
+}
+
+// costKeyExpr is the SQL of each CostQuery.By key on the records view.
+var costKeyExpr = map[string]string{
+	"source":      "CASE WHEN source_workload <> '' THEN source_workload WHEN source_identity <> '' THEN source_identity ELSE source_ip END",
+	"destination": "host",
+	"meter":       "meter",
+}
+
+// costSQL aggregates records with time_start in [since, until) straight
+// from the records view. It counts ended calls that went out: allowed, or
+// denied only in report mode (enforced = 0) — what cost_hourly holds.
+func costSQL(by []string, since, until time.Time) (string, []any) {
+	conds := []string{"event = 'outbound_call'", "(decision = 'allow' OR enforced = 0)", "time_end IS NOT NULL"}
+	var args []any
+	if !since.IsZero() {
+		conds = append(conds, "time_start >= ?")
+		args = append(args, formatTime(since))
+	}
+	if !until.IsZero() {
+		conds = append(conds, "time_start < ?")
+		args = append(args, formatTime(until))
+	}
+	var keys []string
+	for _, k := range by {
+		keys = append(keys, costKeyExpr[k])
+	}
+	sel := append(append([]string(nil), keys...), "SUM(max(count, 1))", "SUM(bytes_sent + bytes_received)", "SUM(cost)", "currency")
+	group := append(keys, "currency")
+	return "SELECT " + strings.Join(sel, ", ") + " FROM records WHERE " + strings.Join(conds, " AND ") +
+		" GROUP BY " + strings.Join(group, ", "), args
+}
+
+// rollupSQL aggregates cost_hourly over the hours in [from, to).
+func rollupSQL(by []string, from, to time.Time) (string, []any) {
+	var conds []string
+	var args []any
+	if !from.IsZero() {
+		conds = append(conds, "hour >= ?")
+		args = append(args, formatTime(from))
+	}
+	if !to.IsZero() {
+		conds = append(conds, "hour < ?")
+		args = append(args, formatTime(to))
+	}
+	keys := append(append([]string(nil), by...), "currency")
+	q := "SELECT " + strings.Join(keys, ", ") + ", SUM(calls), SUM(bytes), SUM(cost) FROM cost_hourly"
+	if len(conds) > 0 {
+		q += " WHERE " + strings.Join(conds, " AND ")
+	}
+	return q + " GROUP BY " + strings.Join(keys, ", "), args
+}
+
+// Cost implements Reader. Whole hours come from cost_hourly; only the
+// partial hours at the ends of the range are read record by record, so a
+// month's report costs about the same as an hour's.
+func (s *sqliteStore) Cost(ctx context.Context, q CostQuery) ([]CostRow, error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	r, err := s.reader()
+	if err != nil {
+		return nil, err
+	}
+	acc := map[CostRow]*CostRow{} // by keys and currency, sums zero
+	add := func(row CostRow) {
+		k := row
+		k.Calls, k.Bytes, k.Cost = 0, 0, 0
+		if a := acc[k]; a != nil {
+			a.Calls, a.Bytes, a.Cost = a.Calls+row.Calls, a.Bytes+row.Bytes, a.Cost+row.Cost
+		} else {
+			acc[k] = &row
+		}
+	}
+	// The whole hours: from the first hour boundary at or after Since to
+	// the last at or before Until.
+	from := q.Since
+	if !from.IsZero() && !from.Equal(from.Truncate(time.Hour)) {
+		from = from.Truncate(time.Hour).Add(time.Hour)
+	}
+	to := q.Until
+	if !to.IsZero() {
+		to = to.Truncate(time.Hour)
+	}
+	type part struct {
+		sql    string
+		args   []any
+		rollup bool
+	}
+	var parts []part
+	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
+		sql, args := costSQL(q.By, q.Since, q.Until)
+		parts = append(parts, part{sql, args, false})
+	} else {
+		sql, args := rollupSQL(q.By, from, to)
+		parts = append(parts, part{sql, args, true})
+		if !q.Since.IsZero() && q.Since.Before(from) {
+			sql, args := costSQL(q.By, q.Since, from)
+			parts = append(parts, part{sql, args, false})
+		}
+		if !q.Until.IsZero() && to.Before(q.Until) {
+			sql, args := costSQL(q.By, to, q.Until)
+			parts = append(parts, part{sql, args, false})
+		}
+	}
+	for _, p := range parts {
+		if err := s.costRows(ctx, r, q.By, p.sql, p.args, p.rollup, add); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]CostRow, 0, len(acc))
+	for _, row := range acc {
+		out = append(out, *row)
+	}
+	sortCost(out)
+	return out, nil
+}
+
+// costRows runs one aggregation; rollup queries put currency before the
+// sums, record queries after.
+func (s *sqliteStore) costRows(ctx context.Context, r *sql.DB, by []string, query string, args []any, rollup bool, add func(CostRow)) error {
+	rows, err := r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("audit: %s: cost: %w", s.path, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var row CostRow
+		dest := make([]any, 0, 7)
+		for _, k := range by {
+			switch k {
+			case "source":
+				dest = append(dest, &row.Source)
+			case "destination":
+				dest = append(dest, &row.Destination)
+			case "meter":
+				dest = append(dest, &row.Meter)
+			}
+		}
+		var calls, bytes sql.NullInt64
+		var cost sql.NullFloat64
+		if rollup {
+			dest = append(dest, &row.Currency, &calls, &bytes, &cost)
+		} else {
+			dest = append(dest, &calls, &bytes, &cost, &row.Currency)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("audit: %s: cost: %w", s.path, err)
+		}
+		row.Calls, row.Bytes, row.Cost = calls.Int64, bytes.Int64, cost.Float64
+		add(row)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("audit: %s: cost: %w", s.path, err)
+	}
+	return nil
+}
+
+// sortCost orders a report: most expensive first, then most calls, then
+// by the keys.
+func sortCost(rows []CostRow) {
+	slices.SortFunc(rows, func(a, b CostRow) int {
+		switch {
+		case a.Cost != b.Cost:
+			return cmp.Compare(b.Cost, a.Cost)
+		case a.Calls != b.Calls:
+			return cmp.Compare(b.Calls, a.Calls)
+		}
+		return cmp.Or(cmp.Compare(a.Source, b.Source), cmp.Compare(a.Destination, b.Destination),
+			cmp.Compare(a.Meter, b.Meter), cmp.Compare(a.Currency, b.Currency))
+	})
+}

@@ -1,0 +1,294 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// op is one row for the writer: a new record (done is the waiting
+// caller) or the outcome of an existing one.
+type op struct {
+	outcome bool
+	rec     Record
+	done    chan error
+}
+
+// pruneOp asks the writer to delete old records.
+type pruneOp struct {
+	before time.Time
+	limit  int
+	result chan pruneResult
+}
+
+type pruneResult struct {
+	n   int
+	err error
+}
+
+// writerState is owned by the writer goroutine.
+type writerState struct {
+	batch   Batch
+	waiters []*op
+	// retry holds outcomes that could not be committed; they go with the
+	// next successful commit.
+	retry []*Record
+	// lastOK is when the store last committed.
+	lastOK time.Time
+	// commits and rows count successful commits and their rows.
+	commits, rows int64
+}
+
+// run is the writer: the only goroutine that writes to the store. It takes
+// everything queued (up to MaxBatch rows), commits it in one transaction
+// and then wakes the callers waiting in Begin/Complete. While it commits,
+// new callers queue up and go in the next batch: one fsync serves many
+// calls under load, and a lone call pays one fsync.
+func (a *Auditor) run() {
+	defer close(a.done)
+	ws := &writerState{lastOK: a.now()}
+	tick := time.NewTicker(a.opts.ProbeInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case o := <-a.ops:
+			a.collect(ws, o)
+			a.commit(ws)
+		case p := <-a.prunes:
+			p.result <- a.prune(ws, p)
+		case <-tick.C:
+			a.probe(ws)
+		case <-a.quit:
+			// Close set a.closed before closing quit, so nothing more is
+			// queued: drain what is there, then stop.
+			for {
+				select {
+				case o := <-a.ops:
+					a.collect(ws, o)
+					a.commit(ws)
+					continue
+				default:
+				}
+				break
+			}
+			if len(ws.retry) > 0 {
+				if a.health.Load() != nil {
+					a.check(ws)
+				} else {
+					a.flushRetry(ws)
+				}
+			}
+			if n := len(ws.retry); n > 0 {
+				a.log.Error("audit: outcomes lost at shutdown: the store could not write them", "count", n)
+				a.ins.dropped.Add(context.Background(), int64(n))
+			}
+			a.log.Debug("audit: writer stopped", "commits", ws.commits, "rows", ws.rows)
+			return
+		}
+	}
+}
+
+// collect starts a batch with first and adds whatever else is queued.
+func (a *Auditor) collect(ws *writerState, first *op) {
+	ws.batch.Inserts = ws.batch.Inserts[:0]
+	ws.batch.Outcomes = ws.batch.Outcomes[:0]
+	ws.waiters = ws.waiters[:0]
+	add := func(o *op) {
+		if o.outcome {
+			ws.batch.Outcomes = append(ws.batch.Outcomes, &o.rec)
+		} else {
+			ws.batch.Inserts = append(ws.batch.Inserts, &o.rec)
+			ws.waiters = append(ws.waiters, o)
+		}
+	}
+	add(first)
+	for ws.batch.Len() < a.opts.MaxBatch {
+		select {
+		case o := <-a.ops:
+			add(o)
+		default:
+			return
+		}
+	}
+}
+
+// commit writes the current batch, then answers the waiters.
+func (a *Auditor) commit(ws *writerState) {
+	ctx := context.Background()
+	if a.health.Load() != nil {
+		// Fail fast while the store is down; the probe retries it.
+		err := a.Ready()
+		a.keep(ws, ws.batch.Outcomes)
+		a.answer(ws, err)
+		return
+	}
+	if ws.batch.Len() == 0 {
+		return
+	}
+	start := time.Now()
+	err := a.store.Write(ctx, &ws.batch)
+	a.ins.commitTime.Record(ctx, time.Since(start).Seconds())
+	if err != nil {
+		a.ins.writeErrors.Add(ctx, 1)
+		a.setHealth(err)
+		a.keep(ws, ws.batch.Outcomes)
+		a.answer(ws, fmt.Errorf("%w: %v", ErrUnavailable, err))
+		// Try to recover at once (a removed file is simply recreated).
+		a.check(ws)
+		return
+	}
+	a.ins.batchSize.Record(ctx, int64(ws.batch.Len()))
+	ws.commits++
+	ws.rows += int64(ws.batch.Len())
+	ws.lastOK = a.now()
+	a.answer(ws, nil)
+	if len(ws.retry) > 0 {
+		a.flushRetry(ws)
+	}
+}
+
+// answer wakes the callers waiting for the batch's inserts.
+func (a *Auditor) answer(ws *writerState, err error) {
+	for _, o := range ws.waiters {
+		o.done <- err
+	}
+	ws.waiters = ws.waiters[:0]
+}
+
+// keep holds outcomes for the next commit, up to RetryLimit. The slice
+// is copied: the batch's backing array is reused.
+func (a *Auditor) keep(ws *writerState, outs []*Record) {
+	room := a.opts.RetryLimit - len(ws.retry)
+	if room < len(outs) {
+		dropped := len(outs) - max(room, 0)
+		a.log.Error("audit: outcome retry buffer full; outcomes dropped", "count", dropped)
+		a.ins.dropped.Add(context.Background(), int64(dropped))
+		outs = outs[:max(room, 0)]
+	}
+	ws.retry = append(ws.retry, outs...)
+}
+
+// check probes the store; on success it marks it healthy and writes the
+// outcomes kept meanwhile.
+func (a *Auditor) check(ws *writerState) bool {
+	if err := a.store.Check(context.Background()); err != nil {
+		a.ins.writeErrors.Add(context.Background(), 1)
+		a.setHealth(err)
+		return false
+	}
+	ws.lastOK = a.now()
+	a.setHealth(nil)
+	a.flushRetry(ws)
+	return true
+}
+
+// flushRetry writes the outcomes kept while the store was down. If that
+// fails although the store passes its probe, one of them is bad (nothing
+// in practice, but it must not keep the store "down" forever): they are
+// then written one at a time, and any that fails alone is logged in full
+// and dropped.
+func (a *Auditor) flushRetry(ws *writerState) {
+	if len(ws.retry) == 0 {
+		return
+	}
+	ctx := context.Background()
+	if err := a.store.Write(ctx, &Batch{Outcomes: ws.retry}); err == nil {
+		a.ins.batchSize.Record(ctx, int64(len(ws.retry)))
+		ws.retry = ws.retry[:0]
+		return
+	}
+	a.ins.writeErrors.Add(ctx, 1)
+	if err := a.store.Check(ctx); err != nil {
+		a.ins.writeErrors.Add(ctx, 1)
+		a.setHealth(err)
+		return
+	}
+	for i, r := range ws.retry {
+		err := a.store.Write(ctx, &Batch{Outcomes: []*Record{r}})
+		if err == nil {
+			continue
+		}
+		a.ins.writeErrors.Add(ctx, 1)
+		if cerr := a.store.Check(ctx); cerr != nil {
+			a.ins.writeErrors.Add(ctx, 1)
+			a.setHealth(cerr)
+			ws.retry = append(ws.retry[:0], ws.retry[i:]...)
+			return
+		}
+		a.log.Error("audit: record cannot be written; dropped", "err", err, "record", *r)
+		a.ins.dropped.Add(ctx, 1)
+	}
+	ws.retry = ws.retry[:0]
+}
+
+// probe runs every ProbeInterval: a failing store is retried; a healthy
+// one that has been idle for an interval is checked (a removed file or a
+// full disk shows on /readyz without waiting for the next call).
+func (a *Auditor) probe(ws *writerState) {
+	switch {
+	case a.health.Load() != nil, a.now().Sub(ws.lastOK) >= a.opts.ProbeInterval:
+		a.check(ws)
+	case len(ws.retry) > 0:
+		a.flushRetry(ws)
+	}
+}
+
+// prune deletes one batch of old records.
+func (a *Auditor) prune(ws *writerState, p *pruneOp) pruneResult {
+	if err := a.Ready(); err != nil {
+		return pruneResult{err: err}
+	}
+	n, err := a.store.Prune(context.Background(), p.before, p.limit)
+	if err != nil {
+		a.ins.writeErrors.Add(context.Background(), 1)
+		a.setHealth(err)
+		a.check(ws)
+		return pruneResult{n: n, err: err}
+	}
+	ws.lastOK = a.now()
+	if n > 0 {
+		a.ins.pruned.Add(context.Background(), int64(n))
+	}
+	return pruneResult{n: n}
+}
+
+// retain prunes records older than retention every RetentionInterval,
+// starting at once, in batches of PruneBatch rows: each batch is its own
+// short transaction on the writer, between batches of records.
+func (a *Auditor) retain(ctx context.Context, retention time.Duration) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		before := a.now().Add(-retention)
+		total := 0
+		for {
+			p := &pruneOp{before: before, limit: a.opts.PruneBatch, result: make(chan pruneResult, 1)}
+			select {
+			case a.prunes <- p:
+			case <-ctx.Done():
+				return
+			}
+			res := <-p.result
+			total += res.n
+			if res.err != nil {
+				if !errors.Is(res.err, ErrUnavailable) {
+					a.log.Error("audit: retention", "err", res.err)
+				}
+				break
+			}
+			if res.n < a.opts.PruneBatch {
+				break
+			}
+		}
+		if total > 0 {
+			a.log.Info("audit: retention pruned old records", "count", total, "before", before.UTC().Format(time.RFC3339))
+		}
+		t.Reset(a.opts.RetentionInterval)
+	}
+}
