@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -121,4 +122,45 @@ func TestRegistryReportMode(t *testing.T) {
 	waitRecord(t, g, url.Values{"decision": {"deny"}}, "would-deny record", func(r record) bool {
 		return r.str("reason") == "undeclared_destination" && r["enforced"] == false
 	})
+}
+
+// A registry reload does not drop connections: a keep-alive tunnel opened
+// before the reload keeps working after it, and new calls see the new set.
+func TestReloadKeepsConnections(t *testing.T) {
+	ca := newCA(t, "test-ca")
+	up := startTLSUpstream(t, ca.issue("s", false, "secure.test.example"), nil)
+	g := StartGateway(t, Options{Files: map[string]string{"registry/secure.yaml": staticSE("secure", "secure.test.example", 443, "HTTPS", up.Port)}})
+	proxy, _ := url.Parse("http://" + g.Proxy)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(proxy),
+		TLSClientConfig: &tls.Config{RootCAs: ca.Pool}, MaxConnsPerHost: 1}}
+	get := func() error {
+		resp, err := client.Get("https://secure.test.example/x")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	if err := get(); err != nil {
+		t.Fatal(err)
+	}
+	// Reload with the destination removed: the open tunnel goes on, new
+	// tunnels are refused.
+	g.WriteRegistry("secure.yaml", staticSE("other", "other.test.example", 443, "HTTPS", up.Port))
+	Eventually(t, 10*time.Second, "the reload", func() bool {
+		_, body := g.AdminGet("/v1/registry")
+		return strings.Contains(string(body), `"generation": 2`)
+	})
+	for i := 0; i < 3; i++ {
+		if err := get(); err != nil {
+			t.Fatalf("request %d on the tunnel opened before the reload: %v", i, err)
+		}
+	}
+	if status, _ := rawConnect(t, g.Proxy, "secure.test.example:443"); status != 403 {
+		t.Errorf("new tunnel after the reload: %d, want 403", status)
+	}
 }
