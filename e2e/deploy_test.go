@@ -21,7 +21,7 @@ func TestKubernetesManifestValidates(t *testing.T) {
 	mounts := map[string]string{"sluice-config": "config", "sluice-registry": "registry", "sluice-policy": "policy", "sluice-admin-token": "admin"}
 	for {
 		var obj struct {
-			Kind     string            `yaml:"kind"`
+			Kind     string `yaml:"kind"`
 			Metadata struct{ Name string }
 			Data     map[string]string `yaml:"data"`
 			String   map[string]string `yaml:"stringData"`

@@ -137,7 +137,7 @@ func serve(ctx context.Context, cfg *config.Config) error {
 
 	if cfg.Listeners.DNS != "" {
 		a.dns, err = dnsproxy.NewServer(dnsproxy.ServerOptions{Addr: cfg.Listeners.DNS, Config: cfg.DNS, Registry: a.registry,
-			Resolver: a.resolver, Auditor: a.auditor, Logger: log, MeterProvider: mp})
+			Resolver: a.resolver, Auditor: a.auditor, ReportOnly: cfg.Registry.Mode == "report", Logger: log, MeterProvider: mp})
 		if err != nil {
 			return err
 		}
