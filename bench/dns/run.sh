@@ -10,7 +10,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-BENCH=${BENCH:-/work/shared/bench}
+BENCH=${BENCH:-$ROOT/../shared/bench}
 PORT=25356
 ROUNDS=${ROUNDS:-1}
 WORK=$(mktemp -d /tmp/sluice-bench-dns.XXXXXX)
