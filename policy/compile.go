@@ -59,6 +59,9 @@ type prepared struct {
 	// blocking is set when the policy calls builtins that wait on the
 	// network.
 	blocking bool
+	// cache holds decisions when they depend only on the planned input
+	// (nil otherwise, or when the engine turns caching off).
+	cache *decisionCache
 
 	src *source
 }
@@ -67,6 +70,8 @@ type prepared struct {
 type compileOptions struct {
 	// noPartial turns partial evaluation off.
 	noPartial bool
+	// noCache turns the decision cache off.
+	noCache bool
 }
 
 // compile builds a prepared policy from src. With no modules the result
@@ -126,6 +131,9 @@ func compile(ctx context.Context, src *source, opts compileOptions) (*prepared, 
 			}
 			return p.blocking
 		})
+	}
+	if !opts.noCache && cacheable(p.plan, p.compiler.Modules) {
+		p.cache = newDecisionCache()
 	}
 	return p, nil
 }

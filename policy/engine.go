@@ -33,6 +33,9 @@ type Options struct {
 	// DisablePartialEval evaluates the policy as written instead of its
 	// partially evaluated form (for comparison and debugging).
 	DisablePartialEval bool
+	// DisableCache evaluates every call instead of reusing the decision of
+	// an identical input (for comparison and benchmarks).
+	DisableCache bool
 }
 
 // Engine decides every call with the security team's Rego. It is safe for
@@ -81,7 +84,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		debounce: opts.Debounce,
 		interval: cfg.Bundle.PollingInterval.D(),
 		pollNow:  make(chan struct{}, 1),
-		copts:    compileOptions{noPartial: opts.DisablePartialEval},
+		copts:    compileOptions{noPartial: opts.DisablePartialEval, noCache: opts.DisableCache},
 	}
 	if e.log == nil {
 		e.log = slog.Default()
@@ -147,13 +150,30 @@ func (e *Engine) Decide(ctx context.Context, in *Input) Decision {
 	if err := ctx.Err(); err != nil {
 		return e.policyError(ctx, fmt.Errorf("policy evaluation cancelled: %w", err))
 	}
+	var key string
+	if p.cache != nil {
+		key = cacheKey(p.plan, in)
+		if d, ok := p.cache.get(key); ok {
+			e.m.cacheHits.Add(ctx, 1)
+			return e.decision(d.allow, d.reasons)
+		}
+	}
 	start := time.Now()
 	allow, reasons, err := p.eval(ctx, in, e.timeout)
 	e.m.evalDuration.Record(ctx, time.Since(start).Seconds())
-	switch {
-	case err != nil:
+	if err == nil && p.cache != nil {
+		p.cache.put(key, cachedDecision{allow: allow, reasons: reasons})
+	}
+	if err != nil {
 		e.log.Warn("policy error: call denied", "host", in.Destination.Host, "port", in.Destination.Port, "err", err)
 		return e.policyError(ctx, err)
+	}
+	return e.decision(allow, reasons)
+}
+
+// decision turns a policy result into a Decision, applying report mode.
+func (e *Engine) decision(allow bool, reasons []string) Decision {
+	switch {
 	case allow:
 		return Decision{Allow: true, Enforced: true, Reasons: reasons}
 	case e.report:

@@ -13,6 +13,7 @@ type instruments struct {
 	evalDuration metric.Float64Histogram
 	reloads      metric.Int64Counter
 	errors       metric.Int64Counter
+	cacheHits    metric.Int64Counter
 
 	reloadOK, reloadFailed metric.MeasurementOption
 }
@@ -37,6 +38,10 @@ func newInstruments(mp metric.MeterProvider) (*instruments, error) {
 	}
 	if in.errors, err = m.Int64Counter("sluice_policy_errors_total",
 		metric.WithDescription("Decisions denied with policy_error: evaluation errors, undefined results, timeouts, no bundle yet.")); err != nil {
+		return nil, err
+	}
+	if in.cacheHits, err = m.Int64Counter("sluice_policy_cache_hits_total",
+		metric.WithDescription("Decisions answered from the decision cache (an identical input was evaluated before by the same policy).")); err != nil {
 		return nil, err
 	}
 	in.reloadOK = metric.WithAttributeSet(attribute.NewSet(attribute.String("kind", "policy"), attribute.String("result", "success")))
