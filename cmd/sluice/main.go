@@ -5,11 +5,13 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 )
 
 func main() {
+	tuneGC()
 	if err := newRootCmd().Execute(); err != nil {
 		var ee *exitError
 		if asExit(err, &ee) {
@@ -40,4 +42,15 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(),
 	)
 	return root
+}
+
+// tuneGC runs the collector less often than Go's default (GOGC=400 instead
+// of 100) unless the operator set GOGC. The gateway's live heap is small
+// (tens of MB) while every call allocates, so at the default the collector
+// runs dozens of times a second; measured on the proxy benchmark this
+// costs ~30% of throughput for ~40 MB of heap saved.
+func tuneGC() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(400)
+	}
 }
