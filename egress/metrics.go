@@ -2,6 +2,7 @@ package egress
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -19,7 +20,17 @@ type gwMetrics struct {
 	rejected metric.Int64Counter
 	sentAttr metric.MeasurementOption
 	recvAttr metric.MeasurementOption
+
+	// Attribute sets are built once per (listener, decision, reason): the
+	// label space is small and bounded, and building a set per call costs
+	// a sort and a hash.
+	mu   sync.RWMutex
+	sets map[setKey]setPair
 }
+
+type setKey struct{ listener, decision, reason string }
+
+type setPair struct{ requests, duration metric.MeasurementOption }
 
 func newMetrics(mp metric.MeterProvider) *gwMetrics {
 	if mp == nil {
@@ -43,11 +54,31 @@ func newMetrics(mp metric.MeterProvider) *gwMetrics {
 }
 
 func (m *gwMetrics) request(ctx context.Context, listener, decision, reason string, d time.Duration) {
-	set := metric.WithAttributeSet(attribute.NewSet(attribute.String("listener", listener),
-		attribute.String("decision", decision), attribute.String("reason", reason)))
-	m.requests.Add(ctx, 1, set)
-	m.duration.Record(ctx, d.Seconds(), metric.WithAttributeSet(attribute.NewSet(attribute.String("listener", listener),
-		attribute.String("decision", decision))))
+	p := m.attrs(setKey{listener, decision, reason})
+	m.requests.Add(ctx, 1, p.requests)
+	m.duration.Record(ctx, d.Seconds(), p.duration)
+}
+
+func (m *gwMetrics) attrs(k setKey) setPair {
+	m.mu.RLock()
+	p, ok := m.sets[k]
+	m.mu.RUnlock()
+	if ok {
+		return p
+	}
+	p = setPair{
+		requests: metric.WithAttributeSet(attribute.NewSet(attribute.String("listener", k.listener),
+			attribute.String("decision", k.decision), attribute.String("reason", k.reason))),
+		duration: metric.WithAttributeSet(attribute.NewSet(attribute.String("listener", k.listener),
+			attribute.String("decision", k.decision))),
+	}
+	m.mu.Lock()
+	if m.sets == nil {
+		m.sets = map[setKey]setPair{}
+	}
+	m.sets[k] = p
+	m.mu.Unlock()
+	return p
 }
 
 func (m *gwMetrics) bytes(ctx context.Context, sent, received int64) {

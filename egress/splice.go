@@ -15,6 +15,9 @@ const halfCloseGrace = 30 * time.Second
 // each side as its source finishes, and returns the byte counts (sent =
 // caller → upstream).
 func splice(client, upstream net.Conn) (sent, received int64) {
+	// Copy between the raw TCP connections, so that io.Copy uses the
+	// kernel's splice(2) instead of copying through user space.
+	client, upstream = rawConn(client), rawConn(upstream)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -38,4 +41,16 @@ func closeWrite(c net.Conn) {
 		return
 	}
 	_ = c.Close()
+}
+
+// rawConn unwraps our connection wrappers (the max_connections slot
+// holder) down to the *net.TCPConn, whose ReadFrom splices.
+func rawConn(c net.Conn) net.Conn {
+	for {
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			return c
+		}
+		c = u.NetConn()
+	}
 }
