@@ -38,7 +38,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		index string
 	}{
 		{"host", Filter{Host: "api.stripe.com", Since: since, Limit: 100}, "decisions_host_time"},
-		{"decision", Filter{Decision: "deny", Since: since, Limit: 100}, "decisions_decision_time"},
+		{"decision", Filter{Decision: "deny", Since: since, Limit: 100}, "decisions_denied_time"},
 		{"since", Filter{Since: since, Limit: 100}, "decisions_time"},
 		{"identity", Filter{Source: "spiffe://x", Since: since, Limit: 100}, "decisions_identity_time"},
 		{"workload", Filter{Source: "checkout", Since: since, Limit: 100}, "decisions_workload_time"},

@@ -156,7 +156,9 @@ var indexDDL = []string{
 	`CREATE INDEX IF NOT EXISTS decisions_host_time ON decisions(host, time_start)`,
 	`CREATE INDEX IF NOT EXISTS decisions_identity_time ON decisions(source_identity, time_start)`,
 	`CREATE INDEX IF NOT EXISTS decisions_workload_time ON decisions(source_workload, time_start)`,
-	`CREATE INDEX IF NOT EXISTS decisions_decision_time ON decisions(decision, time_start)`,
+	// Denials are what auditors filter on and are few: a partial index
+	// serves "--decision deny" without every allowed call paying for it.
+	`CREATE INDEX IF NOT EXISTS decisions_denied_time ON decisions(time_start) WHERE decision = 'deny'`,
 }
 
 // formatTime renders t in TimeLayout; the zero time is "".

@@ -28,8 +28,13 @@ func whereClause(f *Filter) ([]string, []any) {
 	if f.Host != "" {
 		add("host = ?", strings.ToLower(strings.TrimSuffix(f.Host, ".")))
 	}
-	if f.Decision != "" {
-		add("decision = ?", f.Decision)
+	switch f.Decision {
+	case DecisionDeny:
+		// A literal, so that the planner can use the partial index of
+		// denials (a bound parameter cannot prove the index applies).
+		conds = append(conds, "decision = 'deny'")
+	case DecisionAllow:
+		conds = append(conds, "decision = 'allow'")
 	}
 	if f.Reason != "" {
 		add("reason = ?", f.Reason)
