@@ -135,9 +135,7 @@ func generateBenchStore(path string) (time.Time, error) {
 		FROM decisions d JOIN outcomes o ON o.rid = d.rid
 		WHERE d.event = 'outbound_call' AND (d.decision = 'allow' OR d.enforced = 0)
 		GROUP BY 1, 2, 3, 4, 5`)
-	for _, ddl := range indexDDL {
-		stmts = append(stmts, ddl)
-	}
+	stmts = append(stmts, indexDDL...)
 	stmts = append(stmts,
 		`INSERT INTO gateways (gateway, seq) VALUES ('gw-bench', `+strconv.Itoa(benchRecords)+`)`,
 		`INSERT INTO probe (k, t) VALUES (2, '`+formatTime(now)+`')`,

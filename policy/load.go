@@ -28,12 +28,6 @@ func newSource() *source {
 	return &source{modules: map[string]*ast.Module{}, data: map[string]any{}}
 }
 
-// parserOptions are the Rego v1 options of `opa` 1.x, with annotations
-// processed as `opa test` does.
-func parserOptions() ast.ParserOptions {
-	return ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true}
-}
-
 // isBundlePath reports whether p is an OPA bundle: a directory with a
 // .manifest, or a .tar.gz/.tgz file.
 func isBundlePath(p string) bool {
@@ -153,7 +147,7 @@ func (src *source) addBundle(name string, b *bundle.Bundle) error {
 			key = strings.TrimSuffix(name, "/") + "/" + strings.TrimPrefix(m.Path, "/")
 			var err error
 			parsed, err = ast.ParseModuleWithOpts(key, string(m.Raw),
-				ast.ParserOptions{RegoVersion: m.Parsed.RegoVersion(), ProcessAnnotation: true})
+				ast.ParserOptions{RegoVersion: m.Parsed.RegoVersionSpan().Min(), ProcessAnnotation: true})
 			if err != nil {
 				return err
 			}
