@@ -7,7 +7,7 @@ LDFLAGS  := -X $(PKG)/internal/version.Version=$(VERSION) -X $(PKG)/internal/ver
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHTIME ?= 1s
 
-.PHONY: all build run test unit e2e bench lint deps fuzz clean
+.PHONY: all build run test unit e2e bench lint deps realparts fuzz clean
 
 all: build
 
@@ -26,12 +26,19 @@ deps:
 # that drive the real binary with real clients on loopback.
 test: deps build
 	$(GO) vet ./...
+	SLUICE_OTELCOL_BIN=$${SLUICE_OTELCOL_BIN:-$$(./scripts/realparts.sh otelcol)} \
 	SLUICE_BIN=$(CURDIR)/bin/sluice $(GO) test -count=1 -timeout 15m ./...
+
+# The real OpenTelemetry Collector and Prometheus the telemetry tests talk
+# to (built or installed once, cached).
+realparts:
+	./scripts/realparts.sh all
 
 unit:
 	$(GO) test -count=1 $(shell $(GO) list ./... | grep -v /e2e)
 
 e2e: build
+	SLUICE_OTELCOL_BIN=$${SLUICE_OTELCOL_BIN:-$$(./scripts/realparts.sh otelcol)} \
 	SLUICE_BIN=$(CURDIR)/bin/sluice $(GO) test -count=1 -v -timeout 15m ./e2e/...
 
 bench:

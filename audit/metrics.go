@@ -32,6 +32,7 @@ func newInstruments(mp metric.MeterProvider, a *Auditor) (*instruments, error) {
 		metric.WithDescription("Audit store commits (and probe writes) that failed.")); err != nil {
 		return nil, err
 	}
+	ins.writeErrors.Add(context.Background(), 0) // exported at 0, so alerts on increase() see the first error
 	if ins.batchSize, err = m.Int64Histogram("sluice_audit_batch_size",
 		metric.WithDescription("Rows written per audit store commit (group commit)."),
 		metric.WithExplicitBucketBoundaries(batchBuckets...)); err != nil {

@@ -193,6 +193,15 @@ func (g *Gateway) begin(ctx context.Context, c *call) error {
 	return nil
 }
 
+// unrecordable marks a call refused because its decision record could not
+// be written (audit.on_failure: deny): there is no record, so the refusal
+// shows in the metrics, the span and the access log instead.
+func (g *Gateway) unrecordable(ctx context.Context, c *call, err error) {
+	c.deny(ReasonAuditUnavailable, "the audit store cannot record this call: "+err.Error())
+	g.metrics.request(ctx, c.listener, audit.DecisionDeny, ReasonAuditUnavailable, time.Since(c.start))
+	g.accessLog(c, statusFor(c.reason), 0, 0)
+}
+
 // refuse writes the whole record of a denied call.
 func (g *Gateway) refuse(ctx context.Context, c *call) {
 	rec := c.record()

@@ -43,8 +43,9 @@ func (g *Gateway) onConnect(authority string, pctx *goproxy.ProxyCtx) (*goproxy.
 	}
 	if g.aud.OnFailureDeny() {
 		if err := g.aud.Ready(); err != nil {
-			pctx.Resp = denyResponse(r, ReasonAuditUnavailable, "the audit store cannot record this call: "+err.Error(), "")
-			endSpan(span, c, pctx.Resp.StatusCode, fail(ReasonAuditUnavailable, err))
+			g.unrecordable(ctx, c, err)
+			pctx.Resp = denyResponse(r, c.reason, c.detail, "")
+			endSpan(span, c, pctx.Resp.StatusCode, nil)
 			return goproxy.RejectConnect, authority
 		}
 	}
@@ -81,9 +82,10 @@ func (g *Gateway) tunnel(ctx context.Context, c *call, client net.Conn) (int, er
 	// TCP (and other) ports: record, dial, then answer 200 or the failure.
 	c.sni = ""
 	if err := g.begin(ctx, c); err != nil {
-		resp := denyResponse(nil, ReasonAuditUnavailable, "the audit store cannot record this call: "+err.Error(), "")
+		g.unrecordable(ctx, c, err)
+		resp := denyResponse(nil, c.reason, c.detail, "")
 		writeResponse(client, resp)
-		return resp.StatusCode, fail(ReasonAuditUnavailable, err)
+		return resp.StatusCode, nil
 	}
 	up, err := g.dialer.dial(ctx, c.plan())
 	if err != nil {
@@ -107,7 +109,8 @@ func (g *Gateway) tunnel(ctx context.Context, c *call, client net.Conn) (int, er
 // upstream first. Shared by CONNECT and the tls listener.
 func (g *Gateway) passthrough(ctx context.Context, c *call, client net.Conn, hello []byte) (int, error) {
 	if err := g.begin(ctx, c); err != nil {
-		return 0, fail(ReasonAuditUnavailable, err) // after the ClientHello all we can do is close
+		g.unrecordable(ctx, c, err) // after the ClientHello all we can do is close
+		return 0, nil
 	}
 	up, err := g.dialer.dial(ctx, c.plan())
 	if err != nil {

@@ -140,7 +140,8 @@ func (g *Gateway) onRequest(r *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 		return r, denyResponse(r, c.reason, c.detail, c.rec.ID)
 	}
 	if err := g.begin(ctx, c); err != nil {
-		return r, denyResponse(r, ReasonAuditUnavailable, "the audit store cannot record this call: "+err.Error(), "")
+		g.unrecordable(ctx, c, err)
+		return r, denyResponse(r, c.reason, c.detail, "")
 	}
 	f.begun = true
 

@@ -48,6 +48,14 @@ func newMetrics(mp metric.MeterProvider) *gwMetrics {
 		metric.WithDescription("Client connections open on the data-plane listeners."))
 	g.rejected, _ = m.Int64Counter("sluice_connections_rejected_total",
 		metric.WithDescription("Client connections closed at accept because limits.max_connections was reached."))
+	// The control failures alerts watch exist at 0 from the start, so that
+	// increase() sees the first one.
+	for _, l := range []string{ListenerProxy, ListenerHTTP, ListenerTLS} {
+		for _, r := range []string{ReasonPolicyError, ReasonAuditUnavailable} {
+			g.requests.Add(context.Background(), 0, metric.WithAttributeSet(attribute.NewSet(attribute.String("listener", l),
+				attribute.String("decision", "deny"), attribute.String("reason", r))))
+		}
+	}
 	g.sentAttr = metric.WithAttributeSet(attribute.NewSet(attribute.String("direction", "sent")))
 	g.recvAttr = metric.WithAttributeSet(attribute.NewSet(attribute.String("direction", "received")))
 	return g

@@ -33,7 +33,7 @@ func newInstruments(mp metric.MeterProvider) (*instruments, error) {
 		return nil, err
 	}
 	if in.reloads, err = m.Int64Counter("sluice_config_reloads_total",
-		metric.WithDescription("Reloads of the registry and the policy (files, SIGHUP, bundle downloads), by result.")); err != nil {
+		metric.WithDescription("Config reloads by kind (registry, policy) and result (success, failure): file changes, SIGHUP, bundle downloads.")); err != nil {
 		return nil, err
 	}
 	if in.errors, err = m.Int64Counter("sluice_policy_errors_total",
@@ -46,6 +46,10 @@ func newInstruments(mp metric.MeterProvider) (*instruments, error) {
 	}
 	in.reloadOK = metric.WithAttributeSet(attribute.NewSet(attribute.String("kind", "policy"), attribute.String("result", "success")))
 	in.reloadFailed = metric.WithAttributeSet(attribute.NewSet(attribute.String("kind", "policy"), attribute.String("result", "failure")))
+	// Failure series exist at 0 from the start, so that alerts on
+	// increase() fire on the first failure.
+	in.reloads.Add(context.Background(), 0, in.reloadFailed)
+	in.errors.Add(context.Background(), 0)
 	return &in, nil
 }
 

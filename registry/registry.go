@@ -64,7 +64,10 @@ func New(opts Options) *Registry {
 		mp = noop.NewMeterProvider()
 	}
 	r.counter, _ = mp.Meter("sluice/registry").Int64Counter("sluice_config_reloads_total",
-		metric.WithDescription("Config reloads by kind (registry, policy) and result (success, failure)."))
+		metric.WithDescription("Config reloads by kind (registry, policy) and result (success, failure): file changes, SIGHUP, bundle downloads."))
+	// Exported at 0 from the start, so that an alert on increase() fires
+	// on the first failure.
+	r.counter.Add(context.Background(), 0, metric.WithAttributes(attribute.String("kind", "registry"), attribute.String("result", "failure")))
 	r.cur.Store(Empty())
 	r.status.Store(&ReloadStatus{})
 	return r

@@ -23,9 +23,9 @@ type Metrics struct {
 	handler  http.Handler
 }
 
-// DurationBuckets are the histogram buckets (seconds) for latencies: from
-// 100µs (a policy decision) to 60s (a slow upstream).
-var durationBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+// durationBuckets are the histogram buckets (seconds) for latencies: from
+// 10µs (a policy decision) to 60s (a slow upstream).
+var durationBuckets = []float64{0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
 
 // NewMetrics builds a meter provider whose instruments appear on the
 // returned handler in Prometheus text format. Instrument names are the
