@@ -73,8 +73,8 @@ func (t *tableWriter) Write(r *Record) error {
 	status, dur, bytes, cost := "-", "-", "-", "-"
 	if !r.TimeEnd.IsZero() {
 		status = strconv.Itoa(r.Status)
-		if r.Error != "" {
-			status = r.Error
+		if r.Status == 0 && r.Error != "" {
+			status = clip(r.Error, 40) // the call never got a status; the reason column says why
 		}
 		dur = (time.Duration(r.DurationMS * float64(time.Millisecond))).Round(time.Millisecond / 10).String()
 		bytes = strconv.FormatInt(r.BytesSent, 10) + "/" + strconv.FormatInt(r.BytesReceived, 10)
