@@ -65,6 +65,8 @@ type Options struct {
 	Env []string
 	// NoWait skips waiting for /readyz (for tests of failing starts).
 	NoWait bool
+
+	bindRetries int
 }
 
 // Gateway is a running sluice process.
@@ -146,7 +148,21 @@ func StartGateway(t testing.TB, o Options) *Gateway {
 		}
 	})
 	if !o.NoWait {
-		g.WaitReady()
+		if !g.waitReady() {
+			// Another process may have bound one of our ports between
+			// FreePort and sluice's bind; that is the harness's race, not
+			// the gateway's failure, so pick new ports and try again.
+			if strings.Contains(g.Logs(), "address already in use") && o.bindRetries < 3 {
+				g.stopped = true
+				o.bindRetries++
+				t.Logf("port taken during start, retrying with new ports:\n%s", g.Logs())
+				return StartGateway(t, o)
+			}
+			if g.Exited(0) {
+				t.Fatalf("sluice exited during start:\n%s", g.Logs())
+			}
+			t.Fatalf("sluice not ready after 20s:\n%s", g.Logs())
+		}
 	}
 	return g
 }
@@ -170,6 +186,24 @@ func (g *Gateway) start() {
 	g.exited = make(chan struct{})
 	g.stopped = false
 	go func() { _ = g.cmd.Wait(); close(g.exited) }()
+}
+
+// waitReady polls /readyz until 200 and reports false if the process
+// exits first (or after 20 s).
+func (g *Gateway) waitReady() bool {
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-g.exited:
+			return false
+		default:
+		}
+		if code, _ := g.AdminGet("/readyz"); code == http.StatusOK {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
 }
 
 // WaitReady polls /readyz until 200, failing the test after 20 s or if
@@ -321,15 +355,42 @@ func RunCmd(t testing.TB, name string, args ...string) (string, string, int) {
 	return so.String(), se.String(), code
 }
 
-// FreePort returns a loopback port free for both TCP and UDP.
+// portPicker hands out loopback ports below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range, 32768-60999 by default). Ports from
+// ":0" are ephemeral, so between closing the probe socket and sluice
+// binding it, any outgoing connection of any process could take it as
+// its source port; CI saw exactly that ("bind: address already in use").
+// Below the range only explicit binds compete.
+var portPicker struct {
+	sync.Mutex
+	next int
+}
+
+const (
+	portLow  = 20000
+	portHigh = 32700
+)
+
+// FreePort returns a loopback port free for both TCP and UDP, outside the
+// ephemeral range.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	for i := 0; i < 50; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+	portPicker.Lock()
+	defer portPicker.Unlock()
+	if portPicker.next == 0 {
+		// Spread concurrent test processes over the range.
+		portPicker.next = portLow + (os.Getpid()*7919+time.Now().Nanosecond())%(portHigh-portLow)
+	}
+	for i := 0; i < portHigh-portLow; i++ {
+		port := portPicker.next
+		portPicker.next++
+		if portPicker.next >= portHigh {
+			portPicker.next = portLow
 		}
-		port := l.Addr().(*net.TCPAddr).Port
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
 		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
 		l.Close()
 		if err == nil {

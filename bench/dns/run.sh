@@ -24,9 +24,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The config and registry are copied so the audit store lands in $WORK,
+# not in the source tree.
+cp "$HERE/sluice.yaml" "$HERE/registry.yaml" "$WORK/"
 echo "building sluice into $WORK" >&2
 (cd "$ROOT" && go build -trimpath -o "$WORK/sluice" ./cmd/sluice)
-(cd "$WORK" && exec "$WORK/sluice" serve -c "$HERE/sluice.yaml" >"$WORK/sluice.log" 2>&1) &
+(cd "$WORK" && exec "$WORK/sluice" serve -c "$WORK/sluice.yaml" >"$WORK/sluice.log" 2>&1) &
 PID=$!
 for _ in $(seq 100); do
   [[ $(dig +short +tries=1 +time=1 @127.0.0.1 -p "$PORT" svc-42.example.com A 2>/dev/null) == 127.100.0.42 ]] && break
