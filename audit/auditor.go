@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,6 +58,25 @@ type Options struct {
 	BusyTimeout time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+
+	// NoSpool commits records straight to the store instead of through
+	// the spool (spool.go); for tests and for measuring the difference.
+	NoSpool bool
+	// SpoolDir is the spool directory (default: the SQLite path plus
+	// ".spool"). With Store set, the spool is used only when SpoolDir is
+	// set and the store can keep a spool cursor.
+	SpoolDir string
+	// IngestDelay is how long the ingester gathers records before it
+	// writes them to the store (default 100ms).
+	IngestDelay time.Duration
+	// IngestBatch caps the records per store transaction from the spool
+	// (default 8192).
+	IngestBatch int
+	// MaxBacklog is how many spooled records may wait for the store
+	// (default 65536). Beyond it the writer waits for the ingester while
+	// the store is slow, and new calls are refused as if the store could
+	// not write while it fails.
+	MaxBacklog int
 }
 
 // Auditor records calls durably. Begin and Complete return once their
@@ -84,6 +105,13 @@ type Auditor struct {
 
 	bgCancel context.CancelFunc
 	bg       sync.WaitGroup
+
+	// spool, when set, is where records are committed; the ingester
+	// copies them into the store (ingest.go). storeMu serialises the
+	// store's write side between the ingester and the writer (prune).
+	spool   *spool
+	iq      *ingestQueue
+	storeMu sync.Mutex
 }
 
 // unhealthy is why and since when the store cannot write.
@@ -122,6 +150,15 @@ func Open(ctx context.Context, opts Options) (*Auditor, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.IngestDelay <= 0 {
+		opts.IngestDelay = 100 * time.Millisecond
+	}
+	if opts.IngestBatch <= 0 {
+		opts.IngestBatch = 8192
+	}
+	if opts.MaxBacklog <= 0 {
+		opts.MaxBacklog = 65536
+	}
 	if opts.Config.OnFailure == "" {
 		opts.Config.OnFailure = "deny"
 	}
@@ -142,18 +179,34 @@ func Open(ctx context.Context, opts Options) (*Auditor, error) {
 			return nil, err
 		}
 		a.store = s
+		if path, ok := strings.CutPrefix(opts.Config.Store, "sqlite://"); ok && opts.SpoolDir == "" {
+			opts.SpoolDir = path + ".spool"
+			a.opts.SpoolDir = opts.SpoolDir
+		}
 	}
-	if err := a.recover(ctx); err != nil {
+	if err := a.openSpool(ctx); err != nil {
 		_ = a.store.Close()
 		return nil, err
 	}
+	fail := func(err error) (*Auditor, error) {
+		if a.spool != nil {
+			a.spool.unlock()
+		}
+		_ = a.store.Close()
+		return nil, err
+	}
+	if err := a.recover(ctx); err != nil {
+		return fail(err)
+	}
 	ins, err := newInstruments(opts.MeterProvider, a)
 	if err != nil {
-		_ = a.store.Close()
-		return nil, fmt.Errorf("audit: metrics: %w", err)
+		return fail(fmt.Errorf("audit: metrics: %w", err))
 	}
 	a.ins = ins
 	go a.run()
+	if a.spool != nil {
+		go a.ingest()
+	}
 	bgCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.bgCancel = cancel
 	if r := opts.Config.Retention.D(); r > 0 {
@@ -164,6 +217,39 @@ func Open(ctx context.Context, opts Options) (*Auditor, error) {
 		}()
 	}
 	return a, nil
+}
+
+// openSpool sets up the spool when there is one: it writes into the
+// store what the previous run left in it.
+func (a *Auditor) openSpool(ctx context.Context) (err error) {
+	if a.opts.NoSpool || a.opts.SpoolDir == "" {
+		return nil
+	}
+	cs, ok := a.store.(spoolCursorStore)
+	if !ok {
+		return nil
+	}
+	cur, err := cs.spoolCursor(ctx, a.opts.Gateway)
+	if err != nil {
+		return err
+	}
+	// One spool per gateway id: instances sharing a store file each
+	// replay only their own.
+	sp, err := openSpool(filepath.Join(a.opts.SpoolDir, spoolName(a.opts.Gateway)), cur, a.log)
+	if err != nil {
+		return err
+	}
+	a.spool, a.iq = sp, newIngestQueue()
+	defer func() {
+		if err != nil {
+			sp.unlock()
+		}
+	}()
+	// Replay runs before the metrics exist.
+	a.ins = &instruments{}
+	a.ins.noop()
+	err = a.replaySpool(ctx, cur)
+	return err
 }
 
 // recover continues this gateway's seq and closes the records it left
@@ -293,7 +379,9 @@ func (a *Auditor) insert(ctx context.Context, r *Record) error {
 	if err := <-o.done; err != nil {
 		return err
 	}
-	r.rid, r.gen = o.rec.rid, o.rec.gen // where End appends the outcome
+	if a.spool == nil {
+		r.rid, r.gen = o.rec.rid, o.rec.gen // where End appends the outcome
+	}
 	return nil
 }
 
@@ -350,7 +438,16 @@ func (a *Auditor) setHealth(err error) {
 
 // Handler serves GET /v1/audit and GET /v1/cost (the admin server mounts
 // it at both paths and checks the bearer token).
-func (a *Auditor) Handler() http.Handler { return NewHandler(a.store, a.now) }
+func (a *Auditor) Handler() http.Handler { return NewHandler(a.Reader(), a.now) }
+
+// Reader is the store for queries: with a spool, each query first waits
+// briefly for the newest records to reach the store.
+func (a *Auditor) Reader() Reader {
+	if a.spool == nil {
+		return a.store
+	}
+	return syncedReader{a}
+}
 
 // Close flushes the queued records and outcomes, stops the writer and
 // retention, and closes the store.
@@ -375,6 +472,16 @@ func (a *Auditor) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("audit: close: %w", ctx.Err())
 	}
+	if a.spool != nil {
+		close(a.iq.quit)
+		select {
+		case <-a.iq.done:
+		case <-ctx.Done():
+			return fmt.Errorf("audit: close: %w", ctx.Err())
+		}
+		a.spool.close()
+		a.spool.unlock()
+	}
 	var errs []error
 	if a.ins.reg != nil {
 		errs = append(errs, a.ins.reg.Unregister())
@@ -385,6 +492,14 @@ func (a *Auditor) Close(ctx context.Context) error {
 
 // Store returns the store records are written to (for queries).
 func (a *Auditor) Store() Store { return a.store }
+
+// backlog is the number of spooled records not yet in the store.
+func (a *Auditor) backlog() int {
+	if a.spool == nil {
+		return 0
+	}
+	return a.iq.backlog()
+}
 
 // queueDepth is the number of rows waiting for the writer.
 func (a *Auditor) queueDepth() int { return len(a.ops) }

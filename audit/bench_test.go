@@ -100,21 +100,56 @@ func BenchmarkStoreOutcome(b *testing.B) {
 // BenchmarkAuditorBeginEnd is the data plane's path: concurrent calls,
 // each Begin (waits for the group commit) then End. It reports the Begin
 // latency a call waits before it may dial, and the rows per commit.
+// With the spool (the default) Begin waits for the spool's fsync and the
+// SQLite work happens in the ingester; "direct" commits to SQLite itself,
+// as before the spool existed. CPU per record counts both.
 func BenchmarkAuditorBeginEnd(b *testing.B) {
-	for _, workers := range []int{64, 512} {
-		b.Run(fmt.Sprintf("callers=%d", workers), func(b *testing.B) {
-			benchBeginEnd(b, workers)
-		})
+	for _, mode := range []string{"spool", "direct"} {
+		for _, workers := range []int{64, 512} {
+			b.Run(fmt.Sprintf("%s/callers=%d", mode, workers), func(b *testing.B) {
+				benchBeginEnd(b, workers, mode == "direct")
+			})
+		}
 	}
 }
 
-func benchBeginEnd(b *testing.B, workers int) {
+// BenchmarkSpoolAppend measures the durable append alone: batches of
+// 1024 records encoded, written and fdatasynced into the spool.
+func BenchmarkSpoolAppend(b *testing.B) {
+	s, err := openSpool(b.TempDir(), spoolPos{}, quiet)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.unlock()
+	defer s.close()
+	const batch = 1024
+	items := make([]spoolItem, batch)
+	for i := range items {
+		r := sample(i)
+		r.ID, r.Seq, r.Gateway = "01KAAAAAAAAAAAAAAAAAAAAAAA", uint64(i), "g1"
+		items[i] = spoolItem{kind: entryRecord, rec: r}
+	}
+	cpu := startCPU()
+	b.ResetTimer()
+	n := 0
+	for n < b.N {
+		if err := s.append(items); err != nil {
+			b.Fatal(err)
+		}
+		n += batch
+	}
+	b.StopTimer()
+	cpu.report(b, n)
+}
+
+func benchBeginEnd(b *testing.B, workers int, direct bool) {
 	reader := sdkmetric.NewManualReader()
 	a, err := Open(context.Background(), Options{
 		Config:        testAuditConfig(filepath.Join(b.TempDir(), "audit.db")),
 		Gateway:       "bench",
 		Logger:        quiet,
 		MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
+		NoSpool:       direct,
 	})
 	if err != nil {
 		b.Fatal(err)

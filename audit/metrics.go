@@ -18,7 +18,22 @@ type instruments struct {
 	commitTime  metric.Float64Histogram // sluice_audit_commit_duration_seconds
 	pruned      metric.Int64Counter     // sluice_audit_records_pruned_total
 	dropped     metric.Int64Counter     // sluice_audit_outcomes_dropped_total
+	ingested    metric.Int64Counter     // sluice_audit_ingested_records_total
+	ingestTime  metric.Float64Histogram // sluice_audit_ingest_duration_seconds
 	reg         metric.Registration
+}
+
+// noop fills the instruments with no-op ones (used before the real ones
+// exist, while the spool is replayed at Open).
+func (ins *instruments) noop() {
+	m := noop.NewMeterProvider().Meter("")
+	ins.writeErrors, _ = m.Int64Counter("")
+	ins.batchSize, _ = m.Int64Histogram("")
+	ins.commitTime, _ = m.Float64Histogram("")
+	ins.pruned, _ = m.Int64Counter("")
+	ins.dropped, _ = m.Int64Counter("")
+	ins.ingested, _ = m.Int64Counter("")
+	ins.ingestTime, _ = m.Float64Histogram("")
 }
 
 func newInstruments(mp metric.MeterProvider, a *Auditor) (*instruments, error) {
@@ -39,7 +54,7 @@ func newInstruments(mp metric.MeterProvider, a *Auditor) (*instruments, error) {
 		return nil, err
 	}
 	if ins.commitTime, err = m.Float64Histogram("sluice_audit_commit_duration_seconds",
-		metric.WithDescription("Time to write and commit (fsync) one batch of audit rows."),
+		metric.WithDescription("Time to write and commit (fsync) one batch of audit rows (to the spool, or to the store without one)."),
 		metric.WithUnit("s")); err != nil {
 		return nil, err
 	}
@@ -49,6 +64,20 @@ func newInstruments(mp metric.MeterProvider, a *Auditor) (*instruments, error) {
 	}
 	if ins.dropped, err = m.Int64Counter("sluice_audit_outcomes_dropped_total",
 		metric.WithDescription("Outcomes given up after the store stayed unwritable with the retry buffer full.")); err != nil {
+		return nil, err
+	}
+	if ins.ingested, err = m.Int64Counter("sluice_audit_ingested_records_total",
+		metric.WithDescription("Spool entries (records and outcomes) written into the store by the ingester.")); err != nil {
+		return nil, err
+	}
+	if ins.ingestTime, err = m.Float64Histogram("sluice_audit_ingest_duration_seconds",
+		metric.WithDescription("Time to write one batch of spooled records into the store."),
+		metric.WithUnit("s")); err != nil {
+		return nil, err
+	}
+	backlog, err := m.Int64ObservableGauge("sluice_audit_spool_backlog",
+		metric.WithDescription("Records durable in the spool and not yet in the store (queryable)."))
+	if err != nil {
 		return nil, err
 	}
 	queue, err := m.Int64ObservableGauge("sluice_audit_queue_depth",
@@ -63,13 +92,14 @@ func newInstruments(mp metric.MeterProvider, a *Auditor) (*instruments, error) {
 	}
 	ins.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		o.ObserveInt64(queue, int64(a.queueDepth()))
+		o.ObserveInt64(backlog, int64(a.backlog()))
 		v := int64(1)
 		if a.Ready() != nil {
 			v = 0
 		}
 		o.ObserveInt64(ready, v)
 		return nil
-	}, queue, ready)
+	}, queue, ready, backlog)
 	if err != nil {
 		return nil, err
 	}

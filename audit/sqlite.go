@@ -38,6 +38,7 @@ type sqliteStore struct {
 	seq       *sql.Stmt
 	ridByID   *sql.Stmt
 	maxRid    *sql.Stmt
+	cursor    *sql.Stmt
 	ckpt      *checkpointer
 	ident     os.FileInfo // the file the writer has open
 	broken    bool        // reopen before the next write
@@ -191,6 +192,8 @@ func (s *sqliteStore) open(ctx context.Context) error {
 	s.costUps = chunkedStmt{one: prep(upsertCostSQL(1)), many: prep(upsertCostSQL(insertChunk)), width: 8}
 	s.ridByID = prep(`SELECT rid FROM decisions WHERE id = ?`)
 	s.maxRid = prep(`SELECT coalesce(max(rid), 0) FROM decisions`)
+	s.cursor = prep(`INSERT INTO spool_cursor (gateway, seg, off) VALUES (?, ?, ?)
+		ON CONFLICT (gateway) DO UPDATE SET seg = excluded.seg, off = excluded.off`)
 	s.seq = prep(`INSERT INTO gateways (gateway, seq) VALUES (?, ?)
 		ON CONFLICT (gateway) DO UPDATE SET seq = max(seq, excluded.seq)`)
 	if err != nil {
@@ -318,7 +321,7 @@ func (s *sqliteStore) closeWriter() {
 	}
 	for _, st := range []*sql.Stmt{s.decisions.one, s.decisions.many, s.outcomes.one, s.outcomes.many,
 		s.openIns.one, s.openIns.many, s.openDel.one, s.openDel.many, s.costUps.one, s.costUps.many,
-		s.seq, s.ridByID, s.maxRid} {
+		s.seq, s.ridByID, s.maxRid, s.cursor} {
 		if st != nil {
 			_ = st.Close()
 		}
@@ -489,6 +492,11 @@ func (s *sqliteStore) write(ctx context.Context, b *Batch) (err error) {
 			return fmt.Errorf("seq: %w", err)
 		}
 	}
+	if b.cursor != nil {
+		if _, err := s.cursor.ExecContext(ctx, b.cursor.gateway, b.cursor.pos.Seg, b.cursor.pos.Off); err != nil {
+			return fmt.Errorf("spool cursor: %w", err)
+		}
+	}
 	if _, err := s.conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
@@ -497,6 +505,23 @@ func (s *sqliteStore) write(ctx context.Context, b *Batch) (err error) {
 		r.rid, r.gen = s.decRids[i], s.gen
 	}
 	return nil
+}
+
+// spoolCursor is the position of the last entry of gateway's spool
+// ingested ({0, 0} for a new file).
+func (s *sqliteStore) spoolCursor(ctx context.Context, gateway string) (spoolPos, error) {
+	if err := s.ensureOpen(ctx); err != nil {
+		return spoolPos{}, err
+	}
+	var p spoolPos
+	err := s.conn.QueryRowContext(ctx, `SELECT seg, off FROM spool_cursor WHERE gateway = ?`, gateway).Scan(&p.Seg, &p.Off)
+	if errors.Is(err, sql.ErrNoRows) {
+		return spoolPos{}, nil
+	}
+	if err != nil {
+		return spoolPos{}, fmt.Errorf("audit: %s: spool cursor: %w", s.path, err)
+	}
+	return p, nil
 }
 
 // ridOf returns the rid of the decision row with id, or 0.

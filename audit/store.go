@@ -22,6 +22,24 @@ type Batch struct {
 	// when it has no row with that ID (its Begin failed, or the store
 	// file was replaced since), so no outcome is lost.
 	Outcomes []*Record
+
+	// cursor, when set, is the spool position this batch brings the store
+	// to; a store that keeps it (spoolCursorStore) commits it with the
+	// rows, so a restart replays exactly what is missing.
+	cursor *spoolCursor
+}
+
+// spoolCursor is how far a gateway's spool has reached the store.
+type spoolCursor struct {
+	gateway string
+	pos     spoolPos
+}
+
+// spoolCursorStore is a store that can sit behind the spool: it keeps
+// the position of the last spool entry ingested.
+type spoolCursorStore interface {
+	Store
+	spoolCursor(ctx context.Context, gateway string) (spoolPos, error)
 }
 
 // Len is the number of rows in the batch.

@@ -127,7 +127,7 @@ func (a *Auditor) commit(ws *writerState) {
 		return
 	}
 	start := time.Now()
-	err := a.store.Write(ctx, &ws.batch)
+	err := a.persist(ctx, &ws.batch)
 	a.ins.commitTime.Record(ctx, time.Since(start).Seconds())
 	if err != nil {
 		a.ins.writeErrors.Add(ctx, 1)
@@ -145,6 +145,66 @@ func (a *Auditor) commit(ws *writerState) {
 	a.answer(ws, nil)
 	if len(ws.retry) > 0 {
 		a.flushRetry(ws)
+	}
+}
+
+// persist makes b durable: in the spool (and queued for the store) when
+// there is one, else in the store.
+func (a *Auditor) persist(ctx context.Context, b *Batch) error {
+	if a.spool == nil {
+		return a.store.Write(ctx, b)
+	}
+	if err := a.backlogFull(); err != nil {
+		return err
+	}
+	items := make([]spoolItem, 0, b.Len())
+	for _, r := range b.Inserts {
+		items = append(items, spoolItem{kind: entryRecord, rec: r})
+	}
+	for _, r := range b.Outcomes {
+		items = append(items, spoolItem{kind: entryOutcome, rec: r})
+	}
+	if err := a.spool.append(items); err != nil {
+		return err
+	}
+	a.iq.add(items)
+	return nil
+}
+
+// persistCheck reports whether persist can commit now.
+func (a *Auditor) persistCheck(ctx context.Context) error {
+	if a.spool == nil {
+		return a.store.Check(ctx)
+	}
+	if err := a.backlogFull(); err != nil {
+		return err
+	}
+	return a.spool.check()
+}
+
+// backlogFull applies when MaxBacklog spooled records wait for the store.
+// While the store writes, only slower than calls arrive, the writer
+// waits for the ingester (back-pressure: Begin takes longer, nothing is
+// refused). While the store fails, it is an error: calls are refused
+// (on_failure) instead of piling up in memory.
+func (a *Auditor) backlogFull() error {
+	for {
+		n := a.iq.backlog()
+		if n < a.opts.MaxBacklog {
+			return nil
+		}
+		if err := a.iq.lastErr(); err != nil {
+			return fmt.Errorf("%d spooled records are waiting for the store, which fails: %w", n, err)
+		}
+		a.iq.mu.Lock()
+		progress := a.iq.progress
+		a.iq.mu.Unlock()
+		select {
+		case <-progress:
+		case <-a.iq.done:
+			return fmt.Errorf("%d spooled records are waiting for the store", n)
+		case <-time.After(a.opts.ProbeInterval):
+		}
 	}
 }
 
@@ -172,7 +232,7 @@ func (a *Auditor) keep(ws *writerState, outs []*Record) {
 // check probes the store; on success it marks it healthy and writes the
 // outcomes kept meanwhile.
 func (a *Auditor) check(ws *writerState) bool {
-	if err := a.store.Check(context.Background()); err != nil {
+	if err := a.persistCheck(context.Background()); err != nil {
 		a.ins.writeErrors.Add(context.Background(), 1)
 		a.setHealth(err)
 		return false
@@ -193,24 +253,24 @@ func (a *Auditor) flushRetry(ws *writerState) {
 		return
 	}
 	ctx := context.Background()
-	if err := a.store.Write(ctx, &Batch{Outcomes: ws.retry}); err == nil {
+	if err := a.persist(ctx, &Batch{Outcomes: ws.retry}); err == nil {
 		a.ins.batchSize.Record(ctx, int64(len(ws.retry)))
 		ws.retry = ws.retry[:0]
 		return
 	}
 	a.ins.writeErrors.Add(ctx, 1)
-	if err := a.store.Check(ctx); err != nil {
+	if err := a.persistCheck(ctx); err != nil {
 		a.ins.writeErrors.Add(ctx, 1)
 		a.setHealth(err)
 		return
 	}
 	for i, r := range ws.retry {
-		err := a.store.Write(ctx, &Batch{Outcomes: []*Record{r}})
+		err := a.persist(ctx, &Batch{Outcomes: []*Record{r}})
 		if err == nil {
 			continue
 		}
 		a.ins.writeErrors.Add(ctx, 1)
-		if cerr := a.store.Check(ctx); cerr != nil {
+		if cerr := a.persistCheck(ctx); cerr != nil {
 			a.ins.writeErrors.Add(ctx, 1)
 			a.setHealth(cerr)
 			ws.retry = append(ws.retry[:0], ws.retry[i:]...)
@@ -239,7 +299,9 @@ func (a *Auditor) prune(ws *writerState, p *pruneOp) pruneResult {
 	if err := a.Ready(); err != nil {
 		return pruneResult{err: err}
 	}
+	a.storeMu.Lock()
 	n, err := a.store.Prune(context.Background(), p.before, p.limit)
+	a.storeMu.Unlock()
 	if err != nil {
 		a.ins.writeErrors.Add(context.Background(), 1)
 		a.setHealth(err)

@@ -11,7 +11,7 @@ HARNESS=${BENCH_HARNESS:-$ROOT/../shared/bench}
 [[ -x $HARNESS/run_all.sh ]] || { echo "no harness at $HARNESS (set BENCH_HARNESS)" >&2; exit 1; }
 RUN=${BENCH_RUN:-/tmp/egress-bench}
 mkdir -p "$RUN/sluice"
-rm -f "$RUN/sluice/audit.db"* "$RUN/sluice/sluice.log"
+rm -rf "$RUN/sluice/audit.db"* "$RUN/sluice/sluice.log"
 (cd "$ROOT" && go build -trimpath -o "$RUN/sluice/sluice" ./cmd/sluice)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }

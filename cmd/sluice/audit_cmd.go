@@ -65,7 +65,7 @@ func newAuditQueryCmd() *cobra.Command {
 				err = src.remoteQuery(cmd.Context(), f, write)
 			} else {
 				var r audit.Reader
-				if r, err = src.open(cmd.Context()); err != nil {
+				if r, err = src.open(cmd.Context(), cmd.ErrOrStderr()); err != nil {
 					return err
 				}
 				defer r.Close()
@@ -142,7 +142,7 @@ ends, from cost.meters and cost.per_gib.`,
 				rows, err = src.remoteCost(cmd.Context(), q)
 			} else {
 				var r audit.Reader
-				if r, err = src.open(cmd.Context()); err != nil {
+				if r, err = src.open(cmd.Context(), cmd.ErrOrStderr()); err != nil {
 					return err
 				}
 				defer r.Close()
@@ -179,8 +179,11 @@ func (s *storeSource) addFlags(cmd *cobra.Command) {
 	cmd.MarkFlagsMutuallyExclusive("store", "server")
 }
 
-// open opens the store read-only.
-func (s *storeSource) open(ctx context.Context) (audit.Reader, error) {
+// open opens the store read-only. It warns on stderr about records that
+// a gateway's spool holds and the store does not yet, when no gateway
+// seems to be adding them (a stopped or crashed gateway adds them at its
+// next start).
+func (s *storeSource) open(ctx context.Context, stderr io.Writer) (audit.Reader, error) {
 	store := s.store
 	if store == "" {
 		cfg, err := config.Load(s.cfgPath)
@@ -189,7 +192,21 @@ func (s *storeSource) open(ctx context.Context) (audit.Reader, error) {
 		}
 		store = cfg.Audit.Store
 	}
-	return audit.OpenReader(ctx, store)
+	r, err := audit.OpenReader(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	pending, err := audit.PendingSpool(ctx, store)
+	if err != nil {
+		fmt.Fprintf(stderr, "warning: cannot read the audit spool: %v\n", err)
+	}
+	for _, p := range pending {
+		if p.Pending > 0 && time.Since(p.LastWrite) > 2*time.Second {
+			fmt.Fprintf(stderr, "warning: %d records of gateway %q are in its spool (%s) and not yet in the store; "+
+				"they are not in this answer. The gateway writes them at its next start.\n", p.Pending, p.Gateway, p.Dir)
+		}
+	}
+	return r, nil
 }
 
 // get calls the admin API and returns the response for a 200.

@@ -1,0 +1,483 @@
+package audit
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// The spool is the audit store's write-ahead journal: Begin returns once
+// the record is in the spool (one write and one fdatasync for every
+// record queued meanwhile), and an ingester copies the spool into the
+// SQLite file in large transactions in the background. Durability is the
+// spool's; the SQLite file is the queryable index of it.
+//
+// Why: committing straight to SQLite costs ~60 µs of CPU per call at the
+// batch sizes a gateway sees (every commit rewrites the index pages it
+// touched, twice: WAL and checkpoint) and makes each call wait for that
+// work. Appending ~300 bytes to a file costs ~2 µs, and the ingester's
+// batches of thousands of rows (a call's decision and outcome usually
+// merged into one row) cost a fraction of what small commits did.
+//
+// Layout: <store>.spool/<segment>.spool, segments numbered in hex and
+// written in order. An entry is
+//
+//	[4] payload length, little endian
+//	[4] CRC-32C of the payload
+//	[n] payload: kind byte, then the record (spool_codec.go)
+//
+// The store keeps, in the same transaction as the rows, the position just
+// after the last entry ingested (spool_cursor), so a restart replays
+// exactly the entries that did not reach it. Segments before the cursor's
+// are deleted.
+
+// spoolSegmentMax is the size after which the next append starts a new
+// segment (so ingested data can be deleted).
+const spoolSegmentMax = 32 << 20
+
+// A busy spool writes into segments filled with zeros beforehand: an
+// fdatasync that changes no file size or extent needs no filesystem
+// journal commit, which halves its latency and kernel CPU here (measured:
+// 145 µs against 233–318 µs per commit on ext4). Once the current segment
+// holds spareAfter bytes, a goroutine prepares the next one as spareName;
+// idle gateways never pay for it.
+const (
+	spareAfter = spoolSegmentMax / 4
+	spareName  = "spare.zero"
+)
+
+// entryProbe is a health-check entry; replay skips it.
+const entryProbe byte = 3
+
+const spoolHeader = 8
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// spoolPos is a position in the spool: a segment and the offset just
+// after an entry.
+type spoolPos struct {
+	Seg, Off int64
+}
+
+func (p spoolPos) before(q spoolPos) bool {
+	return p.Seg < q.Seg || (p.Seg == q.Seg && p.Off < q.Off)
+}
+
+// spoolItem is one entry: a record (kind entryRecord) or an outcome
+// (entryOutcome), and where its entry ends.
+type spoolItem struct {
+	kind byte
+	rec  *Record
+	pos  spoolPos
+}
+
+// spool appends entries; only the Auditor's writer goroutine calls
+// append, check and close.
+type spool struct {
+	dir     string
+	log     *slog.Logger
+	f       *os.File
+	ident   os.FileInfo
+	seg     int64 // current segment, 0 before the first append
+	nextSeg int64
+	off     int64
+	buf     []byte
+	lock    *os.File // holds an exclusive flock on <dir>/lock
+
+	spareBusy bool          // a spare is being prepared (writer only)
+	spareDone chan struct{} // closed when that preparation ends
+	stop      chan struct{} // closed by close: stop preparing
+}
+
+// spoolName turns a gateway id into a directory name: the id itself when
+// it is plain, else its hex.
+func spoolName(gateway string) string {
+	plain := gateway != "" && gateway != "." && gateway != ".."
+	for _, c := range gateway {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return gateway
+	}
+	return fmt.Sprintf("x%x", gateway)
+}
+
+// openSpool opens (creating) the spool directory. New segments are
+// numbered after every existing one and after the store's cursor.
+func openSpool(dir string, cursor spoolPos, log *slog.Logger) (*spool, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("audit: spool %s: %w", dir, err)
+	}
+	s := &spool{dir: dir, log: log, stop: make(chan struct{})}
+	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("audit: spool %s: %w", dir, err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = lock.Close()
+		return nil, fmt.Errorf("audit: spool %s is in use by another process with the same gateway id (give each instance its own SLUICE_GATEWAY_ID): %w", dir, err)
+	}
+	s.lock = lock
+	segs, err := s.segments()
+	if err != nil {
+		s.unlock()
+		return nil, err
+	}
+	s.nextSeg = cursor.Seg + 1
+	if n := len(segs); n > 0 && segs[n-1] >= s.nextSeg {
+		s.nextSeg = segs[n-1] + 1
+	}
+	return s, nil
+}
+
+func (s *spool) segPath(seg int64) string {
+	return filepath.Join(s.dir, fmt.Sprintf("%016x.spool", seg))
+}
+
+// segments lists the segment numbers in the directory, ascending.
+func (s *spool) segments() ([]int64, error) {
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("audit: spool %s: %w", s.dir, err)
+	}
+	var segs []int64
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), ".spool")
+		if !ok || e.IsDir() {
+			continue
+		}
+		n, err := strconv.ParseInt(name, 16, 64)
+		if err != nil {
+			continue
+		}
+		segs = append(segs, n)
+	}
+	slices.Sort(segs)
+	return segs, nil
+}
+
+// replay calls fn with the entries after from, in spool order, at most
+// chunk at a time, and returns the position after the last one. A torn
+// or corrupt entry (a crash in the middle of a write that was never
+// acknowledged) ends its segment.
+func (s *spool) replay(from spoolPos, chunk int, fn func([]spoolItem) error) (spoolPos, error) {
+	segs, err := s.segments()
+	if err != nil {
+		return from, err
+	}
+	last := from
+	var items []spoolItem
+	flush := func() error {
+		if len(items) == 0 {
+			return nil
+		}
+		err := fn(items)
+		items = items[:0]
+		return err
+	}
+	for _, seg := range segs {
+		if seg < from.Seg {
+			continue
+		}
+		data, err := os.ReadFile(s.segPath(seg))
+		if err != nil {
+			return last, fmt.Errorf("audit: spool: %w", err)
+		}
+		off := int64(0)
+		if seg == from.Seg {
+			off = from.Off
+		}
+		for off < int64(len(data)) {
+			kind, rec, n, err := decodeEntry(data[off:])
+			if err != nil && allZero(data[off:]) {
+				break // the unused rest of a prepared segment
+			}
+			if err != nil {
+				s.log.Warn("audit: spool segment ends in an incomplete entry (a write cut short by a crash; it was never acknowledged)",
+					"segment", s.segPath(seg), "offset", off, "bytes_ignored", int64(len(data))-off)
+				break
+			}
+			off += n
+			if kind == entryProbe {
+				continue
+			}
+			last = spoolPos{seg, off}
+			items = append(items, spoolItem{kind: kind, rec: rec, pos: last})
+			if len(items) == chunk {
+				if err := flush(); err != nil {
+					return last, err
+				}
+			}
+		}
+	}
+	return last, flush()
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeEntry reads one entry from b and returns its length.
+func decodeEntry(b []byte) (kind byte, r *Record, n int64, err error) {
+	if len(b) < spoolHeader {
+		return 0, nil, 0, errBadEntry
+	}
+	size := int64(binary.LittleEndian.Uint32(b))
+	if size < 1 || size > int64(len(b)-spoolHeader) {
+		return 0, nil, 0, errBadEntry
+	}
+	payload := b[spoolHeader : spoolHeader+size]
+	if crc32.Checksum(payload, crcTable) != binary.LittleEndian.Uint32(b[4:]) {
+		return 0, nil, 0, errBadEntry
+	}
+	kind = payload[0]
+	n = spoolHeader + size
+	switch kind {
+	case entryProbe:
+		return kind, nil, n, nil
+	case entryRecord, entryOutcome:
+		r, err = decodeRecord(payload[1:])
+		return kind, r, n, err
+	default:
+		return 0, nil, 0, errBadEntry
+	}
+}
+
+// start opens a new segment after every existing one and makes its name
+// durable.
+func (s *spool) start() error {
+	if err := os.MkdirAll(s.dir, 0o750); err != nil {
+		return err
+	}
+	seg := s.nextSeg
+	path := s.segPath(seg)
+	var f *os.File
+	s.takeSpare()
+	if err := os.Rename(filepath.Join(s.dir, spareName), path); err == nil {
+		f, err = os.OpenFile(path, os.O_WRONLY, 0o640)
+		if err != nil {
+			return err
+		}
+	} else {
+		f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+		if err != nil {
+			return err
+		}
+	}
+	fail := func(err error) error {
+		_ = f.Close()
+		_ = os.Remove(path)
+		return err
+	}
+	if err := syncDir(s.dir); err != nil {
+		return fail(err)
+	}
+	ident, err := f.Stat()
+	if err != nil {
+		return fail(err)
+	}
+	s.f, s.ident, s.seg, s.off = f, ident, seg, 0
+	s.nextSeg = seg + 1
+	return nil
+}
+
+// append writes the entries of items in one write, fdatasyncs, and sets
+// each item's position. An error means none of them is known durable;
+// the segment is abandoned and the next append starts a new one.
+func (s *spool) append(items []spoolItem) error {
+	if s.f != nil && s.off >= spoolSegmentMax {
+		s.abandon()
+	}
+	if s.f == nil {
+		if err := s.start(); err != nil {
+			return fmt.Errorf("audit: spool %s: %w", s.dir, err)
+		}
+	}
+	buf := s.buf[:0]
+	for i := range items {
+		start := len(buf)
+		buf = append(buf, make([]byte, spoolHeader)...)
+		buf = append(buf, items[i].kind)
+		buf = appendRecord(buf, items[i].rec)
+		payload := buf[start+spoolHeader:]
+		binary.LittleEndian.PutUint32(buf[start:], uint32(len(payload)))
+		binary.LittleEndian.PutUint32(buf[start+4:], crc32.Checksum(payload, crcTable))
+		items[i].pos = spoolPos{s.seg, s.off + int64(len(buf))}
+	}
+	s.buf = buf
+	if err := s.write(buf); err != nil {
+		return err
+	}
+	return nil
+}
+
+// write appends buf to the segment durably and checks that the segment
+// is still the file at its path (one removed is not durable).
+func (s *spool) write(buf []byte) error {
+	fail := func(err error) error {
+		s.abandon()
+		return fmt.Errorf("audit: spool %s: %w", s.dir, err)
+	}
+	n, err := s.f.Write(buf)
+	if err != nil {
+		return fail(err)
+	}
+	if err := syscall.Fdatasync(int(s.f.Fd())); err != nil {
+		return fail(err)
+	}
+	fi, err := os.Stat(s.f.Name())
+	if err != nil {
+		return fail(err)
+	}
+	if !os.SameFile(fi, s.ident) {
+		return fail(errors.New("segment file was replaced"))
+	}
+	s.off += int64(n)
+	if s.off >= spareAfter && !s.spareBusy {
+		s.prepareSpare()
+	}
+	return nil
+}
+
+// prepareSpare writes the next segment's zeros in the background (once
+// per segment).
+func (s *spool) prepareSpare() {
+	s.spareBusy = true
+	done := make(chan struct{})
+	s.spareDone = done
+	go func() {
+		defer close(done)
+		if err := s.writeSpare(); err != nil {
+			s.log.Debug("audit: spool: preparing a segment", "err", err)
+		}
+	}()
+}
+
+func (s *spool) writeSpare() error {
+	final := filepath.Join(s.dir, spareName)
+	if _, err := os.Stat(final); err == nil {
+		return nil
+	}
+	tmp := final + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return err
+	}
+	zeros := make([]byte, 1<<20)
+	for n := 0; n < spoolSegmentMax; n += len(zeros) {
+		select {
+		case <-s.stop:
+			_ = f.Close()
+			return os.Remove(tmp)
+		default:
+		}
+		if _, err := f.Write(zeros); err != nil {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+			return err
+		}
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		_ = os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, final)
+}
+
+// takeSpare lets the next segment use a prepared spare and allows the
+// one after to prepare another. A spare still being written is left to
+// finish (this segment starts empty, the next gets it): the writer never
+// waits for it.
+func (s *spool) takeSpare() {
+	if s.spareDone != nil {
+		select {
+		case <-s.spareDone:
+			s.spareDone = nil
+		default:
+			return
+		}
+	}
+	s.spareBusy = false
+}
+
+// check proves the spool can commit: a probe entry written and synced.
+func (s *spool) check() error {
+	if s.f == nil {
+		if err := s.start(); err != nil {
+			return fmt.Errorf("audit: spool %s: %w", s.dir, err)
+		}
+	}
+	payload := []byte{entryProbe}
+	var hdr [spoolHeader]byte
+	binary.LittleEndian.PutUint32(hdr[:], 1)
+	binary.LittleEndian.PutUint32(hdr[4:], crc32.Checksum(payload, crcTable))
+	return s.write(append(hdr[:], payload...))
+}
+
+// abandon closes the current segment; the next append starts another.
+func (s *spool) abandon() {
+	if s.f != nil {
+		_ = s.f.Close()
+		s.f = nil
+	}
+}
+
+// removeBefore deletes the segments numbered below seg: everything in
+// them is in the store.
+func (s *spool) removeBefore(seg int64) {
+	segs, err := s.segments()
+	if err != nil {
+		s.log.Warn("audit: spool cleanup", "err", err)
+		return
+	}
+	for _, n := range segs {
+		if n >= seg {
+			break
+		}
+		if err := os.Remove(s.segPath(n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.log.Warn("audit: spool cleanup", "err", err)
+		}
+	}
+}
+
+// close closes the current segment and stops preparing a spare.
+func (s *spool) close() {
+	s.abandon()
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	if s.spareDone != nil {
+		<-s.spareDone
+	}
+}
+
+// unlock releases the spool directory for another process.
+func (s *spool) unlock() {
+	if s.lock != nil {
+		_ = s.lock.Close() // drops the flock
+		s.lock = nil
+	}
+}

@@ -1,0 +1,506 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/config"
+)
+
+func TestSpoolCodecRoundTrip(t *testing.T) {
+	full := sample(3)
+	full.ID, full.Seq, full.Gateway = "01KAAAAAAAAAAAAAAAAAAAAAAA", 42, "gw-ü"
+	full.TimeEnd = full.TimeStart.Add(1500 * time.Microsecond)
+	full.DurationMS, full.Status, full.Error = 1.5, 502, "upstream_tls_error: x509"
+	full.BytesSent, full.BytesReceived, full.Cost, full.Meter, full.Currency = 1<<40, -1, 0.002, "charge", "EUR"
+	full.PolicyRules = []string{"a", "", "ü"}
+	full.Count = 7
+	full.TimeStart = full.TimeStart.Add(123) // nanoseconds survive
+	for name, r := range map[string]*Record{
+		"zero":     {},
+		"begin":    sample(1),
+		"full":     full,
+		"no rules": {ID: "x", PolicyRules: nil, Port: -1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, err := decodeRecord(appendRecord(nil, r))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := *r
+			want.TimeStart, want.TimeEnd = want.TimeStart.UTC(), want.TimeEnd.UTC()
+			if want.TimeStart.IsZero() {
+				want.TimeStart = time.Time{}
+			}
+			if want.TimeEnd.IsZero() {
+				want.TimeEnd = time.Time{}
+			}
+			if len(want.PolicyRules) == 0 {
+				want.PolicyRules = nil
+			}
+			if !reflect.DeepEqual(*got, want) {
+				t.Fatalf("round trip:\n got %+v\nwant %+v", *got, want)
+			}
+		})
+	}
+	// Every truncation of an encoding is rejected, never a panic.
+	b := appendRecord(nil, full)
+	for i := range len(b) {
+		if _, err := decodeRecord(b[:i]); err == nil {
+			t.Fatalf("truncated to %d bytes: accepted", i)
+		}
+	}
+}
+
+func spoolItems(n, from int) []spoolItem {
+	items := make([]spoolItem, n)
+	for i := range items {
+		r := sample(from + i)
+		r.ID = string(rune('A'+i%26)) + strings.Repeat("0", IDLen-1)
+		items[i] = spoolItem{kind: entryRecord, rec: r}
+	}
+	return items
+}
+
+func TestSpoolAppendReplay(t *testing.T) {
+	dir := t.TempDir()
+	s, err := openSpool(dir, spoolPos{}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := spoolItems(3, 0), spoolItems(2, 3)
+	second[1].kind = entryOutcome
+	if err := s.append(first); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.check(); err != nil { // a probe entry between them
+		t.Fatal(err)
+	}
+	if err := s.append(second); err != nil {
+		t.Fatal(err)
+	}
+	s.close()
+	s.unlock()
+
+	replay := func(from spoolPos) []spoolItem {
+		t.Helper()
+		s, err := openSpool(dir, from, quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.unlock()
+		var got []spoolItem
+		if _, err := s.replay(from, 2, func(items []spoolItem) error {
+			if len(items) > 2 {
+				t.Fatalf("chunk of %d", len(items))
+			}
+			got = append(got, items...)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	all := replay(spoolPos{})
+	if len(all) != 5 {
+		t.Fatalf("replayed %d entries, want 5 (the probe skipped)", len(all))
+	}
+	for i, want := range append(first, second...) {
+		if all[i].kind != want.kind || all[i].rec.ID != want.rec.ID || all[i].rec.Host != want.rec.Host || all[i].pos != want.pos {
+			t.Fatalf("entry %d: got %v %s %v, want %v %s %v", i, all[i].kind, all[i].rec.ID, all[i].pos, want.kind, want.rec.ID, want.pos)
+		}
+	}
+	if rest := replay(first[2].pos); len(rest) != 2 || rest[0].rec.ID != second[0].rec.ID {
+		t.Fatalf("replay from the third entry: %d entries", len(rest))
+	}
+	if rest := replay(second[1].pos); len(rest) != 0 {
+		t.Fatalf("replay from the end: %d entries", len(rest))
+	}
+
+	// A write cut short by a crash: the torn entry and nothing after it.
+	seg := filepath.Join(dir, "0000000000000001.spool")
+	fi, err := os.Stat(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(seg, fi.Size()-3); err != nil {
+		t.Fatal(err)
+	}
+	if got := replay(spoolPos{}); len(got) != 4 {
+		t.Fatalf("after a torn tail: %d entries, want 4", len(got))
+	}
+	// A flipped byte fails the checksum.
+	data, _ := os.ReadFile(seg)
+	data[spoolHeader+5] ^= 0xff
+	if err := os.WriteFile(seg, data, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if got := replay(spoolPos{}); len(got) != 0 {
+		t.Fatalf("after corruption of the first entry: %d entries", len(got))
+	}
+}
+
+func TestSpoolLockedByOneProcess(t *testing.T) {
+	dir := t.TempDir()
+	s, err := openSpool(dir, spoolPos{}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openSpool(dir, spoolPos{}, quiet); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second open: %v", err)
+	}
+	s.unlock()
+	s2, err := openSpool(dir, spoolPos{}, quiet)
+	if err != nil {
+		t.Fatalf("open after unlock: %v", err)
+	}
+	s2.unlock()
+}
+
+// openSpooled opens an Auditor with the spool on the SQLite store at
+// path (as `sluice serve` does).
+func openSpooled(t *testing.T, path string, mod func(*Options)) *Auditor {
+	t.Helper()
+	opts := Options{
+		Config:        testAuditConfig(path),
+		Gateway:       "gw-1",
+		Logger:        quiet,
+		ProbeInterval: 20 * time.Millisecond,
+	}
+	if mod != nil {
+		mod(&opts)
+	}
+	a, err := Open(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.spool == nil {
+		t.Fatal("no spool")
+	}
+	return a
+}
+
+// crash leaves a without Close, as kill -9 would: its ingester stays
+// parked (IngestDelay of an hour), so nothing more reaches the store, and
+// the spool lock is released as the kernel would release it.
+func crash(a *Auditor) {
+	a.spool.unlock()
+}
+
+func countRecords(t *testing.T, path string) (all, open int) {
+	t.Helper()
+	r, err := OpenReader(context.Background(), "sqlite://"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	err = r.Query(context.Background(), Filter{}, func(rec *Record) error {
+		all++
+		if rec.TimeEnd.IsZero() {
+			open++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return all, open
+}
+
+// Records acknowledged but not yet ingested survive a crash: the next
+// Open replays them, exactly once, and closes the calls left open.
+func TestSpoolReplayAfterCrash(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.db")
+	ctx := context.Background()
+	// A first run whose records reach the store, so the cursor is not at
+	// the start: the replay must not insert them again.
+	a := openSpooled(t, path, nil)
+	for i := range 5 {
+		r := sample(i)
+		if err := a.Begin(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		r.Status = 200
+		a.End(r)
+	}
+	if err := a.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The second run never ingests (IngestDelay of an hour, and no query
+	// asks): everything it acknowledges is only in the spool.
+	a = openSpooled(t, path, func(o *Options) { o.IngestDelay = time.Hour })
+	var ids []string
+	for i := range 10 {
+		r := sample(i)
+		if err := a.Begin(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID)
+		if i%2 == 0 {
+			r.Status = 200
+			a.End(r)
+		}
+	}
+	// End hands the outcome over asynchronously: wait until the spool
+	// has all of them before the "crash".
+	eventually(t, "outcomes spooled", func() bool { return a.backlog() == 15 })
+	crash(a)
+	if all, _ := countRecords(t, path); all != 5 {
+		t.Fatalf("before restart the store has %d records, want the first run's 5", all)
+	}
+
+	a = openSpooled(t, path, nil)
+	defer a.Close(ctx)
+	all, open := countRecords(t, path)
+	if all != 15 || open != 0 {
+		t.Fatalf("after restart: %d records (%d open), want 15 (0 open)", all, open)
+	}
+	r, err := OpenReader(ctx, "sqlite://"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for i, id := range ids {
+		recs, err := QueryAll(ctx, r, Filter{ID: id})
+		if err != nil || len(recs) != 1 {
+			t.Fatalf("%s: %v %v", id, recs, err)
+		}
+		wantErr := ErrorGatewayRestart
+		if i%2 == 0 {
+			wantErr = ""
+		}
+		if recs[0].Error != wantErr {
+			t.Errorf("record %d: error %q, want %q", i, recs[0].Error, wantErr)
+		}
+	}
+	segs, _ := a.spool.segments()
+	if len(segs) > 1 {
+		t.Errorf("replayed segments not removed: %v", segs)
+	}
+}
+
+// A query through the Auditor sees a call at once, although the ingester
+// batches.
+func TestSpoolQueriesSeeNewestRecords(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.db")
+	a := openSpooled(t, path, func(o *Options) { o.IngestDelay = time.Hour })
+	defer a.Close(context.Background())
+	ctx := context.Background()
+	r := sample(1)
+	if err := a.Begin(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	r.Status = 201
+	a.End(r)
+	eventually(t, "outcome spooled", func() bool { return a.backlog() == 2 })
+	recs, err := QueryAll(ctx, a.Reader(), Filter{ID: r.ID})
+	if err != nil || len(recs) != 1 || recs[0].Status != 201 {
+		t.Fatalf("query: %+v %v", recs, err)
+	}
+	// Decision and outcome were ingested together: one whole record.
+	if got := a.backlog(); got != 0 {
+		t.Fatalf("backlog %d after Sync", got)
+	}
+}
+
+// The spool is where durability lives: a removed segment fails the
+// commit it took (not durable) and the next one starts a new segment; a
+// spool that cannot be written refuses calls until it can.
+func TestSpoolFailure(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.db")
+	a := openSpooled(t, path, nil)
+	defer a.Close(context.Background())
+	ctx := context.Background()
+	if err := a.Begin(ctx, sample(0)); err != nil {
+		t.Fatal(err)
+	}
+	dir := a.spool.dir
+	segs, _ := a.spool.segments()
+	if err := os.Remove(a.spool.segPath(segs[len(segs)-1])); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Begin(ctx, sample(1)); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Begin into a removed segment: %v", err)
+	}
+	eventually(t, "recovery with a new segment", func() bool { return a.Ready() == nil })
+	if err := a.Begin(ctx, sample(2)); err != nil {
+		t.Fatalf("Begin after recovery: %v", err)
+	}
+
+	// The whole spool directory replaced by a file.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Begin(ctx, sample(3)); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Begin with the spool directory gone: %v", err)
+	}
+	if a.Ready() == nil {
+		t.Fatal("Ready while the spool cannot be written")
+	}
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "recovery", func() bool { return a.Ready() == nil })
+	r := sample(4)
+	if err := a.Begin(ctx, r); err != nil {
+		t.Fatalf("Begin after recovery: %v", err)
+	}
+	if recs, err := QueryAll(ctx, a.Reader(), Filter{ID: r.ID}); err != nil || len(recs) != 1 {
+		t.Fatalf("record after recovery: %v %v", recs, err)
+	}
+}
+
+// cursorWrap is a wrapStore that can sit behind the spool.
+type cursorWrap struct {
+	*wrapStore
+	real *sqliteStore
+}
+
+func (c cursorWrap) spoolCursor(ctx context.Context, gw string) (spoolPos, error) {
+	return c.real.spoolCursor(ctx, gw)
+}
+
+// A store that cannot write does not stop calls while the spool holds
+// their records; past MaxBacklog it does (on_failure applies), and once
+// the store writes again every record arrives.
+func TestSpoolStoreDownBacklog(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "audit.db")
+	real, err := openSQLite(context.Background(), path, StoreOptions{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := &wrapStore{Store: real}
+	a, err := Open(context.Background(), Options{
+		Config:        config.Audit{Store: "sqlite://" + path, OnFailure: "deny"},
+		Gateway:       "gw-1",
+		Logger:        quiet,
+		Store:         cursorWrap{ws, real},
+		SpoolDir:      path + ".spool",
+		ProbeInterval: 20 * time.Millisecond,
+		IngestDelay:   time.Millisecond,
+		MaxBacklog:    5,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close(context.Background())
+	ctx := context.Background()
+	ws.setFail(errors.New("database is locked"))
+	var ids []string
+	for i := range 5 {
+		r := sample(i)
+		if err := a.Begin(ctx, r); err != nil {
+			t.Fatalf("Begin %d with the store down but the spool fine: %v", i, err)
+		}
+		ids = append(ids, r.ID)
+	}
+	eventually(t, "the ingester to meet the failure", func() bool { return a.iq.lastErr() != nil })
+	err = a.Begin(ctx, sample(5))
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "database is locked") {
+		t.Fatalf("Begin past MaxBacklog: %v", err)
+	}
+	ws.setFail(nil)
+	eventually(t, "backlog written", func() bool { return a.backlog() == 0 })
+	eventually(t, "recovery", func() bool { return a.Ready() == nil })
+	for _, id := range ids {
+		if recs, err := QueryAll(ctx, a.Reader(), Filter{ID: id}); err != nil || len(recs) != 1 {
+			t.Fatalf("%s after recovery: %v %v", id, recs, err)
+		}
+	}
+}
+
+// PendingSpool tells what a crashed gateway left in its spool, without
+// taking the spool's lock; after the restart nothing is pending.
+func TestPendingSpool(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.db")
+	url := "sqlite://" + path
+	ctx := context.Background()
+	a := openSpooled(t, path, func(o *Options) { o.IngestDelay = time.Hour; o.Gateway = "pod/a b" })
+	for i := range 3 {
+		if err := a.Begin(ctx, sample(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := PendingSpool(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The gateway has not written to the store yet: no cursor, so the
+	// directory name stands for the gateway.
+	if len(st) != 1 || st[0].Pending != 3 || st[0].Gateway != spoolName("pod/a b") || time.Since(st[0].LastWrite) > time.Minute {
+		t.Fatalf("pending: %+v", st)
+	}
+	crash(a)
+	a = openSpooled(t, path, func(o *Options) { o.Gateway = "pod/a b" })
+	defer a.Close(ctx)
+	st, err = PendingSpool(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st) != 1 || st[0].Pending != 0 || st[0].Gateway != "pod/a b" {
+		t.Fatalf("after restart: %+v", st)
+	}
+	if st, err := PendingSpool(ctx, "discard://"); err != nil || st != nil {
+		t.Fatalf("discard: %v %v", st, err)
+	}
+}
+
+// A busy spool writes into a segment of zeros prepared beforehand;
+// replay stops quietly at the unused rest.
+func TestSpoolPreparedSegment(t *testing.T) {
+	dir := t.TempDir()
+	s, err := openSpool(dir, spoolPos{}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.append(spoolItems(2, 0)); err != nil {
+		t.Fatal(err)
+	}
+	s.prepareSpare()
+	<-s.spareDone
+	s.abandon() // the next append starts segment 2 from the spare
+	items := spoolItems(3, 2)
+	if err := s.append(items); err != nil {
+		t.Fatal(err)
+	}
+	if items[0].pos.Seg != 2 {
+		t.Fatalf("second segment is %d", items[0].pos.Seg)
+	}
+	fi, err := os.Stat(s.segPath(2))
+	if err != nil || fi.Size() != spoolSegmentMax {
+		t.Fatalf("segment 2 is not the prepared one: %v %v", fi.Size(), err)
+	}
+	s.close()
+	s.unlock()
+	if _, err := os.Stat(filepath.Join(dir, spareName)); err == nil {
+		t.Fatal("spare not taken")
+	}
+	var logs strings.Builder
+	s2, err := openSpool(dir, spoolPos{}, slogTo(&logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.unlock()
+	n := 0
+	if _, err := s2.replay(spoolPos{}, 100, func(items []spoolItem) error { n += len(items); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n != 5 || logs.Len() != 0 {
+		t.Fatalf("replayed %d entries (want 5), logged %q", n, logs.String())
+	}
+}
+
+func slogTo(w *strings.Builder) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
