@@ -99,7 +99,7 @@ func (g *Gateway) tunnel(ctx context.Context, c *call, client net.Conn) (int, er
 		g.finish(ctx, c, 0, 0, 0, remoteIP(up), "", err)
 		return 0, err
 	}
-	sent, received := splice(client, up)
+	sent, received := g.splice(client, up)
 	g.finish(ctx, c, http.StatusOK, sent, received, remoteIP(up), "", nil)
 	return http.StatusOK, nil
 }
@@ -123,7 +123,7 @@ func (g *Gateway) passthrough(ctx context.Context, c *call, client net.Conn, hel
 		g.finish(ctx, c, 0, 0, 0, remoteIP(up), "", err)
 		return 0, err
 	}
-	sent, received := splice(client, up)
+	sent, received := g.splice(client, up)
 	g.finish(ctx, c, http.StatusOK, sent+int64(len(hello)), received, remoteIP(up), "", nil)
 	return http.StatusOK, nil
 }

@@ -61,6 +61,7 @@ type Gateway struct {
 	tracer  trace.Tracer
 	prop    propagation.TextMapPropagator
 	slots   chan struct{}
+	bufs    *copyBuffers
 
 	servers []*http.Server
 	tlsLn   net.Listener
@@ -80,7 +81,7 @@ func New(o Options) (*Gateway, error) {
 	cfg := o.Config
 	g := &Gateway{cfg: cfg, reg: o.Registry, pol: o.Policy, aud: o.Auditor, log: log,
 		ident: newIdentifier(cfg.Identity), metrics: newMetrics(o.MeterProvider),
-		slots: make(chan struct{}, cfg.Limits.MaxConnections)}
+		slots: make(chan struct{}, cfg.Limits.MaxConnections), bufs: newCopyBuffers()}
 	tp, prop := o.TracerProvider, o.Propagator
 	if tp == nil {
 		tp = noop.NewTracerProvider()
