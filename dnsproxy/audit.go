@@ -10,6 +10,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/sluicehq/sluice/audit"
+	"github.com/sluicehq/sluice/internal/sources"
 )
 
 // Recorder writes whole audit records; *audit.Auditor implements it.
@@ -53,6 +54,7 @@ type deniedLog struct {
 	window   time.Duration
 	enforced bool
 	now      func() time.Time
+	sources  *sources.Map // names the workload of a source address
 
 	mu    sync.Mutex
 	folds map[foldKey]*fold
@@ -148,6 +150,11 @@ func (d *deniedLog) record(k foldKey, start, end time.Time, count int) *audit.Re
 	}
 	if k.src.IsValid() {
 		r.SourceIP = k.src.String()
+		// As on the egress listeners: a workload named by
+		// identity.sources is also the caller's (weak) identity.
+		if w := d.sources.Workload(k.src); w != "" {
+			r.SourceWorkload, r.SourceIdentity, r.IdentitySource = w, w, "cidr"
+		}
 	}
 	if count > 1 {
 		r.Count = count

@@ -17,6 +17,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/sluicehq/sluice/audit"
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/sources"
 	"github.com/sluicehq/sluice/registry"
 	"go.opentelemetry.io/otel/metric"
 )
@@ -54,6 +55,10 @@ type ServerOptions struct {
 	// SO_REUSEPORT (the kernel spreads queries across them); 0 means
 	// GOMAXPROCS.
 	UDPSockets int
+	// Sources names the workload of a source address (identity.sources),
+	// so a denied query's record says which workload asked; nil names
+	// none.
+	Sources *sources.Map
 	// FoldWindow folds identical denied queries (same source, name and
 	// type) into one audit record per window; default 10s.
 	FoldWindow    time.Duration
@@ -174,6 +179,7 @@ func NewServer(opts ServerOptions) (*Server, error) {
 		s.log.Warn("dns: no auditor: denied queries are not recorded (counted in sluice_dns_audit_dropped_total)")
 	}
 	s.denied = newDeniedLog(rec, !opts.ReportOnly, opts.FoldWindow, s.log, s.metrics)
+	s.denied.sources = opts.Sources
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }

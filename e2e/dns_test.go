@@ -246,10 +246,12 @@ func TestDNSAnswers(t *testing.T) {
 }
 
 // A flood of one denied query from one source is folded into few records
-// with a count.
+// with a count; the records name the source's workload from
+// identity.sources, as the egress listeners' records do.
 func TestDNSDeniedFlood(t *testing.T) {
 	up := startZoneUpstream(t)
-	g := StartGateway(t, Options{Config: "dns: {upstreams: [" + up.Addr + "]}\n", Files: map[string]string{"registry/dns.yaml": dnsRegistry()}})
+	cfg := "dns: {upstreams: [" + up.Addr + "]}\nidentity: {sources: [{cidr: 127.0.0.0/8, workload: ci-runner}]}\n"
+	g := StartGateway(t, Options{Config: cfg, Files: map[string]string{"registry/dns.yaml": dnsRegistry()}})
 	for range 20 {
 		if r := dig(t, g.DNS, "flood.example.org", "A"); r.status != "NXDOMAIN" {
 			t.Fatalf("status %s", r.status)
@@ -263,8 +265,18 @@ func TestDNSDeniedFlood(t *testing.T) {
 		}
 		return total == 20
 	})
-	if n := len(records(t, g, url.Values{"host": {"flood.example.org"}})); n > 3 {
+	recs := records(t, g, url.Values{"host": {"flood.example.org"}})
+	if n := len(recs); n > 3 {
 		t.Errorf("%d records for 20 identical queries, want them folded", n)
+	}
+	for _, r := range recs {
+		if r.str("source_workload") != "ci-runner" || r.str("source_identity") != "ci-runner" || r.str("identity_source") != "cidr" {
+			t.Errorf("record without the workload of identity.sources: %v", r)
+		}
+	}
+	// Auditors filter DNS denials by workload like any other record.
+	if n := len(records(t, g, url.Values{"source": {"ci-runner"}, "event": {"dns_query"}})); n != len(recs) {
+		t.Errorf("--source ci-runner finds %d of %d records", n, len(recs))
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/sources"
 )
 
 // Identity sources, strongest first.
@@ -36,12 +37,7 @@ type Identity struct {
 // Basic user, else none.
 type identifier struct {
 	trustXFCC []netip.Prefix
-	sources   []sourceCIDR
-}
-
-type sourceCIDR struct {
-	prefix   netip.Prefix
-	workload string
+	sources   *sources.Map
 }
 
 func newIdentifier(c config.Identity) *identifier {
@@ -51,17 +47,7 @@ func newIdentifier(c config.Identity) *identifier {
 			id.trustXFCC = append(id.trustXFCC, p)
 		}
 	}
-	for _, s := range c.Sources {
-		if p, err := config.ParsePrefix(s.CIDR); err == nil {
-			id.sources = append(id.sources, sourceCIDR{p, s.Workload})
-		}
-	}
-	// Most specific CIDR first.
-	for i := 1; i < len(id.sources); i++ {
-		for j := i; j > 0 && id.sources[j].prefix.Bits() > id.sources[j-1].prefix.Bits(); j-- {
-			id.sources[j], id.sources[j-1] = id.sources[j-1], id.sources[j]
-		}
-	}
+	id.sources = sources.New(c.Sources)
 	return id
 }
 
@@ -102,14 +88,7 @@ func (x *identifier) trusted(ip netip.Addr) bool {
 	return false
 }
 
-func (x *identifier) workloadOf(ip netip.Addr) string {
-	for _, s := range x.sources {
-		if s.prefix.Contains(ip) {
-			return s.workload
-		}
-	}
-	return ""
-}
+func (x *identifier) workloadOf(ip netip.Addr) string { return x.sources.Workload(ip) }
 
 // certIdentity is the first SPIFFE URI SAN, else any URI SAN, else the CN.
 func certIdentity(c *x509.Certificate) string {

@@ -18,6 +18,7 @@ import (
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/logx"
 	"github.com/sluicehq/sluice/internal/netguard"
+	"github.com/sluicehq/sluice/internal/sources"
 	"github.com/sluicehq/sluice/internal/telemetry"
 	"github.com/sluicehq/sluice/internal/version"
 	"github.com/sluicehq/sluice/policy"
@@ -137,7 +138,8 @@ func serve(ctx context.Context, cfg *config.Config) error {
 
 	if cfg.Listeners.DNS != "" {
 		a.dns, err = dnsproxy.NewServer(dnsproxy.ServerOptions{Addr: cfg.Listeners.DNS, Config: cfg.DNS, Registry: a.registry,
-			Resolver: a.resolver, Auditor: a.auditor, ReportOnly: cfg.Registry.Mode == "report", Logger: log, MeterProvider: mp})
+			Resolver: a.resolver, Auditor: a.auditor, ReportOnly: cfg.Registry.Mode == "report", Logger: log, MeterProvider: mp,
+			Sources: sources.New(cfg.Identity.Sources)})
 		if err != nil {
 			return err
 		}
