@@ -179,30 +179,32 @@ func Open(ctx context.Context, opts Options) (*Auditor, error) {
 			return nil, err
 		}
 		a.store = s
-		if path, ok := strings.CutPrefix(opts.Config.Store, "sqlite://"); ok && opts.SpoolDir == "" {
-			opts.SpoolDir = path + ".spool"
-			a.opts.SpoolDir = opts.SpoolDir
+		if path, ok := strings.CutPrefix(opts.Config.Store, "sqlite://"); ok && a.opts.SpoolDir == "" {
+			a.opts.SpoolDir = path + ".spool"
 		}
 	}
-	if err := a.openSpool(ctx); err != nil {
+	ins, err := newInstruments(opts.MeterProvider, a)
+	if err != nil {
 		_ = a.store.Close()
-		return nil, err
+		return nil, fmt.Errorf("audit: metrics: %w", err)
 	}
+	a.ins = ins
 	fail := func(err error) (*Auditor, error) {
 		if a.spool != nil {
 			a.spool.unlock()
 		}
+		if ins.reg != nil {
+			_ = ins.reg.Unregister()
+		}
 		_ = a.store.Close()
 		return nil, err
+	}
+	if err := a.openSpool(ctx); err != nil {
+		return fail(err)
 	}
 	if err := a.recover(ctx); err != nil {
 		return fail(err)
 	}
-	ins, err := newInstruments(opts.MeterProvider, a)
-	if err != nil {
-		return fail(fmt.Errorf("audit: metrics: %w", err))
-	}
-	a.ins = ins
 	go a.run()
 	if a.spool != nil {
 		go a.ingest()
@@ -221,7 +223,7 @@ func Open(ctx context.Context, opts Options) (*Auditor, error) {
 
 // openSpool sets up the spool when there is one: it writes into the
 // store what the previous run left in it.
-func (a *Auditor) openSpool(ctx context.Context) (err error) {
+func (a *Auditor) openSpool(ctx context.Context) error {
 	if a.opts.NoSpool || a.opts.SpoolDir == "" {
 		return nil
 	}
@@ -240,16 +242,7 @@ func (a *Auditor) openSpool(ctx context.Context) (err error) {
 		return err
 	}
 	a.spool, a.iq = sp, newIngestQueue()
-	defer func() {
-		if err != nil {
-			sp.unlock()
-		}
-	}()
-	// Replay runs before the metrics exist.
-	a.ins = &instruments{}
-	a.ins.noop()
-	err = a.replaySpool(ctx, cur)
-	return err
+	return a.replaySpool(ctx, cur)
 }
 
 // recover continues this gateway's seq and closes the records it left

@@ -67,15 +67,19 @@ func (q *ingestQueue) lastErr() error {
 	return q.err
 }
 
-// take copies up to n items from the front.
+// take returns up to n items from the front, without copying: only the
+// ingester reads them or removes them (advance), and add appends past
+// them (the capacity of the returned slice stops an append from reaching
+// into it).
 func (q *ingestQueue) take(n int) []spoolItem {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n = min(n, len(q.pending))
-	return append([]spoolItem(nil), q.pending[:n]...)
+	return q.pending[:n:n]
 }
 
-// done marks the first n items ingested up to pos.
+// advance drops the first n items, ingested up to pos. The items taken
+// are not to be read after it.
 func (q *ingestQueue) advance(n int, pos spoolPos) {
 	q.mu.Lock()
 	defer q.mu.Unlock()

@@ -23,19 +23,6 @@ type instruments struct {
 	reg         metric.Registration
 }
 
-// noop fills the instruments with no-op ones (used before the real ones
-// exist, while the spool is replayed at Open).
-func (ins *instruments) noop() {
-	m := noop.NewMeterProvider().Meter("")
-	ins.writeErrors, _ = m.Int64Counter("")
-	ins.batchSize, _ = m.Int64Histogram("")
-	ins.commitTime, _ = m.Float64Histogram("")
-	ins.pruned, _ = m.Int64Counter("")
-	ins.dropped, _ = m.Int64Counter("")
-	ins.ingested, _ = m.Int64Counter("")
-	ins.ingestTime, _ = m.Float64Histogram("")
-}
-
 func newInstruments(mp metric.MeterProvider, a *Auditor) (*instruments, error) {
 	if mp == nil {
 		mp = noop.NewMeterProvider()

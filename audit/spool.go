@@ -93,8 +93,9 @@ type spool struct {
 	buf     []byte
 	lock    *os.File // holds an exclusive flock on <dir>/lock
 
-	spareBusy bool          // a spare is being prepared (writer only)
-	spareDone chan struct{} // closed when that preparation ends
+	// spareDone is set while a spare is being prepared or waits to be
+	// taken, and closed when its preparation ends (writer only).
+	spareDone chan struct{}
 	stop      chan struct{} // closed by close: stop preparing
 }
 
@@ -312,20 +313,26 @@ func (s *spool) append(items []spoolItem) error {
 	}
 	buf := s.buf[:0]
 	for i := range items {
-		start := len(buf)
-		buf = append(buf, make([]byte, spoolHeader)...)
-		buf = append(buf, items[i].kind)
-		buf = appendRecord(buf, items[i].rec)
-		payload := buf[start+spoolHeader:]
-		binary.LittleEndian.PutUint32(buf[start:], uint32(len(payload)))
-		binary.LittleEndian.PutUint32(buf[start+4:], crc32.Checksum(payload, crcTable))
+		buf = appendEntry(buf, items[i].kind, items[i].rec)
 		items[i].pos = spoolPos{s.seg, s.off + int64(len(buf))}
 	}
 	s.buf = buf
-	if err := s.write(buf); err != nil {
-		return err
+	return s.write(buf)
+}
+
+// appendEntry encodes one entry after dst: header, kind, and the record
+// (none for a probe).
+func appendEntry(dst []byte, kind byte, r *Record) []byte {
+	start := len(dst)
+	dst = append(dst, make([]byte, spoolHeader)...)
+	dst = append(dst, kind)
+	if r != nil {
+		dst = appendRecord(dst, r)
 	}
-	return nil
+	payload := dst[start+spoolHeader:]
+	binary.LittleEndian.PutUint32(dst[start:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(payload, crcTable))
+	return dst
 }
 
 // write appends buf to the segment durably and checks that the segment
@@ -350,7 +357,7 @@ func (s *spool) write(buf []byte) error {
 		return fail(errors.New("segment file was replaced"))
 	}
 	s.off += int64(n)
-	if s.off >= spareAfter && !s.spareBusy {
+	if s.off >= spareAfter && s.spareDone == nil {
 		s.prepareSpare()
 	}
 	return nil
@@ -359,7 +366,6 @@ func (s *spool) write(buf []byte) error {
 // prepareSpare writes the next segment's zeros in the background (once
 // per segment).
 func (s *spool) prepareSpare() {
-	s.spareBusy = true
 	done := make(chan struct{})
 	s.spareDone = done
 	go func() {
@@ -410,15 +416,14 @@ func (s *spool) writeSpare() error {
 // finish (this segment starts empty, the next gets it): the writer never
 // waits for it.
 func (s *spool) takeSpare() {
-	if s.spareDone != nil {
-		select {
-		case <-s.spareDone:
-			s.spareDone = nil
-		default:
-			return
-		}
+	if s.spareDone == nil {
+		return
 	}
-	s.spareBusy = false
+	select {
+	case <-s.spareDone:
+		s.spareDone = nil
+	default:
+	}
 }
 
 // check proves the spool can commit: a probe entry written and synced.
@@ -428,11 +433,7 @@ func (s *spool) check() error {
 			return fmt.Errorf("audit: spool %s: %w", s.dir, err)
 		}
 	}
-	payload := []byte{entryProbe}
-	var hdr [spoolHeader]byte
-	binary.LittleEndian.PutUint32(hdr[:], 1)
-	binary.LittleEndian.PutUint32(hdr[4:], crc32.Checksum(payload, crcTable))
-	return s.write(append(hdr[:], payload...))
+	return s.write(appendEntry(nil, entryProbe, nil))
 }
 
 // abandon closes the current segment; the next append starts another.

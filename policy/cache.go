@@ -134,14 +134,7 @@ func cacheKey(plan *inputPlan, in *Input) string {
 		keyStr(&b, p, "method", in.Request.Method)
 		keyStr(&b, p, "path", in.Request.Path)
 		if hp := p.child("headers"); hp != nil {
-			names := make([]string, 0, len(in.Request.Headers))
-			for k := range in.Request.Headers {
-				if hp.all || hp.children[k] != nil {
-					names = append(names, k)
-				}
-			}
-			sort.Strings(names)
-			for _, k := range names {
+			for _, k := range plannedKeys(hp, in.Request.Headers) {
 				quote(&b, k)
 				for _, v := range in.Request.Headers[k] {
 					quote(&b, v)
@@ -165,6 +158,15 @@ func keyStr(b *strings.Builder, p *inputPlan, field, v string) {
 }
 
 func keyMap(b *strings.Builder, p *inputPlan, m map[string]string) {
+	for _, k := range plannedKeys(p, m) {
+		quote(b, k)
+		quote(b, m[k])
+	}
+	b.WriteByte(1)
+}
+
+// plannedKeys returns the keys of m that the plan p reads, sorted.
+func plannedKeys[V any](p *inputPlan, m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		if p.all || p.children[k] != nil {
@@ -172,11 +174,7 @@ func keyMap(b *strings.Builder, p *inputPlan, m map[string]string) {
 		}
 	}
 	sort.Strings(keys)
-	for _, k := range keys {
-		quote(b, k)
-		quote(b, m[k])
-	}
-	b.WriteByte(1)
+	return keys
 }
 
 // quote writes s length-prefixed, so no value can forge a separator.
