@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,61 +15,6 @@ import (
 
 // The DNS proxy driven with dig (bind9-dnsutils), as a workload using the
 // gateway as its nameserver would.
-
-// zoneUpstream is a loopback DNS server (UDP and TCP) answering from zone
-// records; other names get NXDOMAIN.
-type zoneUpstream struct {
-	Addr    string
-	queries atomic.Int64
-	rrs     map[string][]dns.RR // "name. TYPE"
-}
-
-func startZoneUpstream(t testing.TB, records ...string) *zoneUpstream {
-	t.Helper()
-	z := &zoneUpstream{rrs: map[string][]dns.RR{}}
-	names := map[string]bool{}
-	for _, l := range records {
-		rr, err := dns.NewRR(l)
-		if err != nil {
-			t.Fatalf("record %q: %v", l, err)
-		}
-		n := strings.ToLower(rr.Header().Name)
-		names[n] = true
-		k := n + " " + dns.TypeToString[rr.Header().Rrtype]
-		z.rrs[k] = append(z.rrs[k], rr)
-	}
-	h := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-		z.queries.Add(1)
-		m := new(dns.Msg)
-		m.SetReply(r)
-		q := r.Question[0]
-		n := strings.ToLower(q.Name)
-		m.Answer = z.rrs[n+" "+dns.TypeToString[q.Qtype]]
-		if !names[n] {
-			m.Rcode = dns.RcodeNameError
-		}
-		_ = w.WriteMsg(m)
-	})
-	port := FreePort(t)
-	z.Addr = fmt.Sprintf("127.0.0.1:%d", port)
-	pc, err := net.ListenPacket("udp", z.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", z.Addr)
-	if err != nil {
-		pc.Close()
-		t.Fatal(err)
-	}
-	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: ln, Handler: h}} {
-		started := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		go func() { _ = srv.ActivateAndServe() }()
-		<-started
-		t.Cleanup(func() { _ = srv.Shutdown() })
-	}
-	return z
-}
 
 // digResult is what dig printed.
 type digResult struct {

@@ -297,7 +297,7 @@ func TestDNSSteeredListeners(t *testing.T) {
 // endpoint may.
 func TestForbiddenAddresses(t *testing.T) {
 	up := startUpstream(t)
-	dnsUp := startDNSUpstream(t, map[string]string{"loop.test.example": "127.0.0.1", "rfc1918.test.example": "10.0.0.1", "metadata.test.example": "169.254.169.254"})
+	dnsUp := startZoneUpstream(t, "loop.test.example. 60 IN A 127.0.0.1", "rfc1918.test.example. 60 IN A 10.0.0.1", "metadata.test.example. 60 IN A 169.254.169.254")
 	reg := staticSE("static", "static.test.example", 80, "HTTP", up.Port)
 	for _, h := range []string{"loop", "rfc1918", "metadata"} {
 		reg += fmt.Sprintf(`apiVersion: networking.istio.io/v1

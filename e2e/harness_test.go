@@ -147,22 +147,17 @@ func StartGateway(t testing.TB, o Options) *Gateway {
 			t.Logf("sluice log (%s):\n%s", g.Dir, g.Logs())
 		}
 	})
-	if !o.NoWait {
-		if !g.waitReady() {
-			// Another process may have bound one of our ports between
-			// FreePort and sluice's bind; that is the harness's race, not
-			// the gateway's failure, so pick new ports and try again.
-			if strings.Contains(g.Logs(), "address already in use") && o.bindRetries < 3 {
-				g.stopped = true
-				o.bindRetries++
-				t.Logf("port taken during start, retrying with new ports:\n%s", g.Logs())
-				return StartGateway(t, o)
-			}
-			if g.Exited(0) {
-				t.Fatalf("sluice exited during start:\n%s", g.Logs())
-			}
-			t.Fatalf("sluice not ready after 20s:\n%s", g.Logs())
+	if !o.NoWait && !waitUntil(g.exited, readyTimeout, g.ready) {
+		// Another process may have bound one of our ports between
+		// FreePort and sluice's bind; that is the harness's race, not
+		// the gateway's failure, so pick new ports and try again.
+		if strings.Contains(g.Logs(), "address already in use") && o.bindRetries < 3 {
+			g.Stop()
+			o.bindRetries++
+			t.Logf("port taken during start, retrying with new ports:\n%s", g.Logs())
+			return StartGateway(t, o)
 		}
+		failStart(t, "sluice", g.exited, readyTimeout, g.Logs())
 	}
 	return g
 }
@@ -188,17 +183,35 @@ func (g *Gateway) start() {
 	go func() { _ = g.cmd.Wait(); close(g.exited) }()
 }
 
-// waitReady polls /readyz until 200 and reports false if the process
-// exits first (or after 20 s).
-func (g *Gateway) waitReady() bool {
-	deadline := time.Now().Add(20 * time.Second)
+// readyTimeout bounds how long a start may take before /readyz answers.
+const readyTimeout = 20 * time.Second
+
+// ready reports whether /readyz answers 200.
+func (g *Gateway) ready() bool {
+	code, _ := g.AdminGet("/readyz")
+	return code == http.StatusOK
+}
+
+// WaitReady polls /readyz until 200, failing the test after 20 s or if
+// the process exits.
+func (g *Gateway) WaitReady() {
+	g.t.Helper()
+	if !waitUntil(g.exited, readyTimeout, g.ready) {
+		failStart(g.t, "sluice", g.exited, readyTimeout, g.Logs())
+	}
+}
+
+// waitUntil polls ready every 50 ms and reports true once it holds, or
+// false when the process exits first or d passes.
+func waitUntil(exited <-chan struct{}, d time.Duration, ready func() bool) bool {
+	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		select {
-		case <-g.exited:
+		case <-exited:
 			return false
 		default:
 		}
-		if code, _ := g.AdminGet("/readyz"); code == http.StatusOK {
+		if ready() {
 			return true
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -206,23 +219,27 @@ func (g *Gateway) waitReady() bool {
 	return false
 }
 
-// WaitReady polls /readyz until 200, failing the test after 20 s or if
-// the process exits.
-func (g *Gateway) WaitReady() {
-	g.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-g.exited:
-			g.t.Fatalf("sluice exited during start:\n%s", g.Logs())
-		default:
-		}
-		if code, _ := g.AdminGet("/readyz"); code == http.StatusOK {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+// failStart fails the test for a process that did not get ready within d.
+func failStart(t testing.TB, name string, exited <-chan struct{}, d time.Duration, logs string) {
+	t.Helper()
+	select {
+	case <-exited:
+		t.Fatalf("%s exited during start:\n%s", name, logs)
+	default:
 	}
-	g.t.Fatalf("sluice not ready after 20s:\n%s", g.Logs())
+	t.Fatalf("%s not ready after %s:\n%s", name, d, logs)
+}
+
+// terminate sends SIGTERM to a started process and waits for it to exit
+// (KILL after 15 s).
+func terminate(cmd *exec.Cmd, exited <-chan struct{}) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
 }
 
 // Exited reports whether the process has ended, waiting up to d.
@@ -254,13 +271,7 @@ func (g *Gateway) Stop() {
 		return
 	}
 	g.stopped = true
-	_ = g.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-g.exited:
-	case <-time.After(15 * time.Second):
-		_ = g.cmd.Process.Kill()
-		<-g.exited
-	}
+	terminate(g.cmd, g.exited)
 }
 
 // Kill sends SIGKILL and waits: a crash.
@@ -327,6 +338,10 @@ func RunSluice(t testing.TB, dir string, args ...string) (string, int) {
 	return string(out), code
 }
 
+// noProxyEnv clears the proxy variables for a helper process, which talks
+// to loopback addresses directly.
+var noProxyEnv = []string{"http_proxy=", "https_proxy=", "HTTP_PROXY=", "HTTPS_PROXY=", "no_proxy=", "NO_PROXY=", "ALL_PROXY=", "all_proxy="}
+
 // RunCmd runs an external client (curl, dig, …) with a timeout and returns
 // stdout, stderr and the exit code.
 func RunCmd(t testing.TB, name string, args ...string) (string, string, int) {
@@ -340,7 +355,7 @@ func RunCmd(t testing.TB, name string, args ...string) (string, string, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(os.Environ(), "http_proxy=", "https_proxy=", "HTTP_PROXY=", "HTTPS_PROXY=", "no_proxy=", "NO_PROXY=", "ALL_PROXY=", "all_proxy=")
+	cmd.Env = append(os.Environ(), noProxyEnv...)
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()

@@ -26,7 +26,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -99,19 +98,13 @@ func startProc(t testing.TB, name, bin string, args ...string) *proc {
 	p := &proc{name: name, out: &syncBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	p.cmd.Env = append(os.Environ(), "http_proxy=", "https_proxy=", "HTTP_PROXY=", "HTTPS_PROXY=", "no_proxy=", "NO_PROXY=")
+	p.cmd.Env = append(os.Environ(), noProxyEnv...)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
 	go func() { _ = p.cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.exited:
-		case <-time.After(15 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
+		terminate(p.cmd, p.exited)
 		if t.Failed() {
 			out := p.out.String()
 			if len(out) > 20000 {
@@ -127,19 +120,9 @@ func startProc(t testing.TB, name, bin string, args ...string) *proc {
 // d passes.
 func (p *proc) waitUp(t testing.TB, d time.Duration, ready func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.exited:
-			t.Fatalf("%s exited during start:\n%s", p.name, p.out.String())
-		default:
-		}
-		if ready() {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !waitUntil(p.exited, d, ready) {
+		failStart(t, p.name, p.exited, d, p.out.String())
 	}
-	t.Fatalf("%s not ready after %s:\n%s", p.name, d, p.out.String())
 }
 
 // noProxy is an HTTP client that never goes through a proxy.
@@ -198,13 +181,21 @@ type promSample struct {
 	Value  float64
 }
 
-// query runs an instant query through the HTTP API.
-func (p *prom) query(q string) ([]promSample, error) {
-	resp, err := noProxy.Get(p.URL + "/api/v1/query?" + url.Values{"query": {q}}.Encode())
+// api GETs path from the HTTP API and decodes the JSON answer into v.
+func (p *prom) api(path string, v any) error {
+	resp, err := noProxy.Get(p.URL + path)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return fmt.Errorf("HTTP %d: %w", resp.StatusCode, err)
+	}
+	return nil
+}
+
+// query runs an instant query through the HTTP API.
+func (p *prom) query(q string) ([]promSample, error) {
 	var r struct {
 		Status    string `json:"status"`
 		ErrorType string `json:"errorType"`
@@ -214,8 +205,8 @@ func (p *prom) query(q string) ([]promSample, error) {
 			Result     []json.RawMessage `json:"result"`
 		} `json:"data"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		return nil, fmt.Errorf("query %s: HTTP %d: %w", q, resp.StatusCode, err)
+	if err := p.api("/api/v1/query?"+url.Values{"query": {q}}.Encode(), &r); err != nil {
+		return nil, fmt.Errorf("query %s: %w", q, err)
 	}
 	if r.Status != "success" {
 		return nil, fmt.Errorf("query %s: %s: %s", q, r.ErrorType, r.Error)
@@ -445,11 +436,6 @@ func checkRulesHealthy(t testing.TB, p *prom) {
 	t.Helper()
 	var names []string
 	Eventually(t, 15*time.Second, "every alerting rule evaluated with health ok", func() bool {
-		resp, err := noProxy.Get(p.URL + "/api/v1/rules")
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
 		var r struct {
 			Data struct {
 				Groups []struct {
@@ -461,7 +447,7 @@ func checkRulesHealthy(t testing.TB, p *prom) {
 				} `json:"groups"`
 			} `json:"data"`
 		}
-		if json.NewDecoder(resp.Body).Decode(&r) != nil {
+		if p.api("/api/v1/rules", &r) != nil {
 			return false
 		}
 		names = names[:0]
@@ -486,11 +472,6 @@ func checkRulesHealthy(t testing.TB, p *prom) {
 func waitAlert(t testing.TB, p *prom, alertname string, labels map[string]string) {
 	t.Helper()
 	Eventually(t, 20*time.Second, "alert "+alertname+" "+fmt.Sprint(labels), func() bool {
-		resp, err := noProxy.Get(p.URL + "/api/v1/alerts")
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
 		var r struct {
 			Data struct {
 				Alerts []struct {
@@ -499,7 +480,7 @@ func waitAlert(t testing.TB, p *prom, alertname string, labels map[string]string
 				} `json:"alerts"`
 			} `json:"data"`
 		}
-		if json.NewDecoder(resp.Body).Decode(&r) != nil {
+		if p.api("/api/v1/alerts", &r) != nil {
 			return false
 		}
 		for _, a := range r.Data.Alerts {
@@ -832,19 +813,15 @@ func TestTelemetryOTLPCollector(t *testing.T) {
 			}
 
 			var got []otlpSpan
-			deadline := time.Now().Add(20 * time.Second)
-			for {
+			waitUntil(col.exited, 20*time.Second, func() bool {
 				got = got[:0]
 				for _, s := range col.spans(t) {
 					if s.TraceID == traceID {
 						got = append(got, s)
 					}
 				}
-				if len(got) >= n+1 || time.Now().After(deadline) {
-					break
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
+				return len(got) >= n+1
+			})
 			if len(got) != n+1 {
 				t.Fatalf("the Collector received %d spans of trace %s, want %d (one per call): %+v", len(got), traceID, n+1, got)
 			}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -87,34 +89,57 @@ func startTLSUpstream(t testing.TB, cert tls.Certificate, clientCAs *testCA) *up
 	return u
 }
 
-// dnsUpstream is a loopback DNS server answering A queries from a table;
-// other names get NXDOMAIN.
-type dnsUpstream struct {
+// zoneUpstream is a loopback DNS server (UDP and TCP) answering from zone
+// records; other names get NXDOMAIN.
+type zoneUpstream struct {
 	Addr    string
-	answers map[string]string
+	queries atomic.Int64
+	rrs     map[string][]dns.RR // "name. TYPE"
 }
 
-func startDNSUpstream(t testing.TB, answers map[string]string) *dnsUpstream {
+func startZoneUpstream(t testing.TB, records ...string) *zoneUpstream {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	z := &zoneUpstream{rrs: map[string][]dns.RR{}}
+	names := map[string]bool{}
+	for _, l := range records {
+		rr, err := dns.NewRR(l)
+		if err != nil {
+			t.Fatalf("record %q: %v", l, err)
+		}
+		n := strings.ToLower(rr.Header().Name)
+		names[n] = true
+		k := n + " " + dns.TypeToString[rr.Header().Rrtype]
+		z.rrs[k] = append(z.rrs[k], rr)
 	}
-	d := &dnsUpstream{Addr: pc.LocalAddr().String(), answers: answers}
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+	h := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		z.queries.Add(1)
 		m := new(dns.Msg)
 		m.SetReply(r)
 		q := r.Question[0]
-		ip, ok := d.answers[strings.TrimSuffix(strings.ToLower(q.Name), ".")]
-		switch {
-		case !ok:
+		n := strings.ToLower(q.Name)
+		m.Answer = z.rrs[n+" "+dns.TypeToString[q.Qtype]]
+		if !names[n] {
 			m.Rcode = dns.RcodeNameError
-		case q.Qtype == dns.TypeA && net.ParseIP(ip).To4() != nil:
-			m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.ParseIP(ip)})
 		}
 		_ = w.WriteMsg(m)
-	})}
-	go func() { _ = srv.ActivateAndServe() }()
-	t.Cleanup(func() { _ = srv.Shutdown() })
-	return d
+	})
+	port := FreePort(t)
+	z.Addr = fmt.Sprintf("127.0.0.1:%d", port)
+	pc, err := net.ListenPacket("udp", z.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", z.Addr)
+	if err != nil {
+		pc.Close()
+		t.Fatal(err)
+	}
+	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: ln, Handler: h}} {
+		started := make(chan struct{})
+		srv.NotifyStartedFunc = func() { close(started) }
+		go func() { _ = srv.ActivateAndServe() }()
+		<-started
+		t.Cleanup(func() { _ = srv.Shutdown() })
+	}
+	return z
 }

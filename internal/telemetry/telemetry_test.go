@@ -174,15 +174,21 @@ func (g *grpcTraceService) Export(_ context.Context, r *collectortrace.ExportTra
 // grpcReceiver is a loopback OTLP/gRPC trace receiver.
 func grpcReceiver(t *testing.T) (*spanSink, string) {
 	sink := &spanSink{}
+	return sink, serveGRPC(t, &grpcTraceService{sink: sink})
+}
+
+// serveGRPC serves svc on a loopback port until the test ends and returns
+// its grpc:// endpoint.
+func serveGRPC(tb testing.TB, svc collectortrace.TraceServiceServer) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	srv := grpc.NewServer()
-	collectortrace.RegisterTraceServiceServer(srv, &grpcTraceService{sink: sink})
+	collectortrace.RegisterTraceServiceServer(srv, svc)
 	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(srv.Stop)
-	return sink, "grpc://" + l.Addr().String()
+	tb.Cleanup(srv.Stop)
+	return "grpc://" + l.Addr().String()
 }
 
 // Spans reach an OTLP receiver over gRPC and HTTP with the process's
@@ -391,16 +397,8 @@ func BenchmarkSpan(b *testing.B) {
 		benchSpan(b, tr)
 	})
 	b.Run("otlp-grpc", func(b *testing.B) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		srv := grpc.NewServer()
-		collectortrace.RegisterTraceServiceServer(srv, countingService{})
-		go func() { _ = srv.Serve(l) }()
-		defer srv.Stop()
 		ctx := context.Background()
-		cfg := config.Telemetry{OTLPEndpoint: "grpc://" + l.Addr().String(), ServiceName: "sluice", SampleRatio: 1}
+		cfg := config.Telemetry{OTLPEndpoint: serveGRPC(b, countingService{}), ServiceName: "sluice", SampleRatio: 1}
 		tr, err := NewTracing(ctx, cfg, Resource(ctx, cfg, "bench", "gw-1"))
 		if err != nil {
 			b.Fatal(err)
