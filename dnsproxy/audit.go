@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
-	"strconv"
 	"sync"
 	"time"
 
@@ -53,7 +52,6 @@ type deniedLog struct {
 	metrics  *serverMetrics
 	window   time.Duration
 	enforced bool
-	now      func() time.Time
 	sources  *sources.Map // names the workload of a source address
 
 	mu    sync.Mutex
@@ -76,7 +74,7 @@ func newDeniedLog(rec Recorder, enforced bool, window time.Duration, log *slog.L
 		window = DefaultFoldWindow
 	}
 	return &deniedLog{
-		rec: rec, log: log, metrics: sm, window: window, enforced: enforced, now: time.Now,
+		rec: rec, log: log, metrics: sm, window: window, enforced: enforced,
 		folds:     make(map[foldKey]*fold),
 		queue:     make(chan *audit.Record, auditQueueLen),
 		stopFlush: make(chan struct{}),
@@ -118,7 +116,7 @@ func (d *deniedLog) close(ctx context.Context) error {
 
 // deny records one denied query from src.
 func (d *deniedLog) deny(src netip.Addr, name string, qtype uint16) {
-	now := d.now()
+	now := time.Now()
 	k := foldKey{src, name, qtype}
 	d.mu.Lock()
 	if f := d.folds[k]; f != nil {
@@ -145,7 +143,7 @@ func (d *deniedLog) record(k foldKey, start, end time.Time, count int) *audit.Re
 	r := &audit.Record{
 		Event: audit.EventDNSQuery, Decision: audit.DecisionDeny, Enforced: d.enforced,
 		Reason: "undeclared_destination", Listener: "dns", Kind: "dns",
-		Method: typeString(k.qtype), Host: host, TimeStart: start, TimeEnd: end,
+		Method: dns.Type(k.qtype).String(), Host: host, TimeStart: start, TimeEnd: end,
 		IdentitySource: "none",
 	}
 	if k.src.IsValid() {
@@ -160,13 +158,6 @@ func (d *deniedLog) record(k foldKey, start, end time.Time, count int) *audit.Re
 		r.Count = count
 	}
 	return r
-}
-
-func typeString(t uint16) string {
-	if s, ok := dns.TypeToString[t]; ok {
-		return s
-	}
-	return "TYPE" + strconv.Itoa(int(t))
 }
 
 func (d *deniedLog) enqueue(r *audit.Record) {
@@ -186,7 +177,7 @@ func (d *deniedLog) enqueue(r *audit.Record) {
 func (d *deniedLog) loss(n int, why string) {
 	d.lossMu.Lock()
 	d.lost += n
-	now := d.now()
+	now := time.Now()
 	if now.Sub(d.lastLoss) < d.window {
 		d.lossMu.Unlock()
 		return
@@ -241,7 +232,7 @@ func (d *deniedLog) flushLoop() {
 // flush queues one record per fold with repeats, and forgets folds idle
 // for a whole window (all of them when final).
 func (d *deniedLog) flush(final bool) {
-	now := d.now()
+	now := time.Now()
 	var out []*audit.Record
 	d.mu.Lock()
 	for k, f := range d.folds {

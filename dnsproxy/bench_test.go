@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/registry"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
@@ -107,8 +106,6 @@ func BenchmarkUDP(b *testing.B) {
 		})
 	}
 }
-
-var _ = config.Duration(0)
 
 // BenchmarkUDPHandle is one packet through the UDP loop's inline path:
 // header check, unpack, route, answer, pack (no system calls).

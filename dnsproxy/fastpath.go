@@ -71,7 +71,7 @@ func (s *Server) fastAnswer(b []byte, src netip.Addr, buf []byte) (reply []byte,
 			return nil, false
 		}
 		edns, do = true, b[o+7]&0x80 != 0
-		size = min(max(int(binary.BigEndian.Uint16(b[o+3:])), dns.MinMsgSize), ednsSize)
+		size = udpLimit(binary.BigEndian.Uint16(b[o+3:]))
 		rdlen := int(binary.BigEndian.Uint16(b[o+9:]))
 		end := o + 11 + rdlen
 		if end != len(b) {
@@ -102,8 +102,7 @@ func (s *Server) fastAnswer(b []byte, src netip.Addr, buf []byte) (reply []byte,
 	if hm, declared := s.opts.Registry.Snapshot().MatchHost(name); declared {
 		aa, res = true, resultNoData
 		if qtype == dns.TypeA || qtype == dns.TypeAAAA {
-			rt := route{kind: routeDeclared, q: dns.Question{Qtype: qtype}, hm: hm}
-			if s.blocking(&rt) {
+			if s.resolves(qtype, hm) {
 				return nil, false
 			}
 			addrs, ttl, _ = s.addresses(hm, name, qtype, scratch[:0])

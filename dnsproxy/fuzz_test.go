@@ -115,13 +115,7 @@ func FuzzFastPath(f *testing.F) {
 		if !ok {
 			return
 		}
-		var dh dns.Header
-		dh.Bits = uint16(b[2])<<8 | uint16(b[3])
-		dh.Qdcount = uint16(b[4])<<8 | uint16(b[5])
-		dh.Ancount = uint16(b[6])<<8 | uint16(b[7])
-		dh.Nscount = uint16(b[8])<<8 | uint16(b[9])
-		dh.Arcount = uint16(b[10])<<8 | uint16(b[11])
-		if s.accept(dh) != dns.MsgAccept {
+		if s.accept(wireHeader(b)) != dns.MsgAccept {
 			t.Fatalf("fast path answered a packet the server rejects")
 		}
 		r := new(dns.Msg)
@@ -202,16 +196,10 @@ func FuzzHandler(f *testing.F) {
 			}
 		}
 		// dns.Server's path (TCP, wildcard UDP).
-		var dh dns.Header
 		if len(b) < 12 {
 			return
 		}
-		dh.Bits = uint16(b[2])<<8 | uint16(b[3])
-		dh.Qdcount = uint16(b[4])<<8 | uint16(b[5])
-		dh.Ancount = uint16(b[6])<<8 | uint16(b[7])
-		dh.Nscount = uint16(b[8])<<8 | uint16(b[9])
-		dh.Arcount = uint16(b[10])<<8 | uint16(b[11])
-		if s.accept(dh) != dns.MsgAccept {
+		if s.accept(wireHeader(b)) != dns.MsgAccept {
 			return
 		}
 		m := new(dns.Msg)

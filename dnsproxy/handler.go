@@ -65,13 +65,20 @@ func (s *Server) blocking(rt *route) bool {
 	case routeUndeclared:
 		return s.opts.ReportOnly
 	case routeDeclared:
-		if !s.endpoints || (rt.q.Qtype != dns.TypeA && rt.q.Qtype != dns.TypeAAAA) {
-			return false
-		}
-		for _, e := range rt.hm.Entries {
-			if needsResolver(e) {
-				return true
-			}
+		return s.resolves(rt.q.Qtype, rt.hm)
+	}
+	return false
+}
+
+// resolves reports whether answering qtype for a declared name asks the
+// Resolver (A and AAAA in endpoints mode, for some entries).
+func (s *Server) resolves(qtype uint16, hm registry.HostMatch) bool {
+	if !s.endpoints || (qtype != dns.TypeA && qtype != dns.TypeAAAA) {
+		return false
+	}
+	for _, e := range hm.Entries {
+		if needsResolver(e) {
+			return true
 		}
 	}
 	return false
@@ -246,7 +253,7 @@ func (s *Server) send(w dns.ResponseWriter, r, m *dns.Msg, tcp bool) {
 		if m.IsEdns0() == nil {
 			m.SetEdns0(ednsSize, opt.Do())
 		}
-		size = min(max(int(opt.UDPSize()), dns.MinMsgSize), ednsSize)
+		size = udpLimit(opt.UDPSize())
 	}
 	if tcp {
 		size = dns.MaxMsgSize
@@ -255,6 +262,12 @@ func (s *Server) send(w dns.ResponseWriter, r, m *dns.Msg, tcp bool) {
 	if err := w.WriteMsg(m); err != nil && s.log.Enabled(context.Background(), slog.LevelDebug) {
 		s.log.Debug("dns: writing a reply failed", "client", w.RemoteAddr(), "err", err)
 	}
+}
+
+// udpLimit is the UDP reply size for a client advertising an EDNS0
+// payload size: at least 512, at most ednsSize.
+func udpLimit(advertised uint16) int {
+	return min(max(int(advertised), dns.MinMsgSize), ednsSize)
 }
 
 // accept is the server's MsgAcceptFunc: anything that is not a plausible

@@ -253,11 +253,18 @@ func TestResolverNegativeCachingOff(t *testing.T) {
 	}
 }
 
-func TestResolverCoalesces(t *testing.T) {
+// slowResolver returns a resolver whose upstream answers
+// slow.example.com (A 93.184.216.34) after 100ms.
+func slowResolver(t *testing.T) (*fakeUpstream, *Resolver) {
+	t.Helper()
 	up := newUpstream(t)
 	up.Add(t, "slow.example.com. 60 IN A 93.184.216.34")
 	up.set(func(u *fakeUpstream) { u.delay = 100 * time.Millisecond })
-	r := newTestResolver(t, ResolverOptions{}, up.AddrPort())
+	return up, newTestResolver(t, ResolverOptions{}, up.AddrPort())
+}
+
+func TestResolverCoalesces(t *testing.T) {
+	up, r := slowResolver(t)
 	var wg sync.WaitGroup
 	for range 50 {
 		wg.Go(func() {
@@ -275,10 +282,7 @@ func TestResolverCoalesces(t *testing.T) {
 
 // A caller that gives up does not cancel the shared exchange for others.
 func TestResolverCallerCancel(t *testing.T) {
-	up := newUpstream(t)
-	up.Add(t, "slow.example.com. 60 IN A 93.184.216.34")
-	up.set(func(u *fakeUpstream) { u.delay = 100 * time.Millisecond })
-	r := newTestResolver(t, ResolverOptions{}, up.AddrPort())
+	_, r := slowResolver(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
 	if _, err := r.LookupIP(ctx, "slow.example.com"); !errors.Is(err, ErrUpstream) || !errors.Is(err, context.DeadlineExceeded) {

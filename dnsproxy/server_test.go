@@ -13,6 +13,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/sluicehq/sluice/audit"
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/registry"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -479,6 +480,21 @@ func testProtocolHygiene(t *testing.T, lib bool) {
 	}
 }
 
+// slowForward returns the test upstream, answering slow.cluster.local
+// after delay, the test registry, and a dns config (answer mode) that
+// forwards cluster.local to that upstream with a 2s timeout.
+func slowForward(t *testing.T, answer string, delay time.Duration) (*fakeUpstream, *registry.Registry, config.DNS) {
+	t.Helper()
+	up := testUpstream(t)
+	up.Add(t, "slow.cluster.local. 5 IN A 10.96.0.11")
+	up.set(func(u *fakeUpstream) { u.delay = delay })
+	reg, _ := newRegistry(t, testRegistryYAML())
+	cfg := dnsConfig(answer, up.Addr)
+	cfg.ForwardZones = []string{"cluster.local"}
+	cfg.Timeout = config.Duration(2 * time.Second)
+	return up, reg, cfg
+}
+
 func TestMaxInflight(t *testing.T) {
 	for _, lib := range []bool{false, true} {
 		t.Run(map[bool]string{false: "loop", true: "lib"}[lib], func(t *testing.T) { testMaxInflight(t, lib) })
@@ -486,14 +502,8 @@ func TestMaxInflight(t *testing.T) {
 }
 
 func testMaxInflight(t *testing.T, lib bool) {
-	up := testUpstream(t)
-	up.Add(t, "slow.cluster.local. 5 IN A 10.96.0.11")
-	up.set(func(u *fakeUpstream) { u.delay = 600 * time.Millisecond })
-	reg, _ := newRegistry(t, testRegistryYAML())
-	cfg := dnsConfig("gateway", up.Addr)
-	cfg.ForwardZones = []string{"cluster.local"}
+	up, reg, cfg := slowForward(t, "gateway", 600*time.Millisecond)
 	cfg.MaxInflight = 1
-	cfg.Timeout = config.Duration(2 * time.Second)
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	s := startServer(t, ServerOptions{Config: cfg, Registry: reg, MeterProvider: mp}, lib)
@@ -596,13 +606,7 @@ func TestStartBindFailure(t *testing.T) {
 
 // A query waiting on an upstream does not hold up the others on UDP.
 func TestSlowQueryDoesNotBlock(t *testing.T) {
-	up := testUpstream(t)
-	up.Add(t, "slow.cluster.local. 5 IN A 10.96.0.11")
-	up.set(func(u *fakeUpstream) { u.delay = 500 * time.Millisecond })
-	reg, _ := newRegistry(t, testRegistryYAML())
-	cfg := dnsConfig("endpoints", up.Addr)
-	cfg.ForwardZones = []string{"cluster.local"}
-	cfg.Timeout = config.Duration(2 * time.Second)
+	up, reg, cfg := slowForward(t, "endpoints", 500*time.Millisecond)
 	s := startServer(t, ServerOptions{Config: cfg, Registry: reg, UDPSockets: 1})
 	var wg sync.WaitGroup
 	for range 3 {

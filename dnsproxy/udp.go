@@ -1,6 +1,7 @@
 package dnsproxy
 
 import (
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
@@ -116,61 +117,72 @@ func (l *udpLoop) stop() {
 }
 
 // handle answers one packet. It returns the packed answer (in buf) when
-// answered inline, nil when dropped or handed to a goroutine.
+// answered inline, nil when dropped or handed to a goroutine. The
+// in-flight slot it takes is held by that goroutine, else freed here.
 func (l *udpLoop) handle(b []byte, from *net.UDPAddr, buf []byte) []byte {
 	s := l.s
 	if !s.acquire() {
 		s.metrics.count(resultDropped)
 		return nil
 	}
-	if reply, ok := s.fastAnswer(b, from.AddrPort().Addr().Unmap(), buf); ok {
-		s.release()
-		return reply
+	src := from.AddrPort().Addr().Unmap()
+	reply, ok := s.fastAnswer(b, src, buf)
+	if !ok {
+		var spawned bool
+		if reply, spawned = l.general(b, from, src, buf); spawned {
+			return nil
+		}
 	}
 	s.release()
+	return reply
+}
+
+// general answers a packet fastAnswer did not take, through dns.Msg. It
+// returns the packed answer (in buf) when answered inline, nil when
+// dropped, and spawned when a goroutine answers it.
+func (l *udpLoop) general(b []byte, from *net.UDPAddr, src netip.Addr, buf []byte) (reply []byte, spawned bool) {
+	s := l.s
 	if len(b) < 12 {
 		s.metrics.count(resultMalformed)
-		return nil
+		return nil, false
 	}
-	dh := dns.Header{
-		Bits:    uint16(b[2])<<8 | uint16(b[3]),
-		Qdcount: uint16(b[4])<<8 | uint16(b[5]),
-		Ancount: uint16(b[6])<<8 | uint16(b[7]),
-		Nscount: uint16(b[8])<<8 | uint16(b[9]),
-		Arcount: uint16(b[10])<<8 | uint16(b[11]),
-	}
-	action := s.accept(dh)
+	action := s.accept(wireHeader(b))
 	if action == dns.MsgIgnore {
-		return nil
+		return nil, false
 	}
 	r := new(dns.Msg)
 	if err := r.Unpack(b); err != nil {
 		// Malformed: dropped without a reply.
 		s.metrics.count(resultMalformed)
-		return nil
+		return nil, false
 	}
 	if action == dns.MsgRejectNotImplemented {
 		w := &udpWriter{local: l.local, remote: from, buf: buf}
 		m := new(dns.Msg)
 		m.SetRcode(r, dns.RcodeNotImplemented)
 		s.send(w, r, m, false)
-		return w.packed
-	}
-	if !s.acquire() {
-		s.metrics.count(resultDropped)
-		return nil
+		return w.packed, false
 	}
 	rt := s.route(r)
-	src := from.AddrPort().Addr().Unmap()
 	if s.blocking(&rt) {
 		l.spawn(r, rt, from, src)
-		return nil
+		return nil, true
 	}
 	w := &l.inline // the loop's own writer: no allocation per query
 	*w = udpWriter{local: l.local, remote: from, buf: buf}
 	s.answer(w, r, &rt, false, src)
-	s.release()
-	return w.packed
+	return w.packed, false
+}
+
+// wireHeader reads the header of a packet of at least 12 bytes.
+func wireHeader(b []byte) dns.Header {
+	return dns.Header{
+		Bits:    binary.BigEndian.Uint16(b[2:]),
+		Qdcount: binary.BigEndian.Uint16(b[4:]),
+		Ancount: binary.BigEndian.Uint16(b[6:]),
+		Nscount: binary.BigEndian.Uint16(b[8:]),
+		Arcount: binary.BigEndian.Uint16(b[10:]),
+	}
 }
 
 // spawn answers a query that may wait on an upstream in a goroutine,
