@@ -81,6 +81,13 @@ func (s *Server) fastAnswer(b []byte, src netip.Addr, buf []byte) (reply []byte,
 			if p+4 > end {
 				return nil, false
 			}
+			// miekg/dns checks the data of most options (LLQ, SUBNET, …)
+			// and the general path drops a packet whose data is wrong;
+			// only a cookie and padding take any bytes. Anything else
+			// goes the general way, so both paths treat it alike.
+			if code := binary.BigEndian.Uint16(b[p:]); code != dns.EDNS0COOKIE && code != dns.EDNS0PADDING {
+				return nil, false
+			}
 			p += 4 + int(binary.BigEndian.Uint16(b[p+2:]))
 			if p > end {
 				return nil, false
