@@ -125,3 +125,24 @@ allow if {
 		return r.str("identity_source") == "cidr" && r.str("source_workload") == "batch"
 	})
 }
+
+// A CONNECT tunnel through the mTLS proxy listener (curl --proxy https://)
+// carries the caller's inner TLS inside the proxy's TLS: the tunnel must
+// copy the decrypted stream, not the raw TCP bytes beneath it.
+func TestConnectOverTLSProxyListener(t *testing.T) {
+	ca := newCA(t, "mesh-ca")
+	up := startTLSUpstream(t, ca.issue("secure", false, "secure.test.example"), nil)
+	dir := t.TempDir()
+	caPath := ca.write(t, dir, "ca")
+	srvCert, srvKey := writePair(t, dir, "proxy", ca.issue("sluice", false, "127.0.0.1", "localhost"))
+	okCert, okKey := writePair(t, dir, "checkout", ca.issue("checkout", true, "spiffe://test/ns/shop/sa/checkout"))
+	g := StartGateway(t, Options{
+		Config: fmt.Sprintf("identity: {proxy_tls: {cert: %s, key: %s, client_ca: %s}}\n", srvCert, srvKey, caPath),
+		Files:  map[string]string{"registry/secure.yaml": staticSE("secure", "secure.test.example", 443, "HTTPS", up.Port)},
+	})
+	status, body, serr, _ := curl(t, "--proxy", "https://"+g.Proxy, "--proxy-cacert", caPath, "--proxy-cert", okCert, "--proxy-key", okKey,
+		"--cacert", caPath, "https://secure.test.example/hello")
+	if status != 200 || !strings.Contains(body, `"tls":true`) {
+		t.Fatalf("CONNECT over the TLS proxy listener: status %d %s %s", status, body, serr)
+	}
+}

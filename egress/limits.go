@@ -53,7 +53,3 @@ func (c *limitConn) CloseWrite() error {
 	}
 	return c.Conn.Close()
 }
-
-// NetConn returns the wrapped connection (for splicing); closing must
-// still go through the limitConn, which holds the slot.
-func (c *limitConn) NetConn() net.Conn { return c.Conn }

@@ -15,8 +15,6 @@ const halfCloseGrace = 30 * time.Second
 // each side as its source finishes, and returns the byte counts (sent =
 // caller → upstream).
 func (g *Gateway) splice(client, upstream net.Conn) (sent, received int64) {
-	// Copy between the raw TCP connections (no wrapper in the way).
-	client, upstream = rawConn(client), rawConn(upstream)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -40,18 +38,6 @@ func closeWrite(c net.Conn) {
 		return
 	}
 	_ = c.Close()
-}
-
-// rawConn unwraps our connection wrappers (the max_connections slot
-// holder) down to the *net.TCPConn: no wrapper's bookkeeping per chunk.
-func rawConn(c net.Conn) net.Conn {
-	for {
-		u, ok := c.(interface{ NetConn() net.Conn })
-		if !ok {
-			return c
-		}
-		c = u.NetConn()
-	}
 }
 
 // copyBuffers lends 32 KiB buffers to tunnel copies. A user-space copy
@@ -79,6 +65,7 @@ func (c *copyBuffers) copy(dst, src net.Conn) int64 {
 	return n
 }
 
+// plainReader and plainWriter hide a connection's WriteTo and ReadFrom.
 type plainReader struct{ io.Reader }
 
 type plainWriter struct{ io.Writer }
