@@ -75,14 +75,13 @@ func (g *Gateway) serveHTTP(listener string) http.Handler {
 			}
 		}
 		ctx, span := g.startSpan(r.Context(), c, r.Header, r.Method)
-		r = r.WithContext(ctx)
 		f := &forward{c: c}
+		r = r.WithContext(context.WithValue(ctx, forwardKey{}, f))
 		cw := &countingWriter{ResponseWriter: w}
 		body := &countingBody{ReadCloser: r.Body}
 		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = body
 		}
-		r = r.WithContext(context.WithValue(r.Context(), forwardKey{}, f))
 		g.fwd.ServeHTTP(cw, r)
 		if f.cancel != nil {
 			f.cancel()
@@ -277,19 +276,16 @@ func (w *countingWriter) ReadFrom(r io.Reader) (int64, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	rf, ok := w.ResponseWriter.(io.ReaderFrom)
-	if !ok {
-		rf = writerOnly{w.ResponseWriter}
+	var n int64
+	var err error
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(r)
+	} else {
+		n, err = io.Copy(w.ResponseWriter, r)
 	}
-	n, err := rf.ReadFrom(r)
 	w.n += n
 	return n, err
 }
-
-// writerOnly is a ReaderFrom over a plain Writer.
-type writerOnly struct{ io.Writer }
-
-func (w writerOnly) ReadFrom(r io.Reader) (int64, error) { return io.Copy(w.Writer, r) }
 
 func (w *countingWriter) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {

@@ -41,13 +41,12 @@ type identifier struct {
 }
 
 func newIdentifier(c config.Identity) *identifier {
-	id := &identifier{}
+	id := &identifier{sources: sources.New(c.Sources)}
 	for _, s := range c.TrustXFCCFrom {
 		if p, err := config.ParsePrefix(s); err == nil {
 			id.trustXFCC = append(id.trustXFCC, p)
 		}
 	}
-	id.sources = sources.New(c.Sources)
 	return id
 }
 
@@ -56,7 +55,7 @@ func newIdentifier(c config.Identity) *identifier {
 // listener).
 func (x *identifier) identify(ip netip.Addr, state *tls.ConnectionState, h http.Header) Identity {
 	id := Identity{IP: ip.Unmap(), Source: IdentityNone}
-	id.Workload = x.workloadOf(id.IP)
+	id.Workload = x.sources.Workload(id.IP)
 	switch {
 	case state != nil && len(state.PeerCertificates) > 0:
 		id.ID, id.Source = certIdentity(state.PeerCertificates[0]), IdentityMTLS
@@ -87,8 +86,6 @@ func (x *identifier) trusted(ip netip.Addr) bool {
 	}
 	return false
 }
-
-func (x *identifier) workloadOf(ip netip.Addr) string { return x.sources.Workload(ip) }
 
 // certIdentity is the first SPIFFE URI SAN, else any URI SAN, else the CN.
 func certIdentity(c *x509.Certificate) string {

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicehq/sluice/audit"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
@@ -37,7 +38,7 @@ func newMetrics(mp metric.MeterProvider) *gwMetrics {
 		mp = noop.NewMeterProvider()
 	}
 	m := mp.Meter("sluice/egress")
-	g := &gwMetrics{}
+	g := &gwMetrics{sets: map[setKey]setPair{}}
 	g.requests, _ = m.Int64Counter("sluice_requests_total",
 		metric.WithDescription("Outbound calls by listener, decision (allow|deny) and reason code."))
 	g.duration, _ = m.Float64Histogram("sluice_request_duration_seconds", metric.WithUnit("s"),
@@ -52,8 +53,7 @@ func newMetrics(mp metric.MeterProvider) *gwMetrics {
 	// increase() sees the first one.
 	for _, l := range []string{ListenerProxy, ListenerHTTP, ListenerTLS} {
 		for _, r := range []string{ReasonPolicyError, ReasonAuditUnavailable} {
-			g.requests.Add(context.Background(), 0, metric.WithAttributeSet(attribute.NewSet(attribute.String("listener", l),
-				attribute.String("decision", "deny"), attribute.String("reason", r))))
+			g.requests.Add(context.Background(), 0, g.attrs(setKey{l, audit.DecisionDeny, r}).requests)
 		}
 	}
 	g.sentAttr = metric.WithAttributeSet(attribute.NewSet(attribute.String("direction", "sent")))
@@ -81,9 +81,6 @@ func (m *gwMetrics) attrs(k setKey) setPair {
 			attribute.String("decision", k.decision))),
 	}
 	m.mu.Lock()
-	if m.sets == nil {
-		m.sets = map[setKey]setPair{}
-	}
 	m.sets[k] = p
 	m.mu.Unlock()
 	return p
