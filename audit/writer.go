@@ -38,6 +38,8 @@ type writerState struct {
 	lastOK time.Time
 	// commits and rows count successful commits and their rows.
 	commits, rows int64
+	// lastWaiters is how many callers the previous commit answered.
+	lastWaiters int
 }
 
 // run is the writer: the only goroutine that writes to the store. It takes
@@ -107,7 +109,24 @@ func (a *Auditor) collect(ws *writerState, first *op) {
 		select {
 		case o := <-a.ops:
 			add(o)
+			continue
 		default:
+		}
+		break
+	}
+	// Under load (the previous commit served several callers), wait up
+	// to CommitWindow for more: fewer, larger commits leave more CPU for
+	// the calls (see Options.CommitWindow); a lone caller never waits.
+	if a.opts.CommitWindow <= 0 || ws.lastWaiters < 2 || ws.batch.Len() >= a.opts.MaxBatch {
+		return
+	}
+	t := time.NewTimer(a.opts.CommitWindow)
+	defer t.Stop()
+	for ws.batch.Len() < a.opts.MaxBatch {
+		select {
+		case o := <-a.ops:
+			add(o)
+		case <-t.C:
 			return
 		}
 	}
@@ -142,6 +161,7 @@ func (a *Auditor) commit(ws *writerState) {
 	ws.commits++
 	ws.rows += int64(ws.batch.Len())
 	ws.lastOK = a.now()
+	ws.lastWaiters = len(ws.waiters)
 	a.answer(ws, nil)
 	if len(ws.retry) > 0 {
 		a.flushRetry(ws)
