@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/config"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -70,16 +68,9 @@ func newExporter(ctx context.Context, endpoint string) (sdktrace.SpanExporter, e
 	}
 	switch u.Scheme {
 	case "grpc":
-		return otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(u.Host), otlptracegrpc.WithInsecure())
+		return newGRPCExporter(u.Host)
 	case "http", "https":
-		opts := []otlptracehttp.Option{otlptracehttp.WithEndpoint(u.Host)}
-		if u.Scheme == "http" {
-			opts = append(opts, otlptracehttp.WithInsecure())
-		}
-		if u.Path != "" && u.Path != "/" {
-			opts = append(opts, otlptracehttp.WithURLPath(u.Path))
-		}
-		return otlptracehttp.New(ctx, opts...)
+		return newHTTPExporter(u), nil
 	}
 	return nil, fmt.Errorf("telemetry: otlp_endpoint %q: scheme must be grpc, http or https", endpoint)
 }
