@@ -37,7 +37,7 @@ TR_PROXY=127.0.0.1:33139 TR_ADMIN=127.0.0.1:39912
 OTLP_GRPC=127.0.0.1:34317 OTLP_HTTP=127.0.0.1:34318
 
 mkdir -p "$RUN/sluice" "$RUN/registry" "$RUN/otelcol"
-rm -f "$RUN/sluice/"*.db* "$RUN/sluice/"*.log "$RUN/otelcol/otelcol.log" "$RUN/runs.txt"
+rm -rf "$RUN/sluice/"*.db* "$RUN/sluice/"*.log "$RUN/otelcol/otelcol.log" "$RUN/runs.txt"
 echo "building sluice and the Collector" >&2
 if [[ -n ${SLUICE_BIN:-} ]]; then cp "$SLUICE_BIN" "$RUN/sluice/sluice"   # a binary built earlier
 else (cd "$ROOT" && go build -trimpath -o "$RUN/sluice/sluice" ./cmd/sluice); fi
