@@ -222,7 +222,11 @@ func (s *storeSource) get(ctx context.Context, path string, q url.Values) (*http
 	if s.token != "" {
 		req.Header.Set("Authorization", "Bearer "+s.token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	// Straight to the admin API, never through $HTTP_PROXY: on a workload
+	// that is often this very gateway, which would refuse the admin
+	// address as undeclared.
+	client := &http.Client{Transport: &http.Transport{Proxy: nil}}
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}
