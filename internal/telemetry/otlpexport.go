@@ -10,14 +10,16 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
-	collectortracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	collectortracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
@@ -113,15 +115,47 @@ func (rawCodec) Unmarshal(data []byte, v any) error {
 // Name is "proto": on the wire this is the protobuf content subtype.
 func (rawCodec) Name() string { return "proto" }
 
+// exportHeaders are the headers every export carries, from the standard
+// OTEL_EXPORTER_OTLP_HEADERS and OTEL_EXPORTER_OTLP_TRACES_HEADERS
+// (comma-separated key=value, values URL-encoded; the traces variable
+// wins for a key in both): how a collector or tracing vendor that wants an
+// API key gets one.
+func exportHeaders(getenv func(string) string) (map[string]string, error) {
+	h := map[string]string{}
+	for _, name := range []string{"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"} {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			continue
+		}
+		for _, kv := range strings.Split(v, ",") {
+			k, val, ok := strings.Cut(kv, "=")
+			k = strings.TrimSpace(k)
+			if !ok || k == "" {
+				return nil, fmt.Errorf("telemetry: %s: %q is not key=value", name, strings.TrimSpace(kv))
+			}
+			dec, err := url.PathUnescape(strings.TrimSpace(val))
+			if err != nil {
+				return nil, fmt.Errorf("telemetry: %s: value of %q: %w", name, k, err)
+			}
+			h[strings.ToLower(k)] = dec
+		}
+	}
+	return h, nil
+}
+
 // newGRPCExporter exports to an OTLP/gRPC collector at host:port, in
 // plain text (as the grpc:// endpoint says).
-func newGRPCExporter(host string) (*otlpExporter, error) {
+func newGRPCExporter(host string, headers map[string]string) (*otlpExporter, error) {
 	conn, err := grpc.NewClient(host, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: otlp grpc %s: %w", host, err)
 	}
+	md := metadata.New(headers)
 	var resp []byte
 	send := func(ctx context.Context, body []byte) (bool, error) {
+		if len(md) > 0 {
+			ctx = metadata.NewOutgoingContext(ctx, md)
+		}
 		err := conn.Invoke(ctx, exportMethod, body, &resp, grpc.ForceCodec(rawCodec{}))
 		if err != nil {
 			switch status.Code(err) {
@@ -139,7 +173,7 @@ func newGRPCExporter(host string) (*otlpExporter, error) {
 // newHTTPExporter exports to an OTLP/HTTP collector at u (path
 // /v1/traces unless u has one). It never goes through an HTTP proxy: the
 // environment's proxy is often this gateway.
-func newHTTPExporter(u *url.URL) *otlpExporter {
+func newHTTPExporter(u *url.URL, headers map[string]string) *otlpExporter {
 	target := *u
 	if target.Path == "" || target.Path == "/" {
 		target.Path = "/v1/traces"
@@ -158,6 +192,9 @@ func newHTTPExporter(u *url.URL) *otlpExporter {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 		if err != nil {
 			return false, err
+		}
+		for k, v := range headers {
+			req.Header.Set(k, v)
 		}
 		req.Header.Set("Content-Type", "application/x-protobuf")
 		res, err := client.Do(req)

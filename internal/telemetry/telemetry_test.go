@@ -3,9 +3,11 @@ package telemetry
 import (
 	"context"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +21,7 @@ import (
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -105,12 +108,20 @@ func TestTracingOffPassesTraceparentThrough(t *testing.T) {
 type spanSink struct {
 	mu   sync.Mutex
 	reqs []*collectortrace.ExportTraceServiceRequest
+	keys []string // the x-api-key header of each request
 }
 
-func (s *spanSink) add(r *collectortrace.ExportTraceServiceRequest) {
+func (s *spanSink) add(r *collectortrace.ExportTraceServiceRequest, apiKey string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reqs = append(s.reqs, r)
+	s.keys = append(s.keys, apiKey)
+}
+
+func (s *spanSink) apiKeys() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.keys)
 }
 
 type gotSpan struct {
@@ -152,7 +163,7 @@ func httpReceiver(t *testing.T) (*spanSink, string) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		sink.add(req)
+		sink.add(req, r.Header.Get("X-Api-Key"))
 		b, _ := proto.Marshal(&collectortrace.ExportTraceServiceResponse{})
 		w.Header().Set("Content-Type", "application/x-protobuf")
 		_, _ = w.Write(b)
@@ -166,8 +177,9 @@ type grpcTraceService struct {
 	sink *spanSink
 }
 
-func (g *grpcTraceService) Export(_ context.Context, r *collectortrace.ExportTraceServiceRequest) (*collectortrace.ExportTraceServiceResponse, error) {
-	g.sink.add(r)
+func (g *grpcTraceService) Export(ctx context.Context, r *collectortrace.ExportTraceServiceRequest) (*collectortrace.ExportTraceServiceResponse, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	g.sink.add(r, strings.Join(md.Get("x-api-key"), ","))
 	return &collectortrace.ExportTraceServiceResponse{}, nil
 }
 
@@ -203,6 +215,9 @@ func TestTracesExported(t *testing.T) {
 		{"http", httpReceiver},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// Headers from the standard variables; the traces one wins.
+			t.Setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=general,x-other=1")
+			t.Setenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "X-Api-Key=s3cr%2Ct")
 			sink, endpoint := tc.receive(t)
 			ctx := context.Background()
 			cfg := config.Telemetry{OTLPEndpoint: endpoint, ServiceName: "sluice-test", SampleRatio: 1}
@@ -225,6 +240,11 @@ func TestTracesExported(t *testing.T) {
 			got := sink.spans()
 			if len(got) != 2 {
 				t.Fatalf("receiver got %d spans, want 2", len(got))
+			}
+			for _, k := range sink.apiKeys() {
+				if k != "s3cr,t" {
+					t.Errorf("x-api-key %q, want the OTEL_EXPORTER_OTLP_TRACES_HEADERS value", k)
+				}
 			}
 			for _, s := range got {
 				if s.resource["service.name"] != "sluice-test" || s.resource["service.version"] != "1.2.3" || s.resource["service.instance.id"] != "gw-1" {
@@ -414,4 +434,33 @@ type countingService struct {
 
 func (countingService) Export(context.Context, *collectortrace.ExportTraceServiceRequest) (*collectortrace.ExportTraceServiceResponse, error) {
 	return &collectortrace.ExportTraceServiceResponse{}, nil
+}
+
+// OTEL_EXPORTER_OTLP_HEADERS parses as the OTel spec says, and a bad one
+// is an error that names the variable.
+func TestExportHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		general, traces string
+		want            map[string]string
+		err             string
+	}{
+		{"", "", map[string]string{}, ""},
+		{"api-key=abc", "", map[string]string{"api-key": "abc"}, ""},
+		{" A=1 , b = x%20y ", "", map[string]string{"a": "1", "b": "x y"}, ""},
+		{"a=1,b=2", "B=3", map[string]string{"a": "1", "b": "3"}, ""},
+		{"novalue", "", nil, "OTEL_EXPORTER_OTLP_HEADERS: \"novalue\" is not key=value"},
+		{"", "a=%zz", nil, "OTEL_EXPORTER_OTLP_TRACES_HEADERS: value of \"a\""},
+	} {
+		env := map[string]string{"OTEL_EXPORTER_OTLP_HEADERS": tc.general, "OTEL_EXPORTER_OTLP_TRACES_HEADERS": tc.traces}
+		got, err := exportHeaders(func(k string) string { return env[k] })
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q %q: err %v, want %q", tc.general, tc.traces, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || !maps.Equal(got, tc.want) {
+			t.Errorf("%q %q: %v %v, want %v", tc.general, tc.traces, got, err, tc.want)
+		}
+	}
 }

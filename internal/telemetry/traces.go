@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -45,7 +46,7 @@ func NewTracing(ctx context.Context, c config.Telemetry, res *resource.Resource)
 	if c.OTLPEndpoint == "" {
 		return t, nil
 	}
-	exp, err := newExporter(ctx, c.OTLPEndpoint)
+	exp, err := newExporter(c.OTLPEndpoint)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +59,7 @@ func NewTracing(ctx context.Context, c config.Telemetry, res *resource.Resource)
 	return t, nil
 }
 
-func newExporter(ctx context.Context, endpoint string) (sdktrace.SpanExporter, error) {
+func newExporter(endpoint string) (sdktrace.SpanExporter, error) {
 	if !strings.Contains(endpoint, "://") {
 		endpoint = "grpc://" + endpoint
 	}
@@ -66,13 +67,17 @@ func newExporter(ctx context.Context, endpoint string) (sdktrace.SpanExporter, e
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("telemetry: invalid otlp_endpoint %q", endpoint)
 	}
-	switch u.Scheme {
-	case "grpc":
-		return newGRPCExporter(u.Host)
-	case "http", "https":
-		return newHTTPExporter(u), nil
+	if u.Scheme != "grpc" && u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("telemetry: otlp_endpoint %q: scheme must be grpc, http or https", endpoint)
 	}
-	return nil, fmt.Errorf("telemetry: otlp_endpoint %q: scheme must be grpc, http or https", endpoint)
+	headers, err := exportHeaders(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme == "grpc" {
+		return newGRPCExporter(u.Host, headers)
+	}
+	return newHTTPExporter(u, headers), nil
 }
 
 // Shutdown flushes pending spans.
