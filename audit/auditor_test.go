@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -254,6 +255,79 @@ func TestBeginReturnsOnlyAfterCommit(t *testing.T) {
 }
 
 // Callers that arrive while a commit is in progress share the next one.
+// After a commit that served several callers, the writer gathers for up
+// to CommitWindow (here: until the batch is full) before the next one; a
+// commit that served one caller is followed by no wait; Close does not
+// wait for the window.
+func TestCommitWindow(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.MaxBatch = 3; o.CommitWindow = time.Hour })
+	gate, entered := make(chan struct{}), make(chan struct{}, 1)
+	h.store.mu.Lock()
+	h.store.gate, h.store.entered = gate, entered
+	h.store.mu.Unlock()
+	var wg sync.WaitGroup
+	begin := func(i int, done chan<- struct{}) {
+		defer wg.Done()
+		if err := h.a.Begin(context.Background(), sample(i)); err != nil {
+			t.Error(err)
+		}
+		if done != nil {
+			close(done)
+		}
+	}
+	wg.Add(1)
+	go begin(0, nil)
+	<-entered // the first commit (one caller) is in progress
+	h.store.mu.Lock()
+	h.store.gate, h.store.entered = nil, nil
+	h.store.mu.Unlock()
+	wg.Add(2)
+	go begin(1, nil)
+	go begin(2, nil)
+	eventually(t, "2 queued", func() bool { return h.a.queueDepth() == 2 })
+	close(gate)
+	wg.Wait() // [0] then, with no wait after a lone caller, [1 2]
+
+	lone := make(chan struct{})
+	wg.Add(1)
+	go begin(3, lone) // follows a commit of two callers: it waits for more
+	select {
+	case <-lone:
+		t.Fatal("a call after a busy commit was committed without gathering")
+	case <-time.After(100 * time.Millisecond):
+	}
+	wg.Add(2)
+	go begin(4, nil)
+	go begin(5, nil)
+	wg.Wait() // the batch is full: [3 4 5]
+	<-lone
+
+	if got := h.store.sizes(); !slices.Equal(got, []int{1, 2, 3}) {
+		t.Fatalf("batches %v, want [1 2 3]", got)
+	}
+
+	// The last commit served three callers: a lone call now waits for the
+	// window, and Close ends the wait rather than sitting through it.
+	last := make(chan error, 1)
+	go func() { last <- h.a.Begin(context.Background(), sample(6)) }()
+	select {
+	case err := <-last:
+		t.Fatalf("a call after a busy commit was committed without gathering (err %v)", err)
+	case <-time.After(100 * time.Millisecond): // queued, and waiting in the window
+	}
+	closed := make(chan struct{})
+	go func() { h.a.Close(context.Background()); close(closed) }()
+	select {
+	case err := <-last:
+		if err != nil {
+			t.Errorf("the call in the window: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waited for the commit window")
+	}
+	<-closed
+}
+
 func TestGroupCommit(t *testing.T) {
 	for _, tc := range []struct {
 		name     string

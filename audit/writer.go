@@ -128,6 +128,8 @@ func (a *Auditor) collect(ws *writerState, first *op) {
 			add(o)
 		case <-t.C:
 			return
+		case <-a.quit: // Close: commit now, then drain
+			return
 		}
 	}
 }
