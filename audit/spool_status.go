@@ -10,12 +10,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/config"
 )
 
 // SpoolStatus is what one gateway's spool holds that its store does not.
 type SpoolStatus struct {
-	// Gateway is the gateway id (as the spool directory names it).
+	// Gateway is the gateway id: from the store's cursor or the spooled
+	// records, else the spool directory's name.
 	Gateway string
 	// Dir is the spool directory.
 	Dir string
@@ -56,12 +60,18 @@ func PendingSpool(ctx context.Context, url string) ([]SpoolStatus, error) {
 		s := &spool{dir: filepath.Join(root, e.Name()), log: quietLog}
 		st := SpoolStatus{Gateway: e.Name(), Dir: s.dir}
 		var from spoolPos // no cursor: everything in the spool is pending
+		named := false
 		for gw, pos := range cursors {
 			if spoolName(gw) == e.Name() {
-				st.Gateway, from = gw, pos
+				st.Gateway, from, named = gw, pos, true
 			}
 		}
 		_, err := s.replay(from, 4096, func(items []spoolItem) error {
+			if !named && len(items) > 0 && items[0].rec != nil && spoolName(items[0].rec.Gateway) == e.Name() {
+				// No cursor yet: the records name their gateway (the
+				// directory name may be its hex form).
+				st.Gateway, named = items[0].rec.Gateway, true
+			}
 			st.Pending += len(items)
 			return nil
 		})
@@ -105,4 +115,47 @@ func readCursors(ctx context.Context, path string) (map[string]spoolPos, error) 
 		out[gw] = p
 	}
 	return out, rows.Err()
+}
+
+// ReplayResult is what ReplaySpools did with one gateway's spool.
+type ReplayResult struct {
+	SpoolStatus
+	// InUse: a running gateway holds the spool (it writes its records
+	// itself); nothing was done.
+	InUse bool
+	// Err is why the spool could not be written into the store; nil when
+	// it was (or when InUse).
+	Err error
+}
+
+// ReplaySpools does for every gateway whose spool is beside the SQLite
+// store at url what that gateway does at its next start: it writes what
+// its spool holds beyond the store's cursor into the store and closes
+// its calls left open with error gateway_restart. It is for gateways that
+// will not start again (a replica scaled away, a host retired), so that
+// their last records reach the store; a spool a running gateway holds is
+// left to it.
+func ReplaySpools(ctx context.Context, url string, log *slog.Logger) ([]ReplayResult, error) {
+	if _, ok := strings.CutPrefix(url, "sqlite://"); !ok {
+		return nil, fmt.Errorf("audit: replay: %q is not a sqlite:// store (only SQLite stores have spools)", url)
+	}
+	sts, err := PendingSpool(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ReplayResult, 0, len(sts))
+	for _, st := range sts {
+		res := ReplayResult{SpoolStatus: st}
+		a, err := Open(ctx, Options{Config: config.Audit{Store: url}, Gateway: st.Gateway, Logger: log})
+		switch {
+		case errors.Is(err, syscall.EWOULDBLOCK):
+			res.InUse = true
+		case err != nil:
+			res.Err = err
+		default:
+			res.Err = a.Close(ctx)
+		}
+		out = append(out, res)
+	}
+	return out, nil
 }

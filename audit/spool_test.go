@@ -437,8 +437,8 @@ func TestPendingSpool(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The gateway has not written to the store yet: no cursor, so the
-	// directory name stands for the gateway.
-	if len(st) != 1 || st[0].Pending != 3 || st[0].Gateway != spoolName("pod/a b") || time.Since(st[0].LastWrite) > time.Minute {
+	// spooled records name the gateway (its directory is the hex form).
+	if len(st) != 1 || st[0].Pending != 3 || st[0].Gateway != "pod/a b" || time.Since(st[0].LastWrite) > time.Minute {
 		t.Fatalf("pending: %+v", st)
 	}
 	crash(a)
@@ -453,6 +453,57 @@ func TestPendingSpool(t *testing.T) {
 	}
 	if st, err := PendingSpool(ctx, "discard://"); err != nil || st != nil {
 		t.Fatalf("discard: %v %v", st, err)
+	}
+}
+
+// ReplaySpools writes a stopped gateway's spooled records into the store
+// and closes its open calls, as its restart would; a spool a running
+// gateway holds is left alone.
+func TestReplaySpools(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.db")
+	url := "sqlite://" + path
+	ctx := context.Background()
+	// Gateway "pod/a b" (hex directory name) crashes with 4 records only
+	// in its spool, one of them finished.
+	a := openSpooled(t, path, func(o *Options) { o.IngestDelay = time.Hour; o.Gateway = "pod/a b" })
+	for i := range 4 {
+		r := sample(i)
+		if err := a.Begin(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			r.Status = 200
+			a.End(r)
+		}
+	}
+	eventually(t, "outcome spooled", func() bool { return a.backlog() == 5 })
+	crash(a)
+	// Gateway "live" is running with a record of its own in its spool.
+	live := openSpooled(t, path, func(o *Options) { o.IngestDelay = time.Hour; o.Gateway = "live" })
+	defer live.Close(ctx)
+	if err := live.Begin(ctx, sample(9)); err != nil {
+		t.Fatal(err)
+	}
+
+	res, err := ReplaySpools(ctx, url, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]ReplayResult{}
+	for _, r := range res {
+		got[r.Gateway] = r
+	}
+	if r := got["pod/a b"]; r.Pending != 5 || r.InUse || r.Err != nil {
+		t.Errorf("stopped gateway: %+v", r)
+	}
+	if r := got["live"]; !r.InUse || r.Err != nil {
+		t.Errorf("running gateway: %+v", r)
+	}
+	if all, open := countRecords(t, path); all != 4 || open != 0 {
+		t.Errorf("after replay: %d records (%d open), want the stopped gateway's 4, none open", all, open)
+	}
+	if _, err := ReplaySpools(ctx, "discard://", quiet); err == nil {
+		t.Error("replay of a store without spools: no error")
 	}
 }
 

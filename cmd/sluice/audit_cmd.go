@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,10 +20,66 @@ import (
 
 // newAuditCmd is `sluice audit query`: records straight from the store
 // file (read-only, no gateway needed) or from a running gateway's admin
-// API.
+// API; and `sluice audit replay`, which writes the spools of stopped
+// gateways into the store.
 func newAuditCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "audit", Short: "Query audit records"}
-	cmd.AddCommand(newAuditQueryCmd())
+	cmd.AddCommand(newAuditQueryCmd(), newAuditReplayCmd())
+	return cmd
+}
+
+// newAuditReplayCmd is `sluice audit replay`: for every gateway that is
+// not running, what its restart would do (audit.ReplaySpools). Exit
+// status 1 when a spool could not be written.
+func newAuditReplayCmd() *cobra.Command {
+	var cfgPath, store string
+	cmd := &cobra.Command{
+		Use:   "replay [--store sqlite://PATH]",
+		Short: "Write the records that stopped gateways left in their spools into the store, and close their open calls",
+		Long: `A gateway acknowledges a call once its record is in its spool, beside the
+store, and copies the spool into the store in the background; a gateway
+that stopped writes the rest at its next start. replay does that now for
+every gateway that is not running (a replica scaled away, a host retired):
+the store then holds every record, and the calls those gateways left open
+are closed with error gateway_restart. A spool that a running gateway holds
+is left to it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if store == "" {
+				cfg, err := config.Load(cfgPath)
+				if err != nil {
+					return err
+				}
+				store = cfg.Audit.Store
+			}
+			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+			res, err := audit.ReplaySpools(cmd.Context(), store, log)
+			if err != nil {
+				return err
+			}
+			failed := 0
+			for _, r := range res {
+				switch {
+				case r.InUse:
+					fmt.Fprintf(cmd.OutOrStdout(), "gateway %q: running (its spool %s is locked); it writes its records itself\n", r.Gateway, r.Dir)
+				case r.Err != nil:
+					failed++
+					fmt.Fprintf(cmd.OutOrStdout(), "gateway %q: FAILED: %v\n", r.Gateway, r.Err)
+				default:
+					fmt.Fprintf(cmd.OutOrStdout(), "gateway %q: %d spooled entries written into the store; open calls closed\n", r.Gateway, r.Pending)
+				}
+			}
+			if len(res) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "no spools beside", store)
+			}
+			if failed > 0 {
+				return fmt.Errorf("%d of %d spools could not be written", failed, len(res))
+			}
+			return nil
+		},
+	}
+	addConfigFlag(cmd, &cfgPath)
+	cmd.Flags().StringVar(&store, "store", "", "the store: sqlite://PATH (default: audit.store of the config)")
 	return cmd
 }
 
@@ -203,7 +260,7 @@ func (s *storeSource) open(ctx context.Context, stderr io.Writer) (audit.Reader,
 	for _, p := range pending {
 		if p.Pending > 0 && time.Since(p.LastWrite) > 2*time.Second {
 			fmt.Fprintf(stderr, "warning: %d records of gateway %q are in its spool (%s) and not yet in the store; "+
-				"they are not in this answer. The gateway writes them at its next start.\n", p.Pending, p.Gateway, p.Dir)
+				"they are not in this answer. The gateway writes them at its next start; `sluice audit replay` writes them now.\n", p.Pending, p.Gateway, p.Dir)
 		}
 	}
 	return r, nil
