@@ -23,7 +23,7 @@ import (
 // API; and `sluice audit replay`, which writes the spools of stopped
 // gateways into the store.
 func newAuditCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "audit", Short: "Query audit records"}
+	cmd := &cobra.Command{Use: "audit", Short: "Query audit records, and write stopped gateways' spools into the store"}
 	cmd.AddCommand(newAuditQueryCmd(), newAuditReplayCmd())
 	return cmd
 }
