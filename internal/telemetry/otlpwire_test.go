@@ -174,3 +174,33 @@ func BenchmarkExportEncode(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(spans)), "ns/span")
 	})
 }
+
+// A batch of the batch processor's size has message lengths of three
+// varint bytes (over 16 KiB); it still matches the library.
+func TestWireEncoderLargeBatch(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	tr := tp.Tracer("github.com/sluicehq/sluice/egress")
+	for i := 0; i < 600; i++ {
+		_, s := tr.Start(context.Background(), "GET", trace.WithAttributes(attribute.Int("i", i),
+			attribute.String("url.path", string(bytes.Repeat([]byte{'a' + byte(i%26)}, i%200)))))
+		s.End()
+	}
+	spans := rec.Ended()
+	var c captureClient
+	if err := otlptrace.NewUnstarted(&c).ExportSpans(context.Background(), spans); err != nil {
+		t.Fatal(err)
+	}
+	var enc wireEncoder
+	buf := enc.appendRequest(nil, spans)
+	if len(buf) < 1<<16 {
+		t.Fatalf("request is %d bytes; the test wants lengths over 16 KiB", len(buf))
+	}
+	got := &collectortracepb.ExportTraceServiceRequest{}
+	if err := proto.Unmarshal(buf, got); err != nil {
+		t.Fatal(err)
+	}
+	if want := (&collectortracepb.ExportTraceServiceRequest{ResourceSpans: c.got}); !proto.Equal(got, want) {
+		t.Fatal("encoder and library differ on a large batch")
+	}
+}
