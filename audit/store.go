@@ -105,7 +105,9 @@ type StoreOptions struct {
 }
 
 // OpenStore opens the store named by url: sqlite://PATH (relative to the
-// working directory; parent directories are created) or postgres://….
+// working directory; parent directories are created) or
+// postgres://user@host/db (postgresql:// too; the schema is created unless
+// read-only).
 func OpenStore(ctx context.Context, url string, opts StoreOptions) (Store, error) {
 	switch {
 	case strings.HasPrefix(url, "sqlite://"):
@@ -117,7 +119,7 @@ func OpenStore(ctx context.Context, url string, opts StoreOptions) (Store, error
 	case url == "discard://":
 		return discardStore{}, nil
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		return nil, errors.New("audit: postgres store not implemented yet")
+		return openPostgres(ctx, url, opts)
 	default:
 		return nil, fmt.Errorf("audit: store %q: must be sqlite://PATH or postgres://…", url)
 	}

@@ -26,8 +26,10 @@ func TestOpenStoreErrors(t *testing.T) {
 		readOnly bool
 		err      string
 	}{
-		{"postgres://u@db/audit", false, "postgres store not implemented yet"},
-		{"postgresql://u@db/audit", true, "postgres store not implemented yet"},
+		// postgres:// reaches the PostgreSQL store (postgres_test.go runs it
+		// against a real server); a malformed URL fails before connecting.
+		{"postgres://u@db:port/audit", false, "audit: postgres:"},
+		{"postgresql://u@db:port/audit", true, "audit: postgres:"},
 		{"mysql://x", false, "must be sqlite://PATH or postgres://"},
 		{"sqlite://", false, "empty path"},
 		{"sqlite://" + filepath.Join(dir, "missing.db"), true, "no such file"},

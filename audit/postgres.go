@@ -1,0 +1,751 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// The PostgreSQL layout. Unlike SQLite, where appending the outcome beats
+// rewriting the decision row, PostgreSQL rewrites rows cheaply (a HOT
+// update when the page has room, hence fillfactor 90), so a record is one
+// row of decisions, inserted by Begin and updated by End:
+//
+//   - decisions: every record column plus rid (bigint identity, the
+//     insertion order that breaks ties in time order); time_end is NULL
+//     while the call is open.
+//   - open_calls: rids of calls begun and not yet ended (what a restart
+//     closes with error gateway_restart); a separate table so that End
+//     changes no indexed column of decisions.
+//   - gateways: the highest seq written per gateway (survives retention).
+//   - probe: one row rewritten by Check.
+//   - sluice_audit_meta: the schema version.
+//   - records: a view with exactly the columns of DESIGN section 8 (and
+//     rid), the same as the SQLite view. Query this one.
+//
+// There is no cost_hourly rollup: Cost aggregates the records.
+
+// pgSchemaVersion is the schema version kept in sluice_audit_meta; a
+// database written by a newer Sluice is refused rather than misread.
+const pgSchemaVersion = 1
+
+// pgSchemaLock is the advisory lock key that serialises schema creation
+// between gateways starting together on the same database.
+const pgSchemaLock = 0x736c7569636501 // "sluice\x01"
+
+const pgTableDDL = `CREATE TABLE IF NOT EXISTS sluice_audit_meta (
+	key   text   PRIMARY KEY,
+	value bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS decisions (
+	rid             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	id              text             NOT NULL,
+	seq             bigint           NOT NULL,
+	gateway         text             NOT NULL,
+	time_start      timestamptz      NOT NULL,
+	time_end        timestamptz,
+	duration_ms     double precision NOT NULL,
+	event           text             NOT NULL,
+	source_identity text             NOT NULL,
+	identity_source text             NOT NULL,
+	source_ip       text             NOT NULL,
+	source_workload text             NOT NULL,
+	listener        text             NOT NULL,
+	kind            text             NOT NULL,
+	method          text             NOT NULL,
+	host            text             NOT NULL,
+	port            integer          NOT NULL,
+	path            text             NOT NULL,
+	sni             text             NOT NULL,
+	service_entry   text             NOT NULL,
+	dialed_ip       text             NOT NULL,
+	tls_originated  boolean          NOT NULL,
+	tls_version     text             NOT NULL,
+	decision        text             NOT NULL,
+	enforced        boolean          NOT NULL,
+	reason          text             NOT NULL,
+	policy_rules    jsonb            NOT NULL,
+	status          integer          NOT NULL,
+	error           text             NOT NULL,
+	bytes_sent      bigint           NOT NULL,
+	bytes_received  bigint           NOT NULL,
+	meter           text             NOT NULL,
+	cost            double precision NOT NULL,
+	currency        text             NOT NULL,
+	trace_id        text             NOT NULL,
+	count           integer          NOT NULL
+) WITH (fillfactor = 90);
+CREATE TABLE IF NOT EXISTS open_calls (
+	rid     bigint PRIMARY KEY,
+	gateway text   NOT NULL
+);
+CREATE TABLE IF NOT EXISTS gateways (
+	gateway text   PRIMARY KEY,
+	seq     bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS probe (
+	k integer     PRIMARY KEY,
+	t timestamptz NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS decisions_id ON decisions (id);
+CREATE INDEX IF NOT EXISTS decisions_time ON decisions (time_start, rid);
+CREATE INDEX IF NOT EXISTS decisions_host_time ON decisions (host, time_start, rid);
+CREATE INDEX IF NOT EXISTS decisions_identity_time ON decisions (source_identity, time_start, rid);
+CREATE INDEX IF NOT EXISTS decisions_workload_time ON decisions (source_workload, time_start, rid);
+CREATE INDEX IF NOT EXISTS decisions_ip_time ON decisions (source_ip, time_start, rid);
+CREATE INDEX IF NOT EXISTS decisions_denied_time ON decisions (time_start, rid) WHERE decision = 'deny';
+CREATE OR REPLACE VIEW records AS SELECT ` + "\n\t" + `id, seq, gateway, time_start, time_end, duration_ms, event,
+	source_identity, identity_source, source_ip, source_workload,
+	listener, kind, method, host, port, path, sni, service_entry,
+	dialed_ip, tls_originated, tls_version,
+	decision, enforced, reason, policy_rules,
+	status, error, bytes_sent, bytes_received, meter, cost, currency, trace_id,
+	count, rid
+FROM decisions;`
+
+// pgKind is the PostgreSQL type of a record column as sent in an array.
+type pgKind int
+
+const (
+	pgText pgKind = iota
+	pgInt8
+	pgInt4
+	pgFloat8
+	pgBool
+	pgTime     // timestamptz, never NULL
+	pgTimeNull // timestamptz, NULL for the zero time
+	pgJSON     // jsonb, sent as text
+)
+
+// pgArrayType is the array type of each kind in unnest($n::type).
+var pgArrayType = map[pgKind]string{
+	pgText: "text[]", pgInt8: "bigint[]", pgInt4: "integer[]", pgFloat8: "double precision[]",
+	pgBool: "boolean[]", pgTime: "timestamptz[]", pgTimeNull: "timestamptz[]", pgJSON: "text[]",
+}
+
+// pgCol is a column of decisions and how to read it from a Record.
+type pgCol struct {
+	name string
+	kind pgKind
+	get  func(*Record) any
+}
+
+// pgRecordCols are the columns of decisions (after rid), in view order.
+var pgRecordCols = []pgCol{
+	{"id", pgText, func(r *Record) any { return r.ID }},
+	{"seq", pgInt8, func(r *Record) any { return int64(r.Seq) }},
+	{"gateway", pgText, func(r *Record) any { return r.Gateway }},
+	{"time_start", pgTime, func(r *Record) any { return r.TimeStart }},
+	{"time_end", pgTimeNull, func(r *Record) any { return r.TimeEnd }},
+	{"duration_ms", pgFloat8, func(r *Record) any { return r.DurationMS }},
+	{"event", pgText, func(r *Record) any { return r.Event }},
+	{"source_identity", pgText, func(r *Record) any { return r.SourceIdentity }},
+	{"identity_source", pgText, func(r *Record) any { return r.IdentitySource }},
+	{"source_ip", pgText, func(r *Record) any { return r.SourceIP }},
+	{"source_workload", pgText, func(r *Record) any { return r.SourceWorkload }},
+	{"listener", pgText, func(r *Record) any { return r.Listener }},
+	{"kind", pgText, func(r *Record) any { return r.Kind }},
+	{"method", pgText, func(r *Record) any { return r.Method }},
+	{"host", pgText, func(r *Record) any { return r.Host }},
+	{"port", pgInt4, func(r *Record) any { return int32(r.Port) }},
+	{"path", pgText, func(r *Record) any { return r.Path }},
+	{"sni", pgText, func(r *Record) any { return r.SNI }},
+	{"service_entry", pgText, func(r *Record) any { return r.ServiceEntry }},
+	{"dialed_ip", pgText, func(r *Record) any { return r.DialedIP }},
+	{"tls_originated", pgBool, func(r *Record) any { return r.TLSOriginated }},
+	{"tls_version", pgText, func(r *Record) any { return r.TLSVersion }},
+	{"decision", pgText, func(r *Record) any { return r.Decision }},
+	{"enforced", pgBool, func(r *Record) any { return r.Enforced }},
+	{"reason", pgText, func(r *Record) any { return r.Reason }},
+	{"policy_rules", pgJSON, func(r *Record) any { return rulesJSON(r.PolicyRules) }},
+	{"status", pgInt4, func(r *Record) any { return int32(r.Status) }},
+	{"error", pgText, func(r *Record) any { return r.Error }},
+	{"bytes_sent", pgInt8, func(r *Record) any { return r.BytesSent }},
+	{"bytes_received", pgInt8, func(r *Record) any { return r.BytesReceived }},
+	{"meter", pgText, func(r *Record) any { return r.Meter }},
+	{"cost", pgFloat8, func(r *Record) any { return r.Cost }},
+	{"currency", pgText, func(r *Record) any { return r.Currency }},
+	{"trace_id", pgText, func(r *Record) any { return r.TraceID }},
+	{"count", pgInt4, func(r *Record) any { return int32(countOf(r)) }},
+}
+
+// pgRidCol is rid as an input column (outcome updates).
+var pgRidCol = pgCol{"rid", pgInt8, func(r *Record) any { return r.rid }}
+
+// pgOutcomeCols are the columns End sets: rid and id to find the row,
+// then outcomeColumns (what the SQLite outcomes table holds).
+var pgOutcomeCols = func() []pgCol {
+	cols := []pgCol{pgRidCol, pgRecordCols[0]}
+	for _, name := range outcomeColumns {
+		for _, c := range pgRecordCols {
+			if c.name == name {
+				cols = append(cols, c)
+			}
+		}
+	}
+	return cols
+}()
+
+// pgArrays turns recs into one array argument per column.
+func pgArrays(cols []pgCol, recs []*Record) []any {
+	args := make([]any, len(cols))
+	for i, c := range cols {
+		switch c.kind {
+		case pgText, pgJSON:
+			a := make([]string, len(recs))
+			for j, r := range recs {
+				a[j] = c.get(r).(string)
+			}
+			args[i] = a
+		case pgInt8:
+			a := make([]int64, len(recs))
+			for j, r := range recs {
+				a[j] = c.get(r).(int64)
+			}
+			args[i] = a
+		case pgInt4:
+			a := make([]int32, len(recs))
+			for j, r := range recs {
+				a[j] = c.get(r).(int32)
+			}
+			args[i] = a
+		case pgFloat8:
+			a := make([]float64, len(recs))
+			for j, r := range recs {
+				a[j] = c.get(r).(float64)
+			}
+			args[i] = a
+		case pgBool:
+			a := make([]bool, len(recs))
+			for j, r := range recs {
+				a[j] = c.get(r).(bool)
+			}
+			args[i] = a
+		case pgTime, pgTimeNull:
+			a := make([]pgtype.Timestamptz, len(recs))
+			for j, r := range recs {
+				t := c.get(r).(time.Time)
+				a[j] = pgtype.Timestamptz{Time: t, Valid: !t.IsZero() || c.kind == pgTime}
+			}
+			args[i] = a
+		}
+	}
+	return args
+}
+
+// pgUnnest is "unnest($1::text[], …) AS u(id, …)" for cols.
+func pgUnnest(cols []pgCol) string {
+	params := make([]string, len(cols))
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		params[i] = fmt.Sprintf("$%d::%s", i+1, pgArrayType[c.kind])
+		names[i] = c.name
+	}
+	return "unnest(" + strings.Join(params, ", ") + ") AS u(" + strings.Join(names, ", ") + ")"
+}
+
+// pgValue is the expression that stores input column c of u.
+func pgValue(c pgCol) string {
+	if c.kind == pgJSON {
+		return "u." + c.name + "::jsonb"
+	}
+	return "u." + c.name
+}
+
+// pgInsertSQL inserts whole rows and returns their rid and id. With open,
+// rows without time_end also go into open_calls (Begin); with guard, rows
+// whose id is already stored are skipped (outcomes whose row is missing).
+func pgInsertSQL(open, guard bool) string {
+	names := make([]string, len(pgRecordCols))
+	vals := make([]string, len(pgRecordCols))
+	for i, c := range pgRecordCols {
+		names[i], vals[i] = c.name, pgValue(c)
+	}
+	q := "WITH ins AS (INSERT INTO decisions (" + strings.Join(names, ", ") + ") SELECT " +
+		strings.Join(vals, ", ") + " FROM " + pgUnnest(pgRecordCols)
+	if guard {
+		q += " WHERE NOT EXISTS (SELECT 1 FROM decisions x WHERE x.id = u.id)"
+	}
+	q += " RETURNING rid, id, gateway, time_end)"
+	if open {
+		q += ", oc AS (INSERT INTO open_calls (rid, gateway) SELECT rid, gateway FROM ins WHERE time_end IS NULL)"
+	}
+	return q + " SELECT rid, id FROM ins"
+}
+
+// pgUpdateSQL writes outcomes into their rows, found by rid and id
+// (byRid) or by id alone, closes them in open_calls and returns the ids
+// of the rows it found.
+func pgUpdateSQL(byRid bool) string {
+	set := make([]string, 0, len(outcomeColumns))
+	for _, c := range pgOutcomeCols[2:] {
+		set = append(set, c.name+" = "+pgValue(c))
+	}
+	where := "d.id = u.id"
+	if byRid {
+		where = "d.rid = u.rid AND d.id = u.id"
+	}
+	return "WITH up AS (UPDATE decisions d SET " + strings.Join(set, ", ") + " FROM " + pgUnnest(pgOutcomeCols) +
+		" WHERE " + where + " RETURNING d.rid, d.id), del AS (DELETE FROM open_calls o USING up WHERE o.rid = up.rid)" +
+		" SELECT id FROM up"
+}
+
+// The statements of Write, built once.
+var (
+	pgInsertOpenSQL    = pgInsertSQL(true, false)
+	pgInsertMissingSQL = pgInsertSQL(false, true)
+	pgUpdateByRidSQL   = pgUpdateSQL(true)
+	pgUpdateByIDSQL    = pgUpdateSQL(false)
+)
+
+const pgSeqSQL = `INSERT INTO gateways (gateway, seq) SELECT * FROM unnest($1::text[], $2::bigint[])
+	ON CONFLICT (gateway) DO UPDATE SET seq = GREATEST(gateways.seq, excluded.seq)`
+
+// pgGen is the generation of every PostgreSQL store: a rid stays valid as
+// long as the database does, and Write checks the id with the rid anyway,
+// so a rid from elsewhere cannot misplace an outcome.
+const pgGen = 1
+
+// pgStore keeps the audit records in PostgreSQL. Write, Prune and Check
+// use their own small pool (the Auditor calls them from one goroutine);
+// queries use another, so a burst of queries never holds up a commit.
+// Each Write is one transaction, committed with synchronous_commit=on
+// (unless the URL sets it otherwise), so it is durable when it returns.
+type pgStore struct {
+	opts StoreOptions
+	w    *pgxpool.Pool // nil when read-only
+	r    *pgxpool.Pool
+}
+
+// openPostgres opens the store at url (postgres://user@host/db, any
+// parameter libpq and pgx accept) and, unless read-only, creates the
+// schema.
+func openPostgres(ctx context.Context, url string, opts StoreOptions) (*pgStore, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = 2 * time.Second
+	}
+	s := &pgStore{opts: opts}
+	rcfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("audit: postgres: %w", err)
+	}
+	rcfg.MaxConns = 4
+	rcfg.MaxConnIdleTime = time.Minute
+	if opts.ReadOnly {
+		// Belt and braces: the server refuses writes on these sessions.
+		rcfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+	}
+	if s.r, err = pgxpool.NewWithConfig(ctx, rcfg); err != nil {
+		return nil, fmt.Errorf("audit: postgres: %w", err)
+	}
+	if opts.ReadOnly {
+		if err := s.checkVersion(ctx); err != nil {
+			s.r.Close()
+			return nil, err
+		}
+		return s, nil
+	}
+	wcfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		s.r.Close()
+		return nil, fmt.Errorf("audit: postgres: %w", err)
+	}
+	wcfg.MaxConns = 2
+	wcfg.MinConns = 1
+	if _, set := wcfg.ConnConfig.RuntimeParams["synchronous_commit"]; !set {
+		wcfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
+	}
+	// A commit waits at most this long for a lock held by another session
+	// (the SQLite busy timeout).
+	wcfg.ConnConfig.RuntimeParams["lock_timeout"] = fmt.Sprintf("%dms", opts.BusyTimeout.Milliseconds())
+	if s.w, err = pgxpool.NewWithConfig(ctx, wcfg); err != nil {
+		s.r.Close()
+		return nil, fmt.Errorf("audit: postgres: %w", err)
+	}
+	if err := s.createSchema(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkVersion refuses a database that is not a Sluice audit store or
+// was written by a newer schema.
+func (s *pgStore) checkVersion(ctx context.Context) error {
+	var v int64
+	err := s.r.QueryRow(ctx, `SELECT value FROM sluice_audit_meta WHERE key = 'schema_version'`).Scan(&v)
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == "42P01", errors.Is(err, pgx.ErrNoRows):
+		return errors.New("audit: postgres: not a Sluice audit store (no sluice_audit_meta schema version)")
+	case err != nil:
+		return fmt.Errorf("audit: postgres: schema version: %w", err)
+	case v > pgSchemaVersion:
+		return fmt.Errorf("audit: postgres: schema version %d is newer than this Sluice understands (%d)", v, pgSchemaVersion)
+	}
+	return nil
+}
+
+// createSchema creates the tables, indexes and view if they do not exist,
+// under an advisory lock so that gateways starting together do not race.
+func (s *pgStore) createSchema(ctx context.Context) (err error) {
+	tx, err := s.w.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("audit: postgres: schema: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(pgSchemaLock)); err != nil {
+		return fmt.Errorf("audit: postgres: schema lock: %w", err)
+	}
+	var v int64
+	err = tx.QueryRow(ctx, `SELECT value FROM sluice_audit_meta WHERE key = 'schema_version'`).Scan(&v)
+	var pgErr *pgconn.PgError
+	switch {
+	case err == nil && v > pgSchemaVersion:
+		return fmt.Errorf("audit: postgres: schema version %d is newer than this Sluice understands (%d)", v, pgSchemaVersion)
+	case err == nil, errors.Is(err, pgx.ErrNoRows):
+	case errors.As(err, &pgErr) && pgErr.Code == "42P01":
+		// A new database. The failed statement aborted the transaction;
+		// start over (still alone: nothing else is created without it).
+		_ = tx.Rollback(ctx)
+		if tx, err = s.w.Begin(ctx); err != nil {
+			return fmt.Errorf("audit: postgres: schema: %w", err)
+		}
+		if _, err = tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(pgSchemaLock)); err != nil {
+			return fmt.Errorf("audit: postgres: schema lock: %w", err)
+		}
+	default:
+		return fmt.Errorf("audit: postgres: schema version: %w", err)
+	}
+	if _, err = tx.Exec(ctx, pgTableDDL); err != nil {
+		return fmt.Errorf("audit: postgres: creating tables: %w", err)
+	}
+	if _, err = tx.Exec(ctx, `INSERT INTO sluice_audit_meta (key, value) VALUES ('schema_version', $1)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, int64(pgSchemaVersion)); err != nil {
+		return fmt.Errorf("audit: postgres: schema version: %w", err)
+	}
+	if err = tx.Commit(ctx); err != nil {
+		return fmt.Errorf("audit: postgres: schema: %w", err)
+	}
+	return nil
+}
+
+// writer returns the writer pool, or ErrReadOnly.
+func (s *pgStore) writer() (*pgxpool.Pool, error) {
+	if s.w == nil {
+		return nil, ErrReadOnly
+	}
+	return s.w, nil
+}
+
+// Write implements Store: one transaction. Begin's rows are inserted
+// (and listed in open_calls); outcomes update their row, found by the rid
+// Begin's insert returned (checked against the id) or else by id; an
+// outcome whose row is not there is inserted as a whole record.
+func (s *pgStore) Write(ctx context.Context, b *Batch) (err error) {
+	w, err := s.writer()
+	if err != nil {
+		return err
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	tx, err := w.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("audit: postgres: begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	// Inserts with no TimeEnd are open calls: their outcome columns hold
+	// nothing yet, as in the SQLite view.
+	ins := make([]*Record, len(b.Inserts))
+	for i, r := range b.Inserts {
+		ins[i] = r
+		if r.TimeEnd.IsZero() {
+			c := *r
+			c.DurationMS, c.DialedIP, c.TLSVersion, c.Status, c.Error = 0, "", "", 0, ""
+			c.BytesSent, c.BytesReceived, c.Meter, c.Cost, c.Currency = 0, 0, "", 0, ""
+			ins[i] = &c
+		}
+	}
+	var byRid, byID []*Record
+	for _, r := range b.Outcomes {
+		if r.rid != 0 && r.gen == pgGen {
+			byRid = append(byRid, r)
+		} else {
+			byID = append(byID, r)
+		}
+	}
+	var seqs gatewaySeqs
+	for _, r := range b.Inserts {
+		seqs.note(r)
+	}
+	for _, r := range b.Outcomes {
+		seqs.note(r)
+	}
+
+	batch := &pgx.Batch{}
+	if len(byRid) > 0 {
+		batch.Queue(pgUpdateByRidSQL, pgArrays(pgOutcomeCols, byRid)...)
+	}
+	if len(byID) > 0 {
+		batch.Queue(pgUpdateByIDSQL, pgArrays(pgOutcomeCols, byID)...)
+	}
+	if len(ins) > 0 {
+		batch.Queue(pgInsertOpenSQL, pgArrays(pgRecordCols, ins)...)
+	}
+	gws, gseqs := make([]string, len(seqs)), make([]int64, len(seqs))
+	for i, g := range seqs {
+		gws[i], gseqs[i] = g.gateway, int64(g.seq)
+	}
+	batch.Queue(pgSeqSQL, gws, gseqs)
+
+	found := make(map[string]bool, len(b.Outcomes))
+	rids := make(map[string]int64, len(ins))
+	br := tx.SendBatch(ctx, batch)
+	readIDs := func(what string) error {
+		rows, err := br.Query()
+		if err != nil {
+			return fmt.Errorf("audit: postgres: %s: %w", what, err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return fmt.Errorf("audit: postgres: %s: %w", what, err)
+			}
+			found[id] = true
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("audit: postgres: %s: %w", what, err)
+		}
+		return nil
+	}
+	if len(byRid) > 0 {
+		if err := readIDs("update outcomes"); err != nil {
+			_ = br.Close()
+			return err
+		}
+	}
+	if len(byID) > 0 {
+		if err := readIDs("update outcomes by id"); err != nil {
+			_ = br.Close()
+			return err
+		}
+	}
+	if len(ins) > 0 {
+		if err := readRids(br, rids); err != nil {
+			_ = br.Close()
+			return fmt.Errorf("audit: postgres: insert decisions: %w", err)
+		}
+	}
+	if _, err := br.Exec(); err != nil {
+		_ = br.Close()
+		return fmt.Errorf("audit: postgres: seq: %w", err)
+	}
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("audit: postgres: batch: %w", err)
+	}
+
+	// Outcomes whose row was not found (rare: Begin failed, or the row
+	// was pruned or its rid is stale): try by id those looked up by rid,
+	// then insert the rest whole so that nothing is lost.
+	var missing, missingByRid []*Record
+	for _, r := range b.Outcomes {
+		if !found[r.ID] {
+			missing = append(missing, r)
+			if r.rid != 0 && r.gen == pgGen {
+				missingByRid = append(missingByRid, r)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		if len(missingByRid) > 0 {
+			if _, err := tx.Exec(ctx, pgUpdateByIDSQL, pgArrays(pgOutcomeCols, missingByRid)...); err != nil {
+				return fmt.Errorf("audit: postgres: update outcomes by id: %w", err)
+			}
+		}
+		rows, err := tx.Query(ctx, pgInsertMissingSQL, pgArrays(pgRecordCols, missing)...)
+		if err != nil {
+			return fmt.Errorf("audit: postgres: insert records of outcomes: %w", err)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("audit: postgres: insert records of outcomes: %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("audit: postgres: commit: %w", err)
+	}
+	// Committed: Begin's records now know their row.
+	for _, r := range b.Inserts {
+		r.rid, r.gen = rids[r.ID], pgGen
+	}
+	return nil
+}
+
+// readRids reads the (rid, id) rows of an insert into rids.
+func readRids(br pgx.BatchResults, rids map[string]int64) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var rid int64
+		var id string
+		if err := rows.Scan(&rid, &id); err != nil {
+			return err
+		}
+		rids[id] = rid
+	}
+	return rows.Err()
+}
+
+// LastSeq implements Store.
+func (s *pgStore) LastSeq(ctx context.Context, gateway string) (uint64, error) {
+	w, err := s.writer()
+	if err != nil {
+		return 0, err
+	}
+	var seq int64
+	err = w.QueryRow(ctx, `SELECT seq FROM gateways WHERE gateway = $1`, gateway).Scan(&seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("audit: postgres: last seq: %w", err)
+	}
+	return uint64(seq), nil
+}
+
+// OpenRecords implements Store.
+func (s *pgStore) OpenRecords(ctx context.Context, gateway string) ([]Record, error) {
+	w, err := s.writer()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := w.Query(ctx, "SELECT "+selectList()+
+		" FROM records WHERE rid IN (SELECT rid FROM open_calls WHERE gateway = $1) ORDER BY rid", gateway)
+	if err != nil {
+		return nil, fmt.Errorf("audit: postgres: open records: %w", err)
+	}
+	defer rows.Close()
+	var out []Record
+	for rows.Next() {
+		r, err := pgScanRecord(rows)
+		if err != nil {
+			return nil, fmt.Errorf("audit: postgres: open records: %w", err)
+		}
+		r.gen = pgGen
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("audit: postgres: open records: %w", err)
+	}
+	return out, nil
+}
+
+// pgPruneSQL deletes the oldest records (and their open_calls rows) in one
+// statement. Rows another session has locked are skipped rather than
+// waited for: they go with the next batch.
+const pgPruneSQL = `WITH old AS (
+	SELECT rid FROM decisions WHERE time_start < $1 ORDER BY time_start LIMIT $2 FOR UPDATE SKIP LOCKED
+), oc AS (
+	DELETE FROM open_calls WHERE rid IN (SELECT rid FROM old)
+)
+DELETE FROM decisions WHERE rid IN (SELECT rid FROM old)`
+
+// Prune implements Store: one short statement (its own transaction) of
+// at most limit records. PostgreSQL locks only the deleted rows, so
+// concurrent inserts and outcome updates of newer records do not wait.
+func (s *pgStore) Prune(ctx context.Context, before time.Time, limit int) (int, error) {
+	w, err := s.writer()
+	if err != nil {
+		return 0, err
+	}
+	tag, err := w.Exec(ctx, pgPruneSQL, before, int64(max(limit, 0)))
+	if err != nil {
+		return 0, fmt.Errorf("audit: postgres: prune: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// Check implements Store: a probe commit. The pool reconnects by itself
+// after the server restarts or a connection breaks.
+func (s *pgStore) Check(ctx context.Context) error {
+	w, err := s.writer()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Exec(ctx, `INSERT INTO probe (k, t) VALUES (1, $1)
+		ON CONFLICT (k) DO UPDATE SET t = excluded.t`, time.Now()); err != nil {
+		return fmt.Errorf("audit: postgres: probe write: %w", err)
+	}
+	return nil
+}
+
+// Close implements Reader.
+func (s *pgStore) Close() error {
+	if s.r != nil {
+		s.r.Close()
+	}
+	if s.w != nil {
+		s.w.Close()
+	}
+	return nil
+}
+
+// pgScanRecord reads one row selected with selectList.
+func pgScanRecord(rows pgx.Rows) (Record, error) {
+	var (
+		r                   Record
+		seq                 int64
+		port, status, count int32
+		start               time.Time
+		end                 pgtype.Timestamptz
+		rules               []byte
+	)
+	err := rows.Scan(
+		&r.ID, &seq, &r.Gateway, &start, &end, &r.DurationMS, &r.Event,
+		&r.SourceIdentity, &r.IdentitySource, &r.SourceIP, &r.SourceWorkload,
+		&r.Listener, &r.Kind, &r.Method, &r.Host, &port, &r.Path, &r.SNI, &r.ServiceEntry,
+		&r.DialedIP, &r.TLSOriginated, &r.TLSVersion,
+		&r.Decision, &r.Enforced, &r.Reason, &rules,
+		&status, &r.Error, &r.BytesSent, &r.BytesReceived, &r.Meter, &r.Cost, &r.Currency, &r.TraceID,
+		&count, &r.rid,
+	)
+	if err != nil {
+		return r, err
+	}
+	r.Seq, r.Port, r.Status, r.Count = uint64(seq), int(port), int(status), int(count)
+	r.TimeStart = start.UTC()
+	if end.Valid {
+		r.TimeEnd = end.Time.UTC()
+	}
+	if len(rules) > 0 && string(rules) != "[]" {
+		if err := json.Unmarshal(rules, &r.PolicyRules); err != nil {
+			return r, fmt.Errorf("record %s: policy_rules: %w", r.ID, err)
+		}
+	}
+	return r, nil
+}

@@ -1,0 +1,179 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// pgArgs numbers the parameters of a statement being built.
+type pgArgs []any
+
+// add appends v and returns its placeholder.
+func (a *pgArgs) add(v any) string {
+	*a = append(*a, v)
+	return "$" + strconv.Itoa(len(*a))
+}
+
+// pgWhere renders the conditions of f except Source, as whereClause does
+// for SQLite.
+func pgWhere(f *Filter, args *pgArgs) []string {
+	var conds []string
+	if !f.Since.IsZero() {
+		conds = append(conds, "time_start >= "+args.add(f.Since))
+	}
+	if !f.Until.IsZero() {
+		conds = append(conds, "time_start < "+args.add(f.Until))
+	}
+	if f.Host != "" {
+		conds = append(conds, "host = "+args.add(strings.ToLower(strings.TrimSuffix(f.Host, "."))))
+	}
+	switch f.Decision {
+	case DecisionDeny:
+		// A literal, so that the planner can use the partial index of
+		// denials.
+		conds = append(conds, "decision = 'deny'")
+	case DecisionAllow:
+		conds = append(conds, "decision = 'allow'")
+	}
+	if f.Reason != "" {
+		conds = append(conds, "reason = "+args.add(f.Reason))
+	}
+	if f.Event != "" {
+		conds = append(conds, "event = "+args.add(f.Event))
+	}
+	if f.ID != "" {
+		conds = append(conds, "id = "+args.add(f.ID))
+	}
+	return conds
+}
+
+// pgQuerySQL builds the query of f: newest first (time_start, then rid,
+// the order of every index). A source matches one of several columns;
+// as for SQLite, each column is its own indexed, limited subquery and the
+// union is sorted, rather than an OR that defeats the indexes. An IP is
+// looked up in source_ip only, anything else in source_identity and
+// source_workload.
+func pgQuerySQL(f *Filter) (string, []any) {
+	var args pgArgs
+	order := " ORDER BY time_start DESC, rid DESC"
+	limit := ""
+	if f.Source == "" {
+		conds := pgWhere(f, &args)
+		q := "SELECT " + selectList() + " FROM records"
+		if len(conds) > 0 {
+			q += " WHERE " + strings.Join(conds, " AND ")
+		}
+		if f.Limit > 0 {
+			limit = " LIMIT " + args.add(int64(f.Limit))
+		}
+		return q + order + limit, args
+	}
+	if f.Limit > 0 {
+		limit = " LIMIT " + args.add(int64(f.Limit))
+	}
+	src := args.add(f.Source)
+	conds := pgWhere(f, &args)
+	var srcCols []string
+	if _, err := netip.ParseAddr(f.Source); err == nil {
+		srcCols = []string{"source_ip"}
+	} else {
+		srcCols = []string{"source_identity", "source_workload"}
+	}
+	parts := make([]string, len(srcCols))
+	for i, col := range srcCols {
+		c := append([]string{col + " = " + src}, conds...)
+		parts[i] = "(SELECT rid FROM decisions WHERE " + strings.Join(c, " AND ") + order + limit + ")"
+	}
+	return "SELECT " + selectList() + " FROM records WHERE rid IN (" + strings.Join(parts, " UNION ") + ")" + order + limit, args
+}
+
+// Query implements Reader.
+func (s *pgStore) Query(ctx context.Context, f Filter, fn func(*Record) error) error {
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	q, args := pgQuerySQL(&f)
+	rows, err := s.r.Query(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("audit: postgres: query: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		rec, err := pgScanRecord(rows)
+		if err != nil {
+			return fmt.Errorf("audit: postgres: query: %w", err)
+		}
+		if err := fn(&rec); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("audit: postgres: query: %w", err)
+	}
+	return nil
+}
+
+// pgCostSQL aggregates the calls that went out (allowed, or denied only
+// in report mode) and have ended, with time_start in [since, until).
+func pgCostSQL(by []string, since, until time.Time) (string, []any) {
+	var args pgArgs
+	conds := []string{"event = 'outbound_call'", "(decision = 'allow' OR NOT enforced)", "time_end IS NOT NULL"}
+	if !since.IsZero() {
+		conds = append(conds, "time_start >= "+args.add(since))
+	}
+	if !until.IsZero() {
+		conds = append(conds, "time_start < "+args.add(until))
+	}
+	var keys []string
+	for _, k := range by {
+		keys = append(keys, costKeyExpr[k])
+	}
+	sel := append(append([]string(nil), keys...),
+		"SUM(GREATEST(count, 1))::bigint", "SUM(bytes_sent + bytes_received)::bigint", "SUM(cost)", "currency")
+	group := append(keys, "currency")
+	return "SELECT " + strings.Join(sel, ", ") + " FROM records WHERE " + strings.Join(conds, " AND ") +
+		" GROUP BY " + strings.Join(group, ", "), args
+}
+
+// Cost implements Reader. It aggregates the records in the range (on
+// the time_start index); there is no hourly rollup as in SQLite.
+func (s *pgStore) Cost(ctx context.Context, q CostQuery) ([]CostRow, error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	query, args := pgCostSQL(q.By, q.Since, q.Until)
+	rows, err := s.r.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("audit: postgres: cost: %w", err)
+	}
+	defer rows.Close()
+	var out []CostRow
+	for rows.Next() {
+		var row CostRow
+		dest := make([]any, 0, 7)
+		for _, k := range q.By {
+			switch k {
+			case "source":
+				dest = append(dest, &row.Source)
+			case "destination":
+				dest = append(dest, &row.Destination)
+			case "meter":
+				dest = append(dest, &row.Meter)
+			}
+		}
+		dest = append(dest, &row.Calls, &row.Bytes, &row.Cost, &row.Currency)
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("audit: postgres: cost: %w", err)
+		}
+		out = append(out, row)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("audit: postgres: cost: %w", err)
+	}
+	sortCost(out)
+	return out, nil
+}
