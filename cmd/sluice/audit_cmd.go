@@ -230,7 +230,7 @@ type storeSource struct {
 func (s *storeSource) addFlags(cmd *cobra.Command) {
 	addConfigFlag(cmd, &s.cfgPath)
 	fl := cmd.Flags()
-	fl.StringVar(&s.store, "store", "", "read this store directly, read-only: sqlite://PATH (default: audit.store of the config)")
+	fl.StringVar(&s.store, "store", "", "read this store directly, read-only: sqlite://PATH or postgres://user@host/db (default: audit.store of the config)")
 	fl.StringVar(&s.server, "server", "", "ask a running gateway's admin API instead, e.g. http://127.0.0.1:9901")
 	fl.StringVar(&s.token, "token", os.Getenv("SLUICE_ADMIN_TOKEN"), "admin bearer token for --server (default $SLUICE_ADMIN_TOKEN)")
 	cmd.MarkFlagsMutuallyExclusive("store", "server")
