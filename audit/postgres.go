@@ -1,11 +1,13 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,11 +30,13 @@ import (
 //     changes no indexed column of decisions.
 //   - gateways: the highest seq written per gateway (survives retention).
 //   - probe: one row rewritten by Check.
+//   - cost_hourly: calls, bytes and cost of the calls that went out, per
+//     hour of time_start, source, destination, meter and currency, added
+//     in the transaction that records each call's outcome (as in SQLite),
+//     so a month's cost report reads hours, not records.
 //   - sluice_audit_meta: the schema version.
 //   - records: a view with exactly the columns of DESIGN section 8 (and
 //     rid), the same as the SQLite view. Query this one.
-//
-// There is no cost_hourly rollup: Cost aggregates the records.
 
 // pgSchemaVersion is the schema version kept in sluice_audit_meta; a
 // database written by a newer Sluice is refused rather than misread.
@@ -95,6 +99,17 @@ CREATE TABLE IF NOT EXISTS gateways (
 CREATE TABLE IF NOT EXISTS probe (
 	k integer     PRIMARY KEY,
 	t timestamptz NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cost_hourly (
+	hour        timestamptz      NOT NULL,
+	source      text             NOT NULL,
+	destination text             NOT NULL,
+	meter       text             NOT NULL,
+	currency    text             NOT NULL,
+	calls       bigint           NOT NULL,
+	bytes       bigint           NOT NULL,
+	cost        double precision NOT NULL,
+	PRIMARY KEY (hour, source, destination, meter, currency)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS decisions_id ON decisions (id);
 CREATE INDEX IF NOT EXISTS decisions_time ON decisions (time_start, rid);
@@ -309,6 +324,60 @@ var (
 
 const pgSeqSQL = `INSERT INTO gateways (gateway, seq) SELECT * FROM unnest($1::text[], $2::bigint[])
 	ON CONFLICT (gateway) DO UPDATE SET seq = GREATEST(gateways.seq, excluded.seq)`
+
+// pgCostUpsertSQL adds groups to cost_hourly. Groups are sent in key order, so
+// replicas upserting the same hours lock them in the same order.
+const pgCostUpsertSQL = `INSERT INTO cost_hourly (hour, source, destination, meter, currency, calls, bytes, cost)
+	SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::double precision[])
+	ON CONFLICT (hour, source, destination, meter, currency) DO UPDATE SET
+	calls = cost_hourly.calls + excluded.calls, bytes = cost_hourly.bytes + excluded.bytes, cost = cost_hourly.cost + excluded.cost`
+
+// pgCostArgs groups the calls of b that went out and ended (whole
+// records, and every outcome: each is either updated into its row or
+// inserted whole) into cost_hourly's arrays, in key order.
+func pgCostArgs(b *Batch) []any {
+	type key struct {
+		hour                                 time.Time
+		source, destination, meter, currency string
+	}
+	sums := map[key]costSum{}
+	add := func(r *Record) {
+		if _, v, ok := costGroup(r); ok {
+			k := key{r.TimeStart.UTC().Truncate(time.Hour), r.Source(), r.Host, r.Meter, r.Currency}
+			sum := sums[k]
+			sum.calls, sum.bytes, sum.cost = sum.calls+v.calls, sum.bytes+v.bytes, sum.cost+v.cost
+			sums[k] = sum
+		}
+	}
+	for _, r := range b.Inserts {
+		if !r.TimeEnd.IsZero() {
+			add(r)
+		}
+	}
+	for _, r := range b.Outcomes {
+		add(r)
+	}
+	if len(sums) == 0 {
+		return nil
+	}
+	keys := make([]key, 0, len(sums))
+	for k := range sums {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		return cmp.Or(a.hour.Compare(b.hour), cmp.Compare(a.source, b.source), cmp.Compare(a.destination, b.destination),
+			cmp.Compare(a.meter, b.meter), cmp.Compare(a.currency, b.currency))
+	})
+	n := len(keys)
+	hours, srcs, dsts, meters, curs := make([]time.Time, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	calls, bytes, costs := make([]int64, n), make([]int64, n), make([]float64, n)
+	for i, k := range keys {
+		v := sums[k]
+		hours[i], srcs[i], dsts[i], meters[i], curs[i] = k.hour, k.source, k.destination, k.meter, k.currency
+		calls[i], bytes[i], costs[i] = v.calls, v.bytes, v.cost
+	}
+	return []any{hours, srcs, dsts, meters, curs, calls, bytes, costs}
+}
 
 // pgGen is the generation of every PostgreSQL store: a rid stays valid as
 // long as the database does, and Write checks the id with the rid anyway,
@@ -527,6 +596,10 @@ func (s *pgStore) Write(ctx context.Context, b *Batch) (err error) {
 		gws[i], gseqs[i] = g.gateway, int64(g.seq)
 	}
 	batch.Queue(pgSeqSQL, gws, gseqs)
+	costArgs := pgCostArgs(b)
+	if costArgs != nil {
+		batch.Queue(pgCostUpsertSQL, costArgs...)
+	}
 
 	found := make(map[string]bool, len(b.Outcomes))
 	rids := make(map[string]int64, len(ins))
@@ -570,6 +643,12 @@ func (s *pgStore) Write(ctx context.Context, b *Batch) (err error) {
 	if _, err := br.Exec(); err != nil {
 		_ = br.Close()
 		return fmt.Errorf("audit: postgres: seq: %w", err)
+	}
+	if costArgs != nil {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return fmt.Errorf("audit: postgres: cost rollup: %w", err)
+		}
 	}
 	if err := br.Close(); err != nil {
 		return fmt.Errorf("audit: postgres: batch: %w", err)
@@ -675,12 +754,15 @@ func (s *pgStore) OpenRecords(ctx context.Context, gateway string) ([]Record, er
 }
 
 // pgPruneSQL deletes the oldest records (and their open_calls rows) in one
-// statement. Rows another session has locked are skipped rather than
+// statement, and the cost_hourly hours wholly before the cut (an hour the
+// cut splits stays whole, as in SQLite). Rows another session has locked are skipped rather than
 // waited for: they go with the next batch.
 const pgPruneSQL = `WITH old AS (
 	SELECT rid FROM decisions WHERE time_start < $1 ORDER BY time_start LIMIT $2 FOR UPDATE SKIP LOCKED
 ), oc AS (
 	DELETE FROM open_calls WHERE rid IN (SELECT rid FROM old)
+), ch AS (
+	DELETE FROM cost_hourly WHERE hour < date_trunc('hour', $1::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
 )
 DELETE FROM decisions WHERE rid IN (SELECT rid FROM old)`
 

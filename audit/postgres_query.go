@@ -139,23 +139,95 @@ func pgCostSQL(by []string, since, until time.Time) (string, []any) {
 		" GROUP BY " + strings.Join(group, ", "), args
 }
 
-// Cost implements Reader. It aggregates the records in the range (on
-// the time_start index); there is no hourly rollup as in SQLite.
+// pgRollupSQL aggregates cost_hourly over the hours in [from, to).
+func pgRollupSQL(by []string, from, to time.Time) (string, []any) {
+	var args pgArgs
+	var conds []string
+	if !from.IsZero() {
+		conds = append(conds, "hour >= "+args.add(from))
+	}
+	if !to.IsZero() {
+		conds = append(conds, "hour < "+args.add(to))
+	}
+	keys := append(append([]string(nil), by...), "currency")
+	q := "SELECT " + strings.Join(keys, ", ") + ", SUM(calls)::bigint, SUM(bytes)::bigint, SUM(cost) FROM cost_hourly"
+	if len(conds) > 0 {
+		q += " WHERE " + strings.Join(conds, " AND ")
+	}
+	return q + " GROUP BY " + strings.Join(keys, ", "), args
+}
+
+// Cost implements Reader, as the SQLite store does: whole hours come from
+// cost_hourly; only the partial hours at the ends of the range are read
+// record by record, so a month's report costs about the same as an hour's.
 func (s *pgStore) Cost(ctx context.Context, q CostQuery) ([]CostRow, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
-	query, args := pgCostSQL(q.By, q.Since, q.Until)
+	acc := map[CostRow]*CostRow{} // by keys and currency, sums zero
+	add := func(row CostRow) {
+		k := row
+		k.Calls, k.Bytes, k.Cost = 0, 0, 0
+		if a := acc[k]; a != nil {
+			a.Calls, a.Bytes, a.Cost = a.Calls+row.Calls, a.Bytes+row.Bytes, a.Cost+row.Cost
+		} else {
+			acc[k] = &row
+		}
+	}
+	from := q.Since
+	if !from.IsZero() && !from.Equal(from.Truncate(time.Hour)) {
+		from = from.Truncate(time.Hour).Add(time.Hour)
+	}
+	to := q.Until
+	if !to.IsZero() {
+		to = to.Truncate(time.Hour)
+	}
+	type part struct {
+		sql    string
+		args   []any
+		rollup bool
+	}
+	var parts []part
+	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
+		sql, args := pgCostSQL(q.By, q.Since, q.Until)
+		parts = append(parts, part{sql, args, false})
+	} else {
+		sql, args := pgRollupSQL(q.By, from, to)
+		parts = append(parts, part{sql, args, true})
+		if !q.Since.IsZero() && q.Since.Before(from) {
+			sql, args := pgCostSQL(q.By, q.Since, from)
+			parts = append(parts, part{sql, args, false})
+		}
+		if !q.Until.IsZero() && to.Before(q.Until) {
+			sql, args := pgCostSQL(q.By, to, q.Until)
+			parts = append(parts, part{sql, args, false})
+		}
+	}
+	for _, p := range parts {
+		if err := s.costRows(ctx, q.By, p.sql, p.args, p.rollup, add); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]CostRow, 0, len(acc))
+	for _, row := range acc {
+		out = append(out, *row)
+	}
+	sortCost(out)
+	return out, nil
+}
+
+// costRows runs one aggregation; rollup queries put currency before the
+// sums, record queries after.
+func (s *pgStore) costRows(ctx context.Context, by []string, query string, args []any, rollup bool, add func(CostRow)) error {
 	rows, err := s.r.Query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("audit: postgres: cost: %w", err)
+		return fmt.Errorf("audit: postgres: cost: %w", err)
 	}
 	defer rows.Close()
-	var out []CostRow
 	for rows.Next() {
 		var row CostRow
 		dest := make([]any, 0, 7)
-		for _, k := range q.By {
+		for _, k := range by {
 			switch k {
 			case "source":
 				dest = append(dest, &row.Source)
@@ -165,15 +237,18 @@ func (s *pgStore) Cost(ctx context.Context, q CostQuery) ([]CostRow, error) {
 				dest = append(dest, &row.Meter)
 			}
 		}
-		dest = append(dest, &row.Calls, &row.Bytes, &row.Cost, &row.Currency)
-		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("audit: postgres: cost: %w", err)
+		if rollup {
+			dest = append(dest, &row.Currency, &row.Calls, &row.Bytes, &row.Cost)
+		} else {
+			dest = append(dest, &row.Calls, &row.Bytes, &row.Cost, &row.Currency)
 		}
-		out = append(out, row)
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("audit: postgres: cost: %w", err)
+		}
+		add(row)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("audit: postgres: cost: %w", err)
+		return fmt.Errorf("audit: postgres: cost: %w", err)
 	}
-	sortCost(out)
-	return out, nil
+	return nil
 }

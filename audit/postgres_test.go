@@ -541,3 +541,126 @@ func TestPostgresAuditor(t *testing.T) {
 		t.Errorf("cost: %+v", rows)
 	}
 }
+
+// The PostgreSQL cost rollup (cost_hourly, added with each outcome) gives
+// what aggregating the records gives, for ranges that are whole hours,
+// split hours and open ends; pruning keeps it whole for the hours left.
+func TestPostgresCostRollupMatchesRecords(t *testing.T) {
+	ctx := context.Background()
+	st, err := OpenStore(ctx, pgTestURL(t), StoreOptions{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := st.(*pgStore)
+	// 300 calls over 50 hours: begun and ended in separate batches, whole
+	// records, denials (enforced, so free) and report-mode denials.
+	var open []*Record
+	for i := 0; i < 300; i++ {
+		r := confRecord("gw1", i+1, time.Duration(i)*10*time.Minute+time.Duration(i%7)*time.Second)
+		r.Host = fmt.Sprintf("api%d.example.com", i%3)
+		r.Cost = float64(i%5) * 0.1
+		switch i % 4 {
+		case 0: // Begin, End later
+			if err := s.Write(ctx, &Batch{Inserts: []*Record{r}}); err != nil {
+				t.Fatal(err)
+			}
+			open = append(open, r)
+		case 1: // whole
+			if err := s.Write(ctx, &Batch{Inserts: []*Record{end(r, 200)}}); err != nil {
+				t.Fatal(err)
+			}
+		case 2: // enforced denial: not a cost
+			r.Decision, r.Enforced, r.Reason = DecisionDeny, true, "policy_denied"
+			if err := s.Write(ctx, &Batch{Inserts: []*Record{end(r, 403)}}); err != nil {
+				t.Fatal(err)
+			}
+		case 3: // report mode: went out, costs
+			r.Decision, r.Enforced = DecisionDeny, false
+			if err := s.Write(ctx, &Batch{Inserts: []*Record{end(r, 200)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, r := range open {
+		cost := r.Cost
+		end(r, 200)
+		r.Cost = cost
+	}
+	if err := s.Write(ctx, &Batch{Outcomes: open}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string) {
+		t.Helper()
+		by := []string{"source", "destination", "meter"}
+		for _, rng := range [][2]time.Time{
+			{},
+			{confTime.Add(7*time.Hour + 17*time.Minute), time.Time{}},
+			{confTime.Add(3*time.Hour + 30*time.Minute), confTime.Add(41 * time.Hour)},
+			{confTime.Add(5 * time.Hour), confTime.Add(9 * time.Hour)},
+			{confTime.Add(10*time.Hour + time.Minute), confTime.Add(10*time.Hour + 40*time.Minute)},
+			{time.Time{}, confTime.Add(20*time.Hour + 5*time.Minute)},
+		} {
+			q := CostQuery{Since: rng[0], Until: rng[1], By: by}
+			got, err := s.Cost(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []CostRow
+			query, args := pgCostSQL(by, q.Since, q.Until)
+			if err := s.costRows(ctx, by, query, args, false, func(row CostRow) { want = append(want, row) }); err != nil {
+				t.Fatal(err)
+			}
+			sortCost(want)
+			if len(got) != len(want) || len(want) == 0 && rng == [2]time.Time{} {
+				t.Fatalf("%s %v: rollup %+v\nrecords %+v", when, rng, got, want)
+			}
+			for i := range got {
+				g, w := got[i], want[i]
+				if d := g.Cost - w.Cost; d > 1e-9 || d < -1e-9 {
+					t.Errorf("%s %v row %d: cost %v vs %v", when, rng, i, g.Cost, w.Cost)
+				}
+				g.Cost, w.Cost = 0, 0
+				if g != w {
+					t.Errorf("%s %v row %d: rollup %+v, records %+v", when, rng, i, g, w)
+				}
+			}
+		}
+	}
+	check("before prune")
+	// Prune everything before hour 12:30: cost_hourly keeps hour 12 whole,
+	// so ranges from hour 13 on still match the records.
+	cut := confTime.Add(12*time.Hour + 30*time.Minute)
+	for {
+		n, err := s.Prune(ctx, cut, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	q := CostQuery{Since: confTime.Add(13 * time.Hour), By: []string{"destination"}}
+	got, err := s.Cost(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []CostRow
+	query, args := pgCostSQL(q.By, q.Since, q.Until)
+	if err := s.costRows(ctx, q.By, query, args, false, func(row CostRow) { want = append(want, row) }); err != nil {
+		t.Fatal(err)
+	}
+	sortCost(want)
+	if len(got) != len(want) || len(got) == 0 {
+		t.Fatalf("after prune: rollup %+v\nrecords %+v", got, want)
+	}
+	for i := range got {
+		if got[i].Calls != want[i].Calls || got[i].Bytes != want[i].Bytes {
+			t.Errorf("after prune row %d: rollup %+v, records %+v", i, got[i], want[i])
+		}
+	}
+	var hours int
+	if err := s.r.QueryRow(ctx, "SELECT count(*) FROM cost_hourly WHERE hour < $1", confTime.Add(12*time.Hour)).Scan(&hours); err != nil || hours != 0 {
+		t.Errorf("cost_hourly rows before the cut's hour: %d (%v), want 0", hours, err)
+	}
+}
