@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/pgtest"
 )
 
 // storeKind opens fresh stores of one backend for the conformance test.
@@ -662,5 +663,71 @@ func TestPostgresCostRollupMatchesRecords(t *testing.T) {
 	var hours int
 	if err := s.r.QueryRow(ctx, "SELECT count(*) FROM cost_hourly WHERE hour < $1", confTime.Add(12*time.Hour)).Scan(&hours); err != nil || hours != 0 {
 		t.Errorf("cost_hourly rows before the cut's hour: %d (%v), want 0", hours, err)
+	}
+}
+
+// The PostgreSQL server restarting under a gateway is the audit failure
+// contract at work: while it is down Begin fails (on_failure deny refuses
+// the call) and Ready reports it; when it is back the pool reconnects,
+// Ready clears by itself and records are written again, outcomes kept
+// meanwhile included.
+func TestPostgresServerRestart(t *testing.T) {
+	srv := pgtest.Start(t)
+	ctx := context.Background()
+	url, err := srv.NewDB(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Open(ctx, Options{
+		Config:        config.Audit{Store: url, OnFailure: "deny"},
+		Gateway:       "gw-pg",
+		Logger:        quiet,
+		ProbeInterval: 20 * time.Millisecond,
+		BusyTimeout:   500 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close(ctx)
+	before := sample(1)
+	if err := a.Begin(ctx, before); err != nil {
+		t.Fatal(err)
+	}
+	var during *Record
+	if err := srv.Restart(func() {
+		during = sample(2)
+		bctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := a.Begin(bctx, during); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("Begin with the server down: %v, want ErrUnavailable", err)
+		}
+		if a.Ready() == nil {
+			t.Error("Ready with the server down: nil")
+		}
+		before.Status = 200
+		a.End(before) // kept until the store is back
+	}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "Ready after the restart", func() bool { return a.Ready() == nil })
+	after := sample(3)
+	if err := a.Begin(ctx, after); err != nil {
+		t.Fatalf("Begin after the restart: %v", err)
+	}
+	r, err := OpenReader(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	eventually(t, "the outcome kept while down", func() bool {
+		got, err := QueryAll(ctx, r, Filter{ID: before.ID})
+		return err == nil && len(got) == 1 && got[0].Status == 200
+	})
+	got, err := QueryAll(ctx, r, Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Errorf("%d records, want 2 (the refused call has none): %v", len(got), ids(got))
 	}
 }

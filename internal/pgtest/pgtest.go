@@ -34,6 +34,7 @@ type Server struct {
 	port   int
 	cmd    *exec.Cmd
 	exited chan struct{}
+	run    func(name string, args ...string) *exec.Cmd
 
 	mu  sync.Mutex
 	dbs int
@@ -130,26 +131,43 @@ func (s *Server) start(bin string, cred *syscall.Credential) error {
 		"--locale=C", "--no-sync", "--no-instructions").Run(); err != nil {
 		return fmt.Errorf("initdb: %w (log: %s)", err, s.log())
 	}
+	s.run = run
 	// A port from freePort can be taken by someone else before postgres
 	// binds it: try three.
 	for attempt := 1; ; attempt++ {
-		err := s.startServer(run)
+		if s.port, err = freePort(); err != nil {
+			return err
+		}
+		err := s.startServer()
 		if err == nil || attempt == 3 {
 			return err
 		}
 	}
 }
 
-// startServer starts postgres on a free loopback port and waits until it
-// accepts connections.
-func (s *Server) startServer(run func(name string, args ...string) *exec.Cmd) error {
-	var err error
-	if s.port, err = freePort(); err != nil {
+// Restart stops the server (fast shutdown: sessions are cut) and starts
+// it again on the same port, for tests of what clients do meanwhile.
+// down runs while it is stopped.
+func (s *Server) Restart(down func()) error {
+	s.halt()
+	if down != nil {
+		down()
+	}
+	return s.startServer()
+}
+
+// startServer starts postgres on s.port and waits until it accepts
+// connections.
+func (s *Server) startServer() error {
+	logf, err := os.OpenFile(filepath.Join(s.dir, "server.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
 		return err
 	}
-	cmd := run("postgres", "-D", filepath.Join(s.dir, "data"), "-p", strconv.Itoa(s.port),
+	defer logf.Close()
+	cmd := s.run("postgres", "-D", filepath.Join(s.dir, "data"), "-p", strconv.Itoa(s.port),
 		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+s.dir,
 		"-c", "fsync=on", "-c", "max_connections=200", "-c", "shared_buffers=32MB")
+	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
@@ -215,6 +233,15 @@ func (s *Server) log() string {
 
 // Stop shuts the server down (fast shutdown) and removes its files.
 func (s *Server) Stop() {
+	s.halt()
+	if s.dir != "" {
+		_ = os.RemoveAll(s.dir)
+		s.dir = ""
+	}
+}
+
+// halt stops the server process, keeping its files.
+func (s *Server) halt() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		_ = s.cmd.Process.Signal(syscall.SIGINT)
 		select {
@@ -224,10 +251,6 @@ func (s *Server) Stop() {
 			<-s.exited
 		}
 		s.cmd = nil
-	}
-	if s.dir != "" {
-		_ = os.RemoveAll(s.dir)
-		s.dir = ""
 	}
 }
 
