@@ -844,7 +844,8 @@ func TestTelemetryOTLPCollector(t *testing.T) {
 				case "allow":
 					allowed++
 					if a["server.address"] != "api.test.example" || a["http.response.status_code"] != "200" ||
-						!strings.HasPrefix(a["url.path"], "/call/") || a["sluice.service_entry"] == "" {
+						!strings.HasPrefix(a["url.path"], "/call/") || a["url.full"] != fmt.Sprintf("http://api.test.example:%d%s", up.Port, a["url.path"]) ||
+						a["sluice.service_entry"] == "" || a["error.type"] != "" {
 						t.Errorf("allowed span %s: attributes %v", s.SpanID, a)
 					}
 					rid := a["sluice.request_id"]
@@ -857,7 +858,8 @@ func TestTelemetryOTLPCollector(t *testing.T) {
 						t.Errorf("record %s: trace_id %q, want %s", rid, r.str("trace_id"), traceID)
 					}
 				case "deny":
-					if a["sluice.reason"] != "undeclared_destination" || a["server.address"] != "undeclared.test.example" {
+					if a["sluice.reason"] != "undeclared_destination" || a["server.address"] != "undeclared.test.example" ||
+						a["error.type"] != "undeclared_destination" {
 						t.Errorf("denied span %s: attributes %v", s.SpanID, a)
 					}
 				default:

@@ -44,6 +44,10 @@ type call struct {
 	snap    *registry.Snapshot
 	route   *registry.Route
 	tlsOrig bool
+	// upScheme and upPort are where a forwarded HTTP request went (the
+	// span's url.full); empty when it was not forwarded.
+	upScheme string
+	upPort   int
 
 	// Decision.
 	denied        bool     // the call is refused

@@ -165,6 +165,7 @@ func (g *Gateway) onRequest(r *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 	}
 	out.URL.Scheme = scheme
 	out.URL.Host = bracket(c.host) + ":" + strconv.Itoa(dport)
+	c.upScheme, c.upPort = scheme, dport
 	out.Host = r.Host // the Host header stays what the caller asked for
 	rctx := withPlan(ctx, c.plan())
 	if d := g.cfg.Limits.RequestTimeout.D(); d > 0 {

@@ -3,6 +3,7 @@ package egress
 import (
 	"context"
 	"net/http"
+	"strconv"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -49,7 +50,7 @@ func endSpan(span trace.Span, c *call, status int, err error) {
 		attrs = append(attrs, semconv.HTTPRequestMethodKey.String(c.method))
 	}
 	if c.kind == KindHTTP {
-		attrs = append(attrs, semconv.URLPath(c.path))
+		attrs = append(attrs, semconv.URLFull(urlFull(c)), semconv.URLPath(c.path))
 	}
 	if status > 0 {
 		attrs = append(attrs, semconv.HTTPResponseStatusCode(status))
@@ -65,6 +66,14 @@ func endSpan(span trace.Span, c *call, status int, err error) {
 	}
 	if reason != "" {
 		attrs = append(attrs, attribute.String("sluice.reason", reason))
+	}
+	// error.type, as the HTTP client conventions require for a call that
+	// failed: the reason code, else the 5xx status.
+	switch {
+	case reason != "" && (c.denied || err != nil):
+		attrs = append(attrs, semconv.ErrorTypeKey.String(reason))
+	case status >= 500:
+		attrs = append(attrs, semconv.ErrorTypeKey.String(strconv.Itoa(status)))
 	}
 	if c.rec != nil {
 		attrs = append(attrs, attribute.String("sluice.request_id", c.rec.ID))
@@ -86,4 +95,20 @@ func endSpan(span trace.Span, c *call, status int, err error) {
 		span.SetStatus(codes.Error, http.StatusText(status))
 	}
 	span.End()
+}
+
+// urlFull is the span's url.full: the URL the request went to upstream
+// (https under TLS origination, the port dialled), or, for a call that
+// was not forwarded, the one asked for. Like the audit record's path it
+// leaves the query string out. Default ports are omitted.
+func urlFull(c *call) string {
+	scheme, port := c.upScheme, c.upPort
+	if scheme == "" {
+		scheme, port = "http", c.port
+	}
+	host := bracket(c.host)
+	if (scheme == "http" && port != 80) || (scheme == "https" && port != 443) {
+		host += ":" + strconv.Itoa(port)
+	}
+	return scheme + "://" + host + c.path
 }
