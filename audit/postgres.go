@@ -216,45 +216,33 @@ func pgArrays(cols []pgCol, recs []*Record) []any {
 	for i, c := range cols {
 		switch c.kind {
 		case pgText, pgJSON:
-			a := make([]string, len(recs))
-			for j, r := range recs {
-				a[j] = c.get(r).(string)
-			}
-			args[i] = a
+			args[i] = pgColumn[string](c, recs)
 		case pgInt8:
-			a := make([]int64, len(recs))
-			for j, r := range recs {
-				a[j] = c.get(r).(int64)
-			}
-			args[i] = a
+			args[i] = pgColumn[int64](c, recs)
 		case pgInt4:
-			a := make([]int32, len(recs))
-			for j, r := range recs {
-				a[j] = c.get(r).(int32)
-			}
-			args[i] = a
+			args[i] = pgColumn[int32](c, recs)
 		case pgFloat8:
-			a := make([]float64, len(recs))
-			for j, r := range recs {
-				a[j] = c.get(r).(float64)
-			}
-			args[i] = a
+			args[i] = pgColumn[float64](c, recs)
 		case pgBool:
-			a := make([]bool, len(recs))
-			for j, r := range recs {
-				a[j] = c.get(r).(bool)
-			}
-			args[i] = a
+			args[i] = pgColumn[bool](c, recs)
 		case pgTime, pgTimeNull:
 			a := make([]pgtype.Timestamptz, len(recs))
-			for j, r := range recs {
-				t := c.get(r).(time.Time)
+			for j, t := range pgColumn[time.Time](c, recs) {
 				a[j] = pgtype.Timestamptz{Time: t, Valid: !t.IsZero() || c.kind == pgTime}
 			}
 			args[i] = a
 		}
 	}
 	return args
+}
+
+// pgColumn is column c of recs, as the Go type its kind reads as.
+func pgColumn[T any](c pgCol, recs []*Record) []T {
+	a := make([]T, len(recs))
+	for j, r := range recs {
+		a[j] = c.get(r).(T)
+	}
+	return a
 }
 
 // pgUnnest is "unnest($1::text[], …) AS u(id, …)" for cols.

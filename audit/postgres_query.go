@@ -157,63 +157,24 @@ func pgRollupSQL(by []string, from, to time.Time) (string, []any) {
 	return q + " GROUP BY " + strings.Join(keys, ", "), args
 }
 
-// Cost implements Reader, as the SQLite store does: whole hours come from
-// cost_hourly; only the partial hours at the ends of the range are read
-// record by record, so a month's report costs about the same as an hour's.
+// Cost implements Reader, with the plan of costParts, as the SQLite
+// store does: whole hours from cost_hourly, partial hours from the
+// records.
 func (s *pgStore) Cost(ctx context.Context, q CostQuery) ([]CostRow, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
-	acc := map[CostRow]*CostRow{} // by keys and currency, sums zero
-	add := func(row CostRow) {
-		k := row
-		k.Calls, k.Bytes, k.Cost = 0, 0, 0
-		if a := acc[k]; a != nil {
-			a.Calls, a.Bytes, a.Cost = a.Calls+row.Calls, a.Bytes+row.Bytes, a.Cost+row.Cost
-		} else {
-			acc[k] = &row
+	sums := costSums{}
+	for _, p := range costParts(q) {
+		query, args := pgCostSQL(q.By, p.since, p.until)
+		if p.rollup {
+			query, args = pgRollupSQL(q.By, p.since, p.until)
 		}
-	}
-	from := q.Since
-	if !from.IsZero() && !from.Equal(from.Truncate(time.Hour)) {
-		from = from.Truncate(time.Hour).Add(time.Hour)
-	}
-	to := q.Until
-	if !to.IsZero() {
-		to = to.Truncate(time.Hour)
-	}
-	type part struct {
-		sql    string
-		args   []any
-		rollup bool
-	}
-	var parts []part
-	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
-		sql, args := pgCostSQL(q.By, q.Since, q.Until)
-		parts = append(parts, part{sql, args, false})
-	} else {
-		sql, args := pgRollupSQL(q.By, from, to)
-		parts = append(parts, part{sql, args, true})
-		if !q.Since.IsZero() && q.Since.Before(from) {
-			sql, args := pgCostSQL(q.By, q.Since, from)
-			parts = append(parts, part{sql, args, false})
-		}
-		if !q.Until.IsZero() && to.Before(q.Until) {
-			sql, args := pgCostSQL(q.By, to, q.Until)
-			parts = append(parts, part{sql, args, false})
-		}
-	}
-	for _, p := range parts {
-		if err := s.costRows(ctx, q.By, p.sql, p.args, p.rollup, add); err != nil {
+		if err := s.costRows(ctx, q.By, query, args, p.rollup, sums.add); err != nil {
 			return nil, err
 		}
 	}
-	out := make([]CostRow, 0, len(acc))
-	for _, row := range acc {
-		out = append(out, *row)
-	}
-	sortCost(out)
-	return out, nil
+	return sums.rows(), nil
 }
 
 // costRows runs one aggregation; rollup queries put currency before the
@@ -226,17 +187,7 @@ func (s *pgStore) costRows(ctx context.Context, by []string, query string, args 
 	defer rows.Close()
 	for rows.Next() {
 		var row CostRow
-		dest := make([]any, 0, 7)
-		for _, k := range by {
-			switch k {
-			case "source":
-				dest = append(dest, &row.Source)
-			case "destination":
-				dest = append(dest, &row.Destination)
-			case "meter":
-				dest = append(dest, &row.Meter)
-			}
-		}
+		dest := costKeyDests(by, &row)
 		if rollup {
 			dest = append(dest, &row.Currency, &row.Calls, &row.Bytes, &row.Cost)
 		} else {

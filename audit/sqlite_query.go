@@ -1,12 +1,10 @@
 package audit
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strings"
 	"time"
 )
@@ -177,9 +175,8 @@ func rollupSQL(by []string, from, to time.Time) (string, []any) {
 	return q + " GROUP BY " + strings.Join(keys, ", "), args
 }
 
-// Cost implements Reader. Whole hours come from cost_hourly; only the
-// partial hours at the ends of the range are read record by record, so a
-// month's report costs about the same as an hour's.
+// Cost implements Reader, with the plan of costParts: whole hours from
+// cost_hourly, partial hours from the records.
 func (s *sqliteStore) Cost(ctx context.Context, q CostQuery) ([]CostRow, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
@@ -188,58 +185,17 @@ func (s *sqliteStore) Cost(ctx context.Context, q CostQuery) ([]CostRow, error) 
 	if err != nil {
 		return nil, err
 	}
-	acc := map[CostRow]*CostRow{} // by keys and currency, sums zero
-	add := func(row CostRow) {
-		k := row
-		k.Calls, k.Bytes, k.Cost = 0, 0, 0
-		if a := acc[k]; a != nil {
-			a.Calls, a.Bytes, a.Cost = a.Calls+row.Calls, a.Bytes+row.Bytes, a.Cost+row.Cost
-		} else {
-			acc[k] = &row
+	sums := costSums{}
+	for _, p := range costParts(q) {
+		query, args := costSQL(q.By, p.since, p.until)
+		if p.rollup {
+			query, args = rollupSQL(q.By, p.since, p.until)
 		}
-	}
-	// The whole hours: from the first hour boundary at or after Since to
-	// the last at or before Until.
-	from := q.Since
-	if !from.IsZero() && !from.Equal(from.Truncate(time.Hour)) {
-		from = from.Truncate(time.Hour).Add(time.Hour)
-	}
-	to := q.Until
-	if !to.IsZero() {
-		to = to.Truncate(time.Hour)
-	}
-	type part struct {
-		sql    string
-		args   []any
-		rollup bool
-	}
-	var parts []part
-	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
-		sql, args := costSQL(q.By, q.Since, q.Until)
-		parts = append(parts, part{sql, args, false})
-	} else {
-		sql, args := rollupSQL(q.By, from, to)
-		parts = append(parts, part{sql, args, true})
-		if !q.Since.IsZero() && q.Since.Before(from) {
-			sql, args := costSQL(q.By, q.Since, from)
-			parts = append(parts, part{sql, args, false})
-		}
-		if !q.Until.IsZero() && to.Before(q.Until) {
-			sql, args := costSQL(q.By, to, q.Until)
-			parts = append(parts, part{sql, args, false})
-		}
-	}
-	for _, p := range parts {
-		if err := s.costRows(ctx, r, q.By, p.sql, p.args, p.rollup, add); err != nil {
+		if err := s.costRows(ctx, r, q.By, query, args, p.rollup, sums.add); err != nil {
 			return nil, err
 		}
 	}
-	out := make([]CostRow, 0, len(acc))
-	for _, row := range acc {
-		out = append(out, *row)
-	}
-	sortCost(out)
-	return out, nil
+	return sums.rows(), nil
 }
 
 // costRows runs one aggregation; rollup queries put currency before the
@@ -252,17 +208,7 @@ func (s *sqliteStore) costRows(ctx context.Context, r *sql.DB, by []string, quer
 	defer rows.Close()
 	for rows.Next() {
 		var row CostRow
-		dest := make([]any, 0, 7)
-		for _, k := range by {
-			switch k {
-			case "source":
-				dest = append(dest, &row.Source)
-			case "destination":
-				dest = append(dest, &row.Destination)
-			case "meter":
-				dest = append(dest, &row.Meter)
-			}
-		}
+		dest := costKeyDests(by, &row)
 		var calls, bytes sql.NullInt64
 		var cost sql.NullFloat64
 		if rollup {
@@ -280,19 +226,4 @@ func (s *sqliteStore) costRows(ctx context.Context, r *sql.DB, by []string, quer
 		return fmt.Errorf("audit: %s: cost: %w", s.path, err)
 	}
 	return nil
-}
-
-// sortCost orders a report: most expensive first, then most calls, then
-// by the keys.
-func sortCost(rows []CostRow) {
-	slices.SortFunc(rows, func(a, b CostRow) int {
-		switch {
-		case a.Cost != b.Cost:
-			return cmp.Compare(b.Cost, a.Cost)
-		case a.Calls != b.Calls:
-			return cmp.Compare(b.Calls, a.Calls)
-		}
-		return cmp.Or(cmp.Compare(a.Source, b.Source), cmp.Compare(a.Destination, b.Destination),
-			cmp.Compare(a.Meter, b.Meter), cmp.Compare(a.Currency, b.Currency))
-	})
 }
