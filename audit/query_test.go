@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -234,18 +235,25 @@ func TestCostRollupMatchesRecords(t *testing.T) {
 			t.Fatal(err)
 		}
 		sortCost(want)
-		if len(got) != len(want) {
-			t.Fatalf("%v: rollup %+v\nrecords %+v", rng, got, want)
+		compareCost(t, fmt.Sprint(rng), got, want)
+	}
+}
+
+// compareCost fails unless a report from the rollup has the rows of the
+// one aggregated from the records (costs equal to 1e-9).
+func compareCost(t *testing.T, label string, got, want []CostRow) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: rollup %+v\nrecords %+v", label, got, want)
+	}
+	for i := range got {
+		g, w := got[i], want[i]
+		if math.Abs(g.Cost-w.Cost) > 1e-9 {
+			t.Errorf("%s row %d: cost %v vs %v", label, i, g.Cost, w.Cost)
 		}
-		for i := range got {
-			g, w := got[i], want[i]
-			if math.Abs(g.Cost-w.Cost) > 1e-9 {
-				t.Errorf("%v row %d: cost %v vs %v", rng, i, g.Cost, w.Cost)
-			}
-			g.Cost, w.Cost = 0, 0
-			if g != w {
-				t.Errorf("%v row %d: rollup %+v, records %+v", rng, i, g, w)
-			}
+		g.Cost, w.Cost = 0, 0
+		if g != w {
+			t.Errorf("%s row %d: rollup %+v, records %+v", label, i, g, w)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -103,23 +102,9 @@ func TestCrashThenReplay(t *testing.T) {
 		t.Fatalf("audit replay: exit %d\n%s", code, out)
 	}
 	t.Logf("audit replay: %s", strings.TrimSpace(out))
-	out, code = g.Run("audit", "query", "-c", g.Config, "--host", "api.test.example", "--limit", "0", "--format", "json")
-	if code != 0 {
-		t.Fatalf("audit query: exit %d\n%s", code, out)
-	}
+	recs, out := queryRecords(t, g, "-c", g.Config, "--host", "api.test.example")
 	if strings.Contains(out, "warning:") {
 		t.Errorf("audit query still warns about spooled records after the replay:\n%s", out)
-	}
-	var recs []record
-	for _, line := range strings.Split(out, "\n") {
-		if !strings.HasPrefix(line, "{") {
-			continue
-		}
-		var r record
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			t.Fatalf("audit query line %q: %v", line, err)
-		}
-		recs = append(recs, r)
 	}
 	checkEveryIDRecorded(t, seen, recs)
 	// A second replay finds nothing left to do.

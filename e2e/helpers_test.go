@@ -67,6 +67,14 @@ func records(t testing.TB, g *Gateway, params url.Values) []record {
 		}
 		return out
 	}
+	return jsonLines(t, body)
+}
+
+// jsonLines decodes the records of JSON-lines output (blank lines
+// skipped).
+func jsonLines(t testing.TB, body []byte) []record {
+	t.Helper()
+	var out []record
 	sc := bufio.NewScanner(bytes.NewReader(body))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -80,6 +88,24 @@ func records(t testing.TB, g *Gateway, params url.Values) []record {
 		out = append(out, r)
 	}
 	return out
+}
+
+// queryRecords runs `sluice audit query --format json --limit 0 args…`
+// and returns its records and whole output; the lines that are not JSON
+// objects are the command's stderr (warnings, logs).
+func queryRecords(t testing.TB, g *Gateway, args ...string) ([]record, string) {
+	t.Helper()
+	out, code := g.Run(append([]string{"audit", "query", "--format", "json", "--limit", "0"}, args...)...)
+	if code != 0 {
+		t.Fatalf("sluice audit query %v: exit %d\n%s", args, code, out)
+	}
+	var records []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "{") {
+			records = append(records, line)
+		}
+	}
+	return jsonLines(t, []byte(strings.Join(records, "\n"))), out
 }
 
 // waitRecord polls until a record matching cond exists (outcomes are

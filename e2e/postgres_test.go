@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
@@ -43,20 +42,10 @@ func TestReplicasShareAPostgreSQLStore(t *testing.T) {
 		t.Fatalf("undeclared host: %d, want 403", status)
 	}
 
-	out, code := a.Run("audit", "query", "--store", db, "--limit", "0", "--format", "json")
-	if code != 0 {
-		t.Fatalf("audit query --store postgres: exit %d\n%s", code, out)
-	}
+	recs, out := queryRecords(t, a, "--store", db)
 	perGateway := map[string]int{}
 	denied := 0
-	for _, line := range strings.Split(out, "\n") {
-		if !strings.HasPrefix(line, "{") {
-			continue
-		}
-		var r record
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			t.Fatalf("line %q: %v", line, err)
-		}
+	for _, r := range recs {
 		if r.str("host") == "api.test.example" && r.num("status") == 200 && r.str("time_end") != "" {
 			perGateway[r.str("gateway")]++
 		}
