@@ -45,12 +45,9 @@ are closed with error gateway_restart. A spool that a running gateway holds
 is left to it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if store == "" {
-				cfg, err := config.Load(cfgPath)
-				if err != nil {
-					return err
-				}
-				store = cfg.Audit.Store
+			store, err := storeURL(cfgPath, store)
+			if err != nil {
+				return err
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 			res, err := audit.ReplaySpools(cmd.Context(), store, log)
@@ -241,13 +238,9 @@ func (s *storeSource) addFlags(cmd *cobra.Command) {
 // seems to be adding them (a stopped or crashed gateway adds them at its
 // next start).
 func (s *storeSource) open(ctx context.Context, stderr io.Writer) (audit.Reader, error) {
-	store := s.store
-	if store == "" {
-		cfg, err := config.Load(s.cfgPath)
-		if err != nil {
-			return nil, err
-		}
-		store = cfg.Audit.Store
+	store, err := storeURL(s.cfgPath, s.store)
+	if err != nil {
+		return nil, err
 	}
 	r, err := audit.OpenReader(ctx, store)
 	if err != nil {
@@ -264,6 +257,19 @@ func (s *storeSource) open(ctx context.Context, stderr io.Writer) (audit.Reader,
 		}
 	}
 	return r, nil
+}
+
+// storeURL is store when given, else audit.store of the config at
+// cfgPath (the embedded default when empty).
+func storeURL(cfgPath, store string) (string, error) {
+	if store != "" {
+		return store, nil
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return "", err
+	}
+	return cfg.Audit.Store, nil
 }
 
 // get calls the admin API and returns the response for a 200.
