@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"errors"
 	"os"
 	"sync"
 	"testing"
@@ -59,10 +58,7 @@ func pgTestURL(t testing.TB) string {
 	srv, err := s.srv, s.err
 	s.mu.Unlock()
 	if err != nil {
-		if errors.Is(err, pgtest.ErrNoBinaries) && os.Getenv("CI") != "true" {
-			t.Skipf("skipping PostgreSQL test: %v", err)
-		}
-		t.Fatalf("postgres test server: %v", err)
+		pgtest.Unavailable(t, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

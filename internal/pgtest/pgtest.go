@@ -47,13 +47,21 @@ func Start(tb testing.TB) *Server {
 	tb.Helper()
 	s, err := New()
 	if err != nil {
-		if errors.Is(err, ErrNoBinaries) && os.Getenv("CI") != "true" {
-			tb.Skipf("skipping PostgreSQL test: %v", err)
-		}
-		tb.Fatalf("postgres test server: %v", err)
+		Unavailable(tb, err)
 	}
 	tb.Cleanup(s.Stop)
 	return s
+}
+
+// Unavailable ends a test that has no server because of err: skipped
+// when the binaries are not installed, failed otherwise and always under
+// CI=true, where a test must never pass by not running.
+func Unavailable(tb testing.TB, err error) {
+	tb.Helper()
+	if errors.Is(err, ErrNoBinaries) && os.Getenv("CI") != "true" {
+		tb.Skipf("skipping PostgreSQL test: %v", err)
+	}
+	tb.Fatalf("postgres test server: %v", err)
 }
 
 // New starts a server; the caller stops it with Stop.
@@ -132,8 +140,8 @@ func (s *Server) start(bin string, cred *syscall.Credential) error {
 		return fmt.Errorf("initdb: %w (log: %s)", err, s.log())
 	}
 	s.run = run
-	// A port from freePort can be taken by someone else before postgres
-	// binds it: try three.
+	// Another test process can take the port between freePort and the
+	// bind: try three.
 	for attempt := 1; ; attempt++ {
 		if s.port, err = freePort(); err != nil {
 			return err
@@ -254,12 +262,19 @@ func (s *Server) halt() {
 	}
 }
 
-// freePort returns a loopback TCP port nobody listens on (now).
+// freePort returns a loopback TCP port nobody listens on (now), below
+// the kernel's ephemeral range (as the e2e harness picks its ports), so
+// that no outgoing connection takes it before postgres binds it.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	const low, high = 20000, 32700
+	start := low + (os.Getpid()*7919+time.Now().Nanosecond())%(high-low)
+	for i := 0; i < high-low; i++ {
+		port := low + (start-low+i)%(high-low)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			l.Close()
+			return port, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("no free loopback port in 20000-32699")
 }
