@@ -60,17 +60,16 @@ func PendingSpool(ctx context.Context, url string) ([]SpoolStatus, error) {
 		s := &spool{dir: filepath.Join(root, e.Name()), log: quietLog}
 		st := SpoolStatus{Gateway: e.Name(), Dir: s.dir}
 		var from spoolPos // no cursor: everything in the spool is pending
-		named := false
 		for gw, pos := range cursors {
 			if spoolName(gw) == e.Name() {
-				st.Gateway, from, named = gw, pos, true
+				st.Gateway, from = gw, pos
 			}
 		}
 		_, err := s.replay(from, 4096, func(items []spoolItem) error {
-			if !named && len(items) > 0 && items[0].rec != nil && spoolName(items[0].rec.Gateway) == e.Name() {
-				// No cursor yet: the records name their gateway (the
-				// directory name may be its hex form).
-				st.Gateway, named = items[0].rec.Gateway, true
+			if st.Gateway == e.Name() && len(items) > 0 && items[0].rec != nil && spoolName(items[0].rec.Gateway) == e.Name() {
+				// No cursor named it: the records do (the directory
+				// name may be the id's hex form).
+				st.Gateway = items[0].rec.Gateway
 			}
 			st.Pending += len(items)
 			return nil

@@ -105,14 +105,14 @@ func (a *Auditor) collect(ws *writerState, first *op) {
 		}
 	}
 	add(first)
+drain:
 	for ws.batch.Len() < a.opts.MaxBatch {
 		select {
 		case o := <-a.ops:
 			add(o)
-			continue
 		default:
+			break drain
 		}
-		break
 	}
 	// Under load (the previous commit served several callers), wait up
 	// to CommitWindow for more: fewer, larger commits leave more CPU for
