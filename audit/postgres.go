@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -447,17 +446,33 @@ func openPostgres(ctx context.Context, url string, opts StoreOptions) (*pgStore,
 	return s, nil
 }
 
+// pgQueryRower is a pool or a transaction.
+type pgQueryRower interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// pgSchemaVersionOf reads the schema version of the database q reaches;
+// found is false when it holds no Sluice audit store yet.
+func pgSchemaVersionOf(ctx context.Context, q pgQueryRower) (v int64, found bool, err error) {
+	if err := q.QueryRow(ctx, `SELECT to_regclass('sluice_audit_meta') IS NOT NULL`).Scan(&found); err != nil || !found {
+		return 0, false, err
+	}
+	err = q.QueryRow(ctx, `SELECT value FROM sluice_audit_meta WHERE key = 'schema_version'`).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	return v, err == nil, err
+}
+
 // checkVersion refuses a database that is not a Sluice audit store or
 // was written by a newer schema.
 func (s *pgStore) checkVersion(ctx context.Context) error {
-	var v int64
-	err := s.r.QueryRow(ctx, `SELECT value FROM sluice_audit_meta WHERE key = 'schema_version'`).Scan(&v)
-	var pgErr *pgconn.PgError
+	v, found, err := pgSchemaVersionOf(ctx, s.r)
 	switch {
-	case errors.As(err, &pgErr) && pgErr.Code == "42P01", errors.Is(err, pgx.ErrNoRows):
-		return errors.New("audit: postgres: not a Sluice audit store (no sluice_audit_meta schema version)")
 	case err != nil:
 		return fmt.Errorf("audit: postgres: schema version: %w", err)
+	case !found:
+		return errors.New("audit: postgres: not a Sluice audit store (no sluice_audit_meta schema version)")
 	case v > pgSchemaVersion:
 		return fmt.Errorf("audit: postgres: schema version %d is newer than this Sluice understands (%d)", v, pgSchemaVersion)
 	}
@@ -479,25 +494,12 @@ func (s *pgStore) createSchema(ctx context.Context) (err error) {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(pgSchemaLock)); err != nil {
 		return fmt.Errorf("audit: postgres: schema lock: %w", err)
 	}
-	var v int64
-	err = tx.QueryRow(ctx, `SELECT value FROM sluice_audit_meta WHERE key = 'schema_version'`).Scan(&v)
-	var pgErr *pgconn.PgError
-	switch {
-	case err == nil && v > pgSchemaVersion:
-		return fmt.Errorf("audit: postgres: schema version %d is newer than this Sluice understands (%d)", v, pgSchemaVersion)
-	case err == nil, errors.Is(err, pgx.ErrNoRows):
-	case errors.As(err, &pgErr) && pgErr.Code == "42P01":
-		// A new database. The failed statement aborted the transaction;
-		// start over (still alone: nothing else is created without it).
-		_ = tx.Rollback(ctx)
-		if tx, err = s.w.Begin(ctx); err != nil {
-			return fmt.Errorf("audit: postgres: schema: %w", err)
-		}
-		if _, err = tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(pgSchemaLock)); err != nil {
-			return fmt.Errorf("audit: postgres: schema lock: %w", err)
-		}
-	default:
+	v, _, err := pgSchemaVersionOf(ctx, tx)
+	if err != nil {
 		return fmt.Errorf("audit: postgres: schema version: %w", err)
+	}
+	if v > pgSchemaVersion {
+		return fmt.Errorf("audit: postgres: schema version %d is newer than this Sluice understands (%d)", v, pgSchemaVersion)
 	}
 	if _, err = tx.Exec(ctx, pgTableDDL); err != nil {
 		return fmt.Errorf("audit: postgres: creating tables: %w", err)
