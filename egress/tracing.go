@@ -43,7 +43,7 @@ func endSpan(span trace.Span, c *call, status int, err error) {
 		span.End()
 		return
 	}
-	attrs := make([]attribute.KeyValue, 0, 12)
+	attrs := make([]attribute.KeyValue, 0, 14)
 	attrs = append(attrs, semconv.ServerAddress(c.host), semconv.ServerPort(c.port),
 		attribute.String("sluice.listener", c.listener), attribute.String("sluice.identity", c.id.ID))
 	if c.method != "" {
