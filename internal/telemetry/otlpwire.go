@@ -100,7 +100,7 @@ type spanGroup struct {
 	spans []sdktrace.ReadOnlySpan
 }
 
-// wireEncoder appends export requests; its scratch is reused from one
+// wireEncoder appends export requests; its group list is reused from one
 // batch to the next (the batch processor exports one batch at a time).
 type wireEncoder struct {
 	groups []spanGroup
