@@ -45,12 +45,15 @@ func endSpan(span trace.Span, c *call, status int, err error) {
 	}
 	attrs := make([]attribute.KeyValue, 0, 14)
 	attrs = append(attrs, semconv.ServerAddress(c.host), semconv.ServerPort(c.port),
-		attribute.String("sluice.listener", c.listener), attribute.String("sluice.identity", c.id.ID))
+		attribute.String("sluice.listener", c.listener))
+	if c.id.ID != "" {
+		attrs = append(attrs, attribute.String("sluice.identity", c.id.ID))
+	}
 	if c.method != "" {
 		attrs = append(attrs, semconv.HTTPRequestMethodKey.String(c.method))
 	}
 	if c.kind == KindHTTP {
-		attrs = append(attrs, semconv.URLFull(urlFull(c)), semconv.URLPath(c.path))
+		attrs = append(attrs, semconv.URLFull(urlFull(c)))
 	}
 	if status > 0 {
 		attrs = append(attrs, semconv.HTTPResponseStatusCode(status))
