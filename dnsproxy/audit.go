@@ -28,9 +28,10 @@ const (
 
 // foldKey identifies identical denied queries.
 type foldKey struct {
-	src   netip.Addr
-	name  string
-	qtype uint16
+	src    netip.Addr
+	name   string
+	qtype  uint16
+	reason string
 }
 
 // fold counts the repeats of one denied query since its last record.
@@ -114,10 +115,20 @@ func (d *deniedLog) close(ctx context.Context) error {
 	}
 }
 
-// deny records one denied query from src.
+// deny records one query from src for an undeclared name.
 func (d *deniedLog) deny(src netip.Addr, name string, qtype uint16) {
+	d.refuse(foldKey{src, name, qtype, "undeclared_destination"})
+}
+
+// badName records one query from src whose name is not a host name (the
+// raw question name, as the client sent it, is recorded).
+func (d *deniedLog) badName(src netip.Addr, qname string, qtype uint16) {
+	d.refuse(foldKey{src, qname, qtype, "bad_request"})
+}
+
+// refuse records one refused query.
+func (d *deniedLog) refuse(k foldKey) {
 	now := time.Now()
-	k := foldKey{src, name, qtype}
 	d.mu.Lock()
 	if f := d.folds[k]; f != nil {
 		if f.extra == 0 {
@@ -142,7 +153,7 @@ func (d *deniedLog) record(k foldKey, start, end time.Time, count int) *audit.Re
 	}
 	r := &audit.Record{
 		Event: audit.EventDNSQuery, Decision: audit.DecisionDeny, Enforced: d.enforced,
-		Reason: "undeclared_destination", Listener: "dns", Kind: "dns",
+		Reason: k.reason, Listener: "dns", Kind: "dns",
 		Method: dns.Type(k.qtype).String(), Host: host, TimeStart: start, TimeEnd: end,
 		IdentitySource: "none",
 	}

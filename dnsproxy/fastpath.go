@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/miekg/dns"
+	"github.com/sluicehq/sluice/internal/canon"
 )
 
 // fastAnswer answers the common UDP query straight from the wire, without
@@ -97,7 +98,11 @@ func (s *Server) fastAnswer(b []byte, src netip.Addr, buf []byte) (reply []byte,
 		return nil, false
 	}
 
-	name := string(nb[:n])
+	host, err := canon.ParseHost(string(nb[:n]))
+	if err != nil || host.IsIP() {
+		return nil, false // the general path refuses it and records why
+	}
+	name := host.String()
 	var (
 		addrs   []netip.Addr
 		ttl     uint32
@@ -106,7 +111,7 @@ func (s *Server) fastAnswer(b []byte, src netip.Addr, buf []byte) (reply []byte,
 		aa      bool
 		rcode   byte
 	)
-	if hm, declared := s.opts.Registry.Snapshot().MatchHost(name); declared {
+	if hm, declared := s.opts.Registry.Snapshot().MatchHost(host); declared {
 		aa, res = true, resultNoData
 		if qtype == dns.TypeA || qtype == dns.TypeAAAA {
 			if s.resolves(qtype, hm) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+	"github.com/sluicehq/sluice/internal/canon"
 	"github.com/sluicehq/sluice/registry"
 )
 
@@ -19,6 +20,7 @@ const (
 	routeDeclared                    // the registry declares the name
 	routeForward                     // a forward zone: relay to the upstreams
 	routeUndeclared                  // NXDOMAIN (or forwarded in report mode), audited
+	routeBadName                     // not a host name: NXDOMAIN, audited as bad_request
 )
 
 // route is the decision for one query, taken without any I/O.
@@ -27,7 +29,7 @@ type route struct {
 	rcode int
 	res   result // for routeRefuse
 	q     dns.Question
-	name  string // lower case, no trailing dot
+	name  string // canonical (package canon); the raw question name for routeBadName
 	hm    registry.HostMatch
 }
 
@@ -47,8 +49,12 @@ func (s *Server) route(r *dns.Msg) route {
 	if q.Qclass != dns.ClassINET || q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR {
 		return route{kind: routeRefuse, rcode: dns.RcodeRefused, res: resultRefused}
 	}
-	name := registry.NormalizeHost(q.Name)
-	if hm, ok := s.opts.Registry.Snapshot().MatchHost(name); ok {
+	host, err := canon.ParseDNSName(q.Name)
+	if err != nil {
+		return route{kind: routeBadName, q: q, name: q.Name}
+	}
+	name := host.String()
+	if hm, ok := s.opts.Registry.Snapshot().MatchHost(host); ok {
 		return route{kind: routeDeclared, q: q, name: name, hm: hm}
 	}
 	if s.inForwardZone(name) {
@@ -142,6 +148,10 @@ func (s *Server) respond(r *dns.Msg, rt *route, src netip.Addr) (*dns.Msg, resul
 		if s.opts.ReportOnly {
 			return s.forward(r, m)
 		}
+		m.Rcode = dns.RcodeNameError
+		return m, resultNXDomain
+	case routeBadName:
+		s.denied.badName(src, rt.name, rt.q.Qtype)
 		m.Rcode = dns.RcodeNameError
 		return m, resultNXDomain
 	}

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/sluicehq/sluice/internal/canon"
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/netguard"
-	"github.com/sluicehq/sluice/registry"
 	"go.opentelemetry.io/otel/metric"
 	"golang.org/x/sync/singleflight"
 )
@@ -161,16 +161,17 @@ func (r *Resolver) Flush() { r.cache.flush() }
 // gives an error wrapping ErrNotFound; failing upstreams one wrapping
 // ErrUpstream. An IP literal is returned as is after the check.
 func (r *Resolver) LookupIP(ctx context.Context, host string) ([]netip.Addr, error) {
-	if ip, ok := registry.ParseIPLiteral(host); ok {
+	h, err := canon.ParseHost(host)
+	if err != nil {
+		return nil, fmt.Errorf("dnsproxy: %w: %w", err, ErrNotFound)
+	}
+	if ip, ok := h.Addr(); ok {
 		if err := r.opts.Guard.CheckIP(ip); err != nil {
 			return nil, err
 		}
 		return []netip.Addr{ip}, nil
 	}
-	name, err := fqdn(host)
-	if err != nil {
-		return nil, err
-	}
+	name := h.String() + "."
 	type res struct {
 		addrs []netip.Addr
 		err   error
@@ -198,20 +199,6 @@ func (r *Resolver) LookupIP(ctx context.Context, host string) ([]netip.Addr, err
 		}
 	}
 	return nil, fmt.Errorf("dnsproxy: resolve %s: %w", host, ErrNotFound)
-}
-
-// fqdn turns a host name into the lower-case FQDN used on the wire and as
-// the cache key, or an error wrapping ErrNotFound for an invalid name.
-func fqdn(host string) (string, error) {
-	h := registry.NormalizeHost(host)
-	if h == "" {
-		return "", fmt.Errorf("dnsproxy: empty host name: %w", ErrNotFound)
-	}
-	name := h + "."
-	if _, ok := dns.IsDomainName(name); !ok {
-		return "", fmt.Errorf("dnsproxy: invalid host name %q: %w", host, ErrNotFound)
-	}
-	return name, nil
 }
 
 // lookupFamily resolves one address family (qtype A or AAAA) of name (a
@@ -370,4 +357,18 @@ func (r *Resolver) forward(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.ups.budget())
 	defer cancel()
 	return r.ups.exchange(ctx, m)
+}
+
+// fqdn turns a host name into the lower-case FQDN used on the wire and as
+// the cache key, or an error wrapping ErrNotFound for a name that is not
+// a host name (package canon decides, as at every edge).
+func fqdn(host string) (string, error) {
+	h, err := canon.ParseHost(host)
+	if err != nil {
+		return "", fmt.Errorf("dnsproxy: %w: %w", err, ErrNotFound)
+	}
+	if h.IsIP() {
+		return "", fmt.Errorf("dnsproxy: %s is an address, not a name: %w", host, ErrNotFound)
+	}
+	return h.String() + ".", nil
 }

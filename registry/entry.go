@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"net/netip"
+
+	"github.com/sluicehq/sluice/internal/canon"
 )
 
 // Entry is a validated ServiceEntry in the form the gateway uses.
@@ -110,11 +112,11 @@ type Target struct {
 func (t Target) Declared() bool { return t.IP.IsValid() || t.Unix != "" }
 
 // Targets lists where a call to requestHost on this route goes, in order
-// of preference. requestHost is the normalised name (or IP literal) the
+// of preference. requestHost is the canonical name (or IP literal) the
 // caller asked for.
-func (r *Route) Targets(requestHost string) []Target {
+func (r *Route) Targets(requestHost canon.Host) []Target {
 	e, p := r.Entry, r.Port
-	if ip, err := netip.ParseAddr(requestHost); err == nil {
+	if ip, ok := requestHost.Addr(); ok {
 		// IP-literal destinations are declared by addresses; dial the IP.
 		return []Target{{IP: ip, Port: p.DialPort()}}
 	}
@@ -142,5 +144,5 @@ func (r *Route) Targets(requestHost string) []Target {
 			return nil
 		}
 	}
-	return []Target{{Host: requestHost, Port: p.DialPort()}}
+	return []Target{{Host: requestHost.String(), Port: p.DialPort()}}
 }

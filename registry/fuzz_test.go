@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"github.com/sluicehq/sluice/internal/canon"
 	"strings"
 	"testing"
 )
@@ -27,7 +28,7 @@ func FuzzParse(f *testing.F) {
 		for _, e := range s.Entries {
 			for _, h := range e.Hosts {
 				for _, p := range e.Ports {
-					if _, r := s.Lookup(strings.Replace(h, "*", "x", 1), p.Number); r != Declared {
+					if _, r := s.Lookup(mustHost(t, strings.Replace(h, "*", "x", 1)), p.Number); r != Declared {
 						t.Fatalf("declared %s:%d does not look up: %v", h, p.Number, r)
 					}
 				}
@@ -36,8 +37,9 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// FuzzLookup checks the matcher on arbitrary names: no panic, and case
-// and a trailing dot never change the answer.
+// FuzzLookup checks the matcher on arbitrary names as the edge passes
+// them in: no panic, and case and a trailing dot, which the edge folds
+// into one canonical host, never change the answer.
 func FuzzLookup(f *testing.F) {
 	s := mustBuild(f,
 		namedSE("exact", "  hosts: [api.example.com]\n  resolution: DNS\n"+port443),
@@ -49,12 +51,20 @@ func FuzzLookup(f *testing.F) {
 		f.Add(h, 443)
 	}
 	f.Fuzz(func(t *testing.T, host string, port int) {
-		r1, res1 := s.Lookup(host, port)
-		if _, ok := ParseIPLiteral(host); ok || strings.HasSuffix(host, ".") {
+		h1, err := canon.ParseHost(host)
+		if err != nil {
 			return
 		}
-		r2, res2 := s.Lookup(strings.ToUpper(host)+".", port)
-		if res1 != res2 || r1 != r2 {
+		r1, res1 := s.Lookup(h1, port)
+		if h1.IsIP() || strings.HasSuffix(host, ".") {
+			return
+		}
+		h2, err := canon.ParseHost(strings.ToUpper(host) + ".")
+		if err != nil {
+			t.Fatalf("%q parses but its upper-case FQDN does not: %v", host, err)
+		}
+		r2, res2 := s.Lookup(h2, port)
+		if h1 != h2 || res1 != res2 || r1 != r2 {
 			t.Fatalf("Lookup(%q) = %v, Lookup(upper+dot) = %v", host, res1, res2)
 		}
 	})

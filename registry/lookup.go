@@ -3,6 +3,8 @@ package registry
 import (
 	"net/netip"
 	"strings"
+
+	"github.com/sluicehq/sluice/internal/canon"
 )
 
 // Result says how a (host, port) lookup ended.
@@ -26,16 +28,17 @@ func (r Result) String() string {
 	return "undeclared_destination"
 }
 
-// Lookup finds the route for a call to host:port. host may be a name (any
-// case, with or without a trailing dot) or an IP literal (IPv6 with or
-// without brackets). Exact names beat wildcards and the most specific
+// Lookup finds the route for a call to host:port. host is the canonical
+// destination the edge parsed (package canon); the registry never
+// re-normalises it, so what it matches is exactly what policy sees and
+// the record shows. Exact names beat wildcards and the most specific
 // wildcard wins, among the patterns that declare port; IP literals match
 // only ServiceEntry addresses, never names.
-func (s *Snapshot) Lookup(host string, port int) (*Route, Result) {
-	if ip, ok := parseIPLiteral(host); ok {
+func (s *Snapshot) Lookup(host canon.Host, port int) (*Route, Result) {
+	if ip, ok := host.Addr(); ok {
 		return s.lookupIP(ip, port)
 	}
-	h := NormalizeHost(host)
+	h := host.String()
 	matched := false
 	if rec := s.exact[h]; rec != nil {
 		if r := rec.routes[port]; r != nil {
@@ -107,10 +110,14 @@ type HostMatch struct {
 	Entries []*Entry
 }
 
-// MatchHost finds the most specific declared pattern for name, ignoring
-// ports (exact first, then the longest wildcard).
-func (s *Snapshot) MatchHost(name string) (HostMatch, bool) {
-	h := NormalizeHost(name)
+// MatchHost finds the most specific declared pattern for a canonical
+// name, ignoring ports (exact first, then the longest wildcard). IP
+// literals match nothing.
+func (s *Snapshot) MatchHost(name canon.Host) (HostMatch, bool) {
+	if name.IsIP() {
+		return HostMatch{}, false
+	}
+	h := name.String()
 	if rec := s.exact[h]; rec != nil {
 		return HostMatch{rec.pattern, rec.entries}, true
 	}
@@ -133,30 +140,3 @@ func (s *Snapshot) MatchHost(name string) (HostMatch, bool) {
 	}
 	return HostMatch{best.pattern, best.entries}, true
 }
-
-// parseIPLiteral recognises IP literals cheaply: names never end in a
-// digit (Istio rejects all-numeric top-level labels) and never hold ':'.
-func parseIPLiteral(host string) (netip.Addr, bool) {
-	if host == "" {
-		return netip.Addr{}, false
-	}
-	if len(host) >= 2 && host[0] == '[' && host[len(host)-1] == ']' {
-		host = host[1 : len(host)-1]
-		if host == "" {
-			return netip.Addr{}, false
-		}
-	}
-	last := host[len(host)-1]
-	if strings.IndexByte(host, ':') < 0 && (last < '0' || last > '9') {
-		return netip.Addr{}, false
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	return ip.Unmap(), true
-}
-
-// ParseIPLiteral reports whether host is an IP literal (brackets allowed)
-// and returns it with IPv4-mapped IPv6 unmapped.
-func ParseIPLiteral(host string) (netip.Addr, bool) { return parseIPLiteral(host) }

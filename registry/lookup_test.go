@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"github.com/sluicehq/sluice/internal/canon"
 	"strconv"
 	"strings"
 	"testing"
@@ -58,10 +59,9 @@ func TestLookup(t *testing.T) {
 		{"203.0.113.7", 443, "", UndeclaredPort},
 		{"203.0.113.8", 5432, "", UndeclaredDestination}, // IP literals never match by name
 		{"93.184.216.34", 443, "", UndeclaredDestination},
-		{"", 443, "", UndeclaredDestination},
 	}
 	for _, tc := range tests {
-		r, res := s.Lookup(tc.host, tc.port)
+		r, res := s.Lookup(mustHost(t, tc.host), tc.port)
 		got := ""
 		if r != nil {
 			got = r.Entry.Name
@@ -77,10 +77,10 @@ func TestMatchHost(t *testing.T) {
 		namedSE("exact", "  hosts: [api.example.com]\n"+port443),
 		namedSE("wild", "  hosts: ['*.example.com']\n"+port443),
 	)
-	for host, want := range map[string]string{"api.example.com.": "api.example.com", "x.example.com": "*.example.com", "example.com": "", "API.EXAMPLE.COM": "api.example.com"} {
-		m, ok := s.MatchHost(host)
+	for h, want := range map[string]string{"api.example.com.": "api.example.com", "x.example.com": "*.example.com", "example.com": "", "API.EXAMPLE.COM": "api.example.com"} {
+		m, ok := s.MatchHost(mustHost(t, h))
 		if m.Pattern != want || ok != (want != "") {
-			t.Errorf("MatchHost(%q) = %q %v, want %q", host, m.Pattern, ok, want)
+			t.Errorf("MatchHost(%q) = %q %v, want %q", h, m.Pattern, ok, want)
 		}
 	}
 }
@@ -103,12 +103,12 @@ func TestTargets(t *testing.T) {
 		{"t1.saas.example", 443, "t1.saas.example:443"},
 	}
 	for _, tc := range tests {
-		r, res := s.Lookup(tc.host, tc.port)
+		r, res := s.Lookup(mustHost(t, tc.host), tc.port)
 		if res != Declared {
 			t.Fatalf("%s:%d not declared", tc.host, tc.port)
 		}
 		var parts []string
-		for _, tg := range r.Targets(tc.host) {
+		for _, tg := range r.Targets(mustHost(t, tc.host)) {
 			h := tg.Host
 			if tg.IP.IsValid() {
 				h = tg.IP.String()
@@ -122,3 +122,13 @@ func TestTargets(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// mustHost is the canonical host the gateway's edge would pass in.
+func mustHost(t testing.TB, s string) canon.Host {
+	t.Helper()
+	h, err := canon.ParseHost(s)
+	if err != nil {
+		t.Fatalf("canon.ParseHost(%q): %v", s, err)
+	}
+	return h
+}

@@ -39,7 +39,7 @@ func TestTLSOriginationResolution(t *testing.T) {
 		{443, "SIMPLE", "top.example.com", "ns/dr"}, // top level
 	}
 	for _, tc := range tests {
-		r, _ := s.Lookup("api.example.com", tc.port)
+		r, _ := s.Lookup(mustHost(t, "api.example.com"), tc.port)
 		mode, sni := "", ""
 		if r.TLS != nil {
 			mode, sni = r.TLS.Mode, r.TLS.SNI
@@ -57,8 +57,8 @@ func TestDestinationRuleSelection(t *testing.T) {
 		strings.Replace(drDoc("  host: b.example.com\n  trafficPolicy: {tls: {mode: SIMPLE, sni: other-ns}}\n"), "name: dr", "name: b1", 1),
 		strings.Replace(strings.Replace(drDoc("  host: b.example.com\n  trafficPolicy: {tls: {mode: SIMPLE, sni: same-ns}}\n"), "name: dr", "name: b2", 1), "namespace: ns", "namespace: shop", 1),
 	)
-	ra, _ := s.Lookup("a.example.com", 443)
-	rb, _ := s.Lookup("b.example.com", 443)
+	ra, _ := s.Lookup(mustHost(t, "a.example.com"), 443)
+	rb, _ := s.Lookup(mustHost(t, "b.example.com"), 443)
 	if ra.TLS == nil || ra.TLS.SNI != "wild" {
 		t.Errorf("a: want the wildcard rule, got %+v", ra.TLS)
 	}
@@ -95,7 +95,7 @@ func TestMutualLoadsCertificates(t *testing.T) {
 		t.Fatal(err, ds)
 	}
 	for _, h := range []string{"api.example.com", "b.example.com"} {
-		r, _ := s.Lookup(h, 443)
+		r, _ := s.Lookup(mustHost(t, h), 443)
 		if r.TLS == nil || r.TLS.ClientCert == nil || r.TLS.Key == "" || (h == "api.example.com") != (r.TLS.RootCAs != nil) {
 			t.Errorf("%s: certificates not loaded: %+v", h, r.TLS)
 		}
@@ -116,7 +116,7 @@ func TestWatchReload(t *testing.T) {
 	}
 	go r.Watch(ctx, 20*time.Millisecond)
 	time.Sleep(100 * time.Millisecond) // let the watcher start
-	declared := func(h string) bool { _, res := r.Snapshot().Lookup(h, 443); return res == Declared }
+	declared := func(h string) bool { _, res := r.Snapshot().Lookup(mustHost(t, h), 443); return res == Declared }
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
 		for i := 0; i < 200; i++ {

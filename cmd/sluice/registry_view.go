@@ -3,6 +3,7 @@ package main
 import (
 	"sort"
 
+	"github.com/sluicehq/sluice/internal/canon"
 	"github.com/sluicehq/sluice/registry"
 )
 
@@ -69,11 +70,12 @@ func registryView(r *registry.Registry) registryViewJSON {
 	return v
 }
 
-// lookupName turns a declared host into a name that matches it ("*.a.b"
-// becomes "x.a.b").
-func lookupName(h string) string {
+// lookupName turns a declared host into a canonical name that matches it
+// ("*.a.b" becomes "x.a.b"); the zero Host matches nothing.
+func lookupName(h string) canon.Host {
 	if registry.IsWildcard(h) {
-		return "x" + h[1:]
+		h = "x" + h[1:]
 	}
-	return h
+	name, _ := canon.ParseHost(h)
+	return name
 }
