@@ -92,7 +92,10 @@ func serve(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	mp := a.metrics.MeterProvider()
-	a.guard = &netguard.Guard{Self: selfAddrs(cfg.Listeners)}
+	l := cfg.Listeners
+	if a.guard, err = netguard.NewGuard([]string{l.Proxy, l.HTTP, l.TLS, l.DNS, l.Admin}); err != nil {
+		return err
+	}
 
 	a.registry = registry.New(registry.Options{Paths: cfg.ResolveAll(cfg.Registry.Paths), Logger: log, MeterProvider: mp})
 	if err := a.registry.Load(ctx); err != nil {
@@ -135,6 +138,7 @@ func serve(ctx context.Context, cfg *config.Config) error {
 		}
 	}()
 	go a.handleSIGHUP(runCtx)
+	go a.guard.Watch(runCtx, 30*time.Second)
 
 	if cfg.Listeners.DNS != "" {
 		a.dns, err = dnsproxy.NewServer(dnsproxy.ServerOptions{Addr: cfg.Listeners.DNS, Config: cfg.DNS, Registry: a.registry,
@@ -228,18 +232,6 @@ func (a *app) startAdmin() error {
 		}
 	}()
 	return nil
-}
-
-// selfAddrs lists the gateway's own listener addresses, which it must
-// never dial.
-func selfAddrs(l config.Listeners) []netip.AddrPort {
-	var out []netip.AddrPort
-	for _, s := range []string{l.Proxy, l.HTTP, l.TLS, l.DNS, l.Admin} {
-		if ap, err := netip.ParseAddrPort(s); err == nil {
-			out = append(out, ap)
-		}
-	}
-	return out
 }
 
 // startDataPlane starts the proxy, http and tls listeners and returns the

@@ -5,8 +5,13 @@
 package netguard
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"net/netip"
+	"strconv"
+	"sync/atomic"
+	"time"
 )
 
 // forbidden lists the ranges an undeclared (resolved) address must not be
@@ -108,13 +113,104 @@ func IsForbidden(ip netip.Addr) (bool, string) {
 	return false, ""
 }
 
-// Guard checks dial targets. The zero value forbids the ranges above; Self
-// adds the gateway's own listener addresses, refused even when declared so
+// Guard checks dial targets. The zero value (and nil) forbids the ranges
+// above; NewGuard adds the gateway itself, refused even when declared so
 // that the gateway can never be made to call itself.
+//
+// "Itself" is every address that reaches one of its listening ports: the
+// unspecified addresses (0.0.0.0 and :: connect to the local host), the
+// loopback ranges, every address of a local interface, and — when a
+// listener is bound to a wildcard address — any address on that port
+// (a VIP or NAT in front of the gateway leads back to it too). Resolved
+// addresses are also refused when they are a local interface address, on
+// any port: a DNS answer naming the gateway's own host is never a
+// destination.
 type Guard struct {
-	// Self holds the addresses the gateway listens on. An unspecified
-	// listener IP (0.0.0.0, ::) matches any IP on that port.
-	Self []netip.AddrPort
+	ports    map[uint16]bool // ports the gateway listens on
+	wildcard map[uint16]bool // ...of those, the ones bound to 0.0.0.0 or ::
+	local    atomic.Pointer[map[netip.Addr]bool]
+	ifaddrs  func() ([]net.Addr, error)
+}
+
+// NewGuard builds the guard for a gateway listening on listeners
+// ("host:port"; "" entries are skipped) and reads the local interface
+// addresses once. Refresh (or Watch) keeps them current.
+func NewGuard(listeners []string) (*Guard, error) {
+	g := &Guard{ports: map[uint16]bool{}, wildcard: map[uint16]bool{}, ifaddrs: net.InterfaceAddrs}
+	for _, l := range listeners {
+		if l == "" {
+			continue
+		}
+		host, port, err := net.SplitHostPort(l)
+		if err != nil {
+			return nil, fmt.Errorf("netguard: listener %q: %w", l, err)
+		}
+		p, err := strconv.ParseUint(port, 10, 16)
+		if err != nil {
+			return nil, fmt.Errorf("netguard: listener %q: bad port", l)
+		}
+		g.ports[uint16(p)] = true
+		if ip, err := netip.ParseAddr(host); host == "" || (err == nil && ip.IsUnspecified()) {
+			g.wildcard[uint16(p)] = true
+		}
+	}
+	if err := g.Refresh(); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// Refresh re-reads the addresses of the local interfaces.
+func (g *Guard) Refresh() error {
+	addrs, err := g.ifaddrs()
+	if err != nil {
+		return fmt.Errorf("netguard: reading interface addresses: %w", err)
+	}
+	m := make(map[netip.Addr]bool, len(addrs))
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil {
+			m[p.Addr().Unmap().WithZone("")] = true
+		} else if ip, err := netip.ParseAddr(a.String()); err == nil {
+			m[ip.Unmap().WithZone("")] = true
+		}
+	}
+	g.local.Store(&m)
+	return nil
+}
+
+// Watch refreshes the interface addresses every interval until ctx ends
+// (interfaces come and go: a new pod IP, a VPN).
+func (g *Guard) Watch(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = g.Refresh()
+		}
+	}
+}
+
+// isLocal reports whether ip reaches this host: unspecified, loopback, or
+// an interface address.
+func (g *Guard) isLocal(ip netip.Addr) bool {
+	if ip.IsUnspecified() || ip.IsLoopback() {
+		return true
+	}
+	if m := g.local.Load(); m != nil {
+		return (*m)[ip]
+	}
+	return false
+}
+
+// isSelf reports whether ap reaches one of the gateway's listeners.
+func (g *Guard) isSelf(ap netip.AddrPort) bool {
+	if g == nil || !g.ports[ap.Port()] {
+		return false
+	}
+	return g.wildcard[ap.Port()] || g.isLocal(ap.Addr())
 }
 
 // ForbiddenError explains a refused address; the egress pipeline maps it
@@ -132,27 +228,29 @@ func (e *ForbiddenError) Error() string {
 // Check returns a *ForbiddenError when ap may not be dialled. declared is
 // true for addresses a ServiceEntry names explicitly.
 func (g *Guard) Check(ap netip.AddrPort, declared bool) error {
-	ip := ap.Addr().Unmap()
-	if g != nil {
-		for _, s := range g.Self {
-			if s.Port() == ap.Port() && (s.Addr().Unmap() == ip || s.Addr().IsUnspecified()) {
-				return &ForbiddenError{ap, "it is one of the gateway's own listeners"}
-			}
-		}
+	ip := ap.Addr().Unmap().WithZone("")
+	self := netip.AddrPortFrom(ip, ap.Port())
+	if v4, ok := Embedded(ip); ok {
+		self = netip.AddrPortFrom(v4, ap.Port()) // judged by the IPv4 address it carries
+	}
+	if g.isSelf(self) {
+		return &ForbiddenError{ap, "it is one of the gateway's own listeners"}
 	}
 	if declared {
 		return nil
 	}
-	if bad, why := IsForbidden(ip); bad {
-		return &ForbiddenError{ap, "resolved address in " + why + " (declare it as a STATIC endpoint or in addresses to allow it)"}
-	}
-	return nil
+	return g.CheckIP(ip)
 }
 
-// CheckIP is Check without a port, for DNS answers: only the ranges apply.
+// CheckIP is Check without a port, for resolved addresses and DNS
+// answers: the ranges above and the local host's own addresses.
 func (g *Guard) CheckIP(ip netip.Addr) error {
-	if bad, why := IsForbidden(ip.Unmap()); bad {
-		return &ForbiddenError{netip.AddrPortFrom(ip, 0), "resolved address in " + why}
+	ip = ip.Unmap().WithZone("")
+	if bad, why := IsForbidden(ip); bad {
+		return &ForbiddenError{netip.AddrPortFrom(ip, 0), "resolved address in " + why + " (declare it as a STATIC endpoint or in addresses to allow it)"}
+	}
+	if g != nil && g.isLocal(ip) {
+		return &ForbiddenError{netip.AddrPortFrom(ip, 0), "resolved address is one of the gateway host's own addresses"}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package netguard
 
 import (
 	"errors"
+	"net"
 	"net/netip"
 	"testing"
 )
@@ -55,8 +56,27 @@ func TestIsForbidden(t *testing.T) {
 	}
 }
 
+func testGuard(t *testing.T, listeners ...string) *Guard {
+	t.Helper()
+	g, err := NewGuard(listeners)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.ifaddrs = func() ([]net.Addr, error) {
+		return []net.Addr{
+			&net.IPNet{IP: net.ParseIP("127.0.0.1"), Mask: net.CIDRMask(8, 32)},
+			&net.IPNet{IP: net.ParseIP("10.20.30.40"), Mask: net.CIDRMask(24, 32)},
+			&net.IPNet{IP: net.ParseIP("2001:db8::40"), Mask: net.CIDRMask(64, 128)},
+		}, nil
+	}
+	if err := g.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
 func TestGuardCheck(t *testing.T) {
-	g := &Guard{Self: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:3128"), netip.MustParseAddrPort("0.0.0.0:8080")}}
+	g := testGuard(t, "127.0.0.1:3128", "0.0.0.0:8080", "127.0.0.1:9901", ":5353", "")
 	tests := []struct {
 		ap       string
 		declared bool
@@ -68,6 +88,21 @@ func TestGuardCheck(t *testing.T) {
 		{"127.0.0.1:3128", true, false}, // never the gateway itself
 		{"10.9.9.9:8080", true, false},  // wildcard listener: any IP on its port
 		{"127.0.0.1:9999", true, true},
+		// Every way of reaching a listener is the gateway itself.
+		{"0.0.0.0:9901", true, false},            // unspecified connects to the local host
+		{"[::]:9901", true, false},               //
+		{"127.0.0.2:9901", true, false},          // all of 127/8 is loopback
+		{"[::1]:9901", true, false},              //
+		{"[::ffff:0.0.0.0]:9901", true, false},   // mapped unspecified
+		{"[::ffff:127.0.0.1]:3128", true, false}, //
+		{"10.20.30.40:9901", true, false},        // a local interface address
+		{"[2001:db8::40]:3128", true, false},     //
+		{"10.20.30.40:5353", true, false},        // ":5353" is a wildcard listener
+		{"10.20.30.41:9901", true, true},         // another host on an own port (specific listener)
+		{"0.0.0.0:9999", true, true},             // declared, not an own port
+		// Resolved answers that are the gateway's host are refused on any port.
+		{"10.20.30.40:443", false, false},
+		{"[2001:db8::40]:443", false, false},
 	}
 	for _, tc := range tests {
 		err := g.Check(netip.MustParseAddrPort(tc.ap), tc.declared)
