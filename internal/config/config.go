@@ -194,4 +194,15 @@ type Limits struct {
 	MaxHeaderBytes int `yaml:"max_header_bytes"`
 	// DrainTimeout is how long SIGTERM waits for calls in flight.
 	DrainTimeout Duration `yaml:"drain_timeout"`
+	// BodyTimeout bounds the gap between two reads of a request body sent
+	// upstream: a caller that sends nothing for this long (a slow-body
+	// attack at 1 byte per minute) has its call cut. 0 = none.
+	BodyTimeout Duration `yaml:"body_timeout"`
+	// MinBodyRate is the least average rate, in bytes per second, a request
+	// body must keep once its first BodyTimeout has passed; slower bodies
+	// (1 byte/s) are cut. 0 = no minimum.
+	MinBodyRate int64 `yaml:"min_body_rate"`
+	// RegistryBytes bounds the total size of the registry files read at
+	// load and at every reload; a larger set is refused whole. 0 = none.
+	RegistryBytes int64 `yaml:"registry_bytes"`
 }

@@ -58,6 +58,9 @@ func Default() *Config {
 			HeaderTimeout:  Duration(10 * time.Second),
 			MaxHeaderBytes: 64 << 10,
 			DrainTimeout:   Duration(30 * time.Second),
+			BodyTimeout:    Duration(30 * time.Second),
+			MinBodyRate:    1024,
+			RegistryBytes:  64 << 20,
 		},
 	}
 }

@@ -252,6 +252,15 @@ func (c *Config) validate() []valErr {
 	if c.Limits.MaxHeaderBytes < 1024 {
 		add("limits.max_header_bytes", "must be at least 1024")
 	}
+	if c.Limits.BodyTimeout.D() < 0 {
+		add("limits.body_timeout", "must not be negative")
+	}
+	if c.Limits.MinBodyRate < 0 {
+		add("limits.min_body_rate", "must not be negative")
+	}
+	if c.Limits.RegistryBytes < 0 {
+		add("limits.registry_bytes", "must not be negative")
+	}
 	return es
 }
 
