@@ -1,4 +1,5 @@
 # Sluice — the two set-up commands are `make run` and `make test`.
+SHELL    := /bin/bash
 GO       ?= go
 PKG      := github.com/sluicehq/sluice
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -22,12 +23,22 @@ run: build
 deps:
 	./scripts/deps.sh
 
+# The packages whose concurrency the race detector watches in `make test`.
+RACE_PKGS := ./audit/... ./egress/... ./dnsproxy/...
+
 # The whole suite: unit tests, fuzz seed corpora, and the end-to-end tests
-# that drive the real binary with real clients on loopback.
-test: deps build
+# that drive the real binary with real clients on loopback; audit, egress
+# and dnsproxy under the race detector. The last lines say how many tests
+# passed, failed and were skipped (tools/testsum).
+test: deps build bin/testsum
 	$(GO) vet ./...
-	SLUICE_OTELCOL_BIN=$${SLUICE_OTELCOL_BIN:-$$(./scripts/realparts.sh otelcol)} \
-	SLUICE_BIN=$(CURDIR)/bin/sluice $(GO) test -count=1 -timeout 15m ./...
+	set -o pipefail; export SLUICE_BIN=$(CURDIR)/bin/sluice \
+	  SLUICE_OTELCOL_BIN=$${SLUICE_OTELCOL_BIN:-$$(./scripts/realparts.sh otelcol)}; \
+	{ $(GO) test -json -count=1 -timeout 15m $$($(GO) list ./... | grep -v -e /audit -e /egress -e /dnsproxy); \
+	  $(GO) test -json -race -count=1 -timeout 15m $(RACE_PKGS); } | bin/testsum
+
+bin/testsum: tools/testsum/main.go
+	$(GO) build -o bin/testsum ./tools/testsum
 
 # The real OpenTelemetry Collector and Prometheus the telemetry tests talk
 # to (built or installed once, cached).
@@ -48,9 +59,14 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
+# Every fuzzer, 30 s each (FUZZTIME=…); new finds land in testdata/fuzz.
+FUZZTIME ?= 30s
 fuzz:
-	$(GO) test ./registry -run '^$$' -fuzz FuzzParse -fuzztime 30s
-	$(GO) test ./registry -run '^$$' -fuzz FuzzLookup -fuzztime 30s
+	$(GO) test ./internal/canon -run '^$$' -fuzz FuzzParseAuthority -fuzztime $(FUZZTIME)
+	$(GO) test ./registry -run '^$$' -fuzz FuzzParse$$ -fuzztime $(FUZZTIME)
+	$(GO) test ./registry -run '^$$' -fuzz FuzzLookup -fuzztime $(FUZZTIME)
+	$(GO) test ./dnsproxy -run '^$$' -fuzz FuzzFastPath -fuzztime $(FUZZTIME)
+	$(GO) test ./dnsproxy -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin data

@@ -114,13 +114,20 @@ func TestRegistryReportMode(t *testing.T) {
 		Config: "registry: {mode: report}\n",
 		Files:  map[string]string{"registry/other.yaml": staticSE("other", "other.test.example", 80, "HTTP", up.Port)},
 	})
-	// 127.0.0.1 is forbidden for undeclared destinations even in report mode.
+	// 127.0.0.1 is forbidden for undeclared destinations even in report
+	// mode: that refusal is enforced, and recorded as one.
 	status, body, _, _ := curl(t, "-x", "http://"+g.Proxy, fmt.Sprintf("http://127.0.0.1:%d/", up.Port), "-D", "-")
 	if status != 403 || !strings.Contains(body, "forbidden_address") {
 		t.Errorf("undeclared loopback in report mode: %d %s", status, body)
 	}
+	waitRecord(t, g, url.Values{"decision": {"deny"}}, "forbidden record", func(r record) bool {
+		return r.str("reason") == "forbidden_address" && r["enforced"] == true && r.str("host") == "127.0.0.1"
+	})
+	// An undeclared name is let through (it then fails to resolve: no
+	// network here) and recorded as a would-deny.
+	curl(t, "-x", "http://"+g.Proxy, "http://undeclared.test.example/")
 	waitRecord(t, g, url.Values{"decision": {"deny"}}, "would-deny record", func(r record) bool {
-		return r.str("reason") == "undeclared_destination" && r["enforced"] == false
+		return r.str("reason") == "undeclared_destination" && r["enforced"] == false && r.str("host") == "undeclared.test.example"
 	})
 }
 

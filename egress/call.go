@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/audit"
+	"github.com/sluicehq/sluice/internal/canon"
 	"github.com/sluicehq/sluice/policy"
 	"github.com/sluicehq/sluice/registry"
 )
@@ -34,16 +35,25 @@ type call struct {
 	start    time.Time
 	id       Identity
 	method   string
-	host     string // normalised name or IP literal (no brackets)
+	host     canon.Host // the one canonical destination, parsed at the edge
 	port     int
-	path     string
-	header   http.Header
-	sni      string
-	traceID  string
+	// scheme and defPort are the caller's scheme for HTTP calls ("http",
+	// or "https" for an https:// absolute URI) and its default port.
+	scheme  string
+	defPort int
+	path    string
+	header  http.Header
+	sni     string
+	traceID string
 
 	snap    *registry.Snapshot
 	route   *registry.Route
 	tlsOrig bool
+	// plan holds the checked addresses an allowed call may dial, found
+	// before its record is committed; planErr why there are none (a
+	// resolution failure: the call is allowed, recorded, and fails).
+	plan    *dialPlan
+	planErr error
 	// upScheme and upPort are where a forwarded HTTP request went (the
 	// span's url.full); empty when it was not forwarded.
 	upScheme string
@@ -74,7 +84,7 @@ func (g *Gateway) decide(ctx context.Context, c *call) {
 	if res != registry.Declared {
 		detail := hostPort(c.host, c.port) + " is not declared by any ServiceEntry"
 		if res == registry.UndeclaredPort {
-			detail = "port " + itoa(c.port) + " of " + c.host + " is not declared by its ServiceEntry"
+			detail = "port " + itoa(c.port) + " of " + c.host.String() + " is not declared by its ServiceEntry"
 		}
 		if g.cfg.Registry.Mode != "report" {
 			c.deny(res.String(), detail)
@@ -96,6 +106,15 @@ func (g *Gateway) decide(ctx context.Context, c *call) {
 	case !d.Enforced && c.reason == "":
 		c.reportOnly(ReasonPolicyDenied, policyDetail(d.Reasons))
 	}
+}
+
+// authority is the destination as an HTTP caller of c's scheme writes
+// it: the canonical host, with the port unless it is the default.
+func (c *call) authority() string {
+	if c.port == c.defPort {
+		return c.host.Bracketed()
+	}
+	return hostPort(c.host, c.port)
 }
 
 func (c *call) deny(reason, detail string) {
@@ -126,7 +145,7 @@ func undeclaredRoute(port int) *registry.Route {
 func (c *call) policyInput() *policy.Input {
 	in := &policy.Input{
 		Source:      policy.Source{Identity: c.id.ID, IdentitySource: c.id.Source, Workload: c.id.Workload},
-		Destination: policy.Destination{Host: c.host, Port: c.port},
+		Destination: policy.Destination{Host: c.host.String(), Port: c.port},
 		Request: policy.Request{Kind: c.kind, Method: c.method, Path: c.path, SNI: c.sni, TLSOrigination: c.tlsOrig,
 			Headers: lowerHeaders(c.header)},
 		Time: c.start.UTC(),
@@ -164,7 +183,7 @@ func (c *call) record() *audit.Record {
 	r := &audit.Record{
 		TimeStart: c.start, Event: audit.EventOutboundCall,
 		SourceIdentity: c.id.ID, IdentitySource: c.id.Source, SourceWorkload: c.id.Workload,
-		Listener: c.listener, Kind: c.kind, Method: c.method, Host: c.host, Port: c.port, Path: c.path, SNI: c.sni,
+		Listener: c.listener, Kind: c.kind, Method: c.method, Host: c.host.String(), Port: c.port, Path: c.path, SNI: c.sni,
 		TLSOriginated: c.tlsOrig, Decision: audit.DecisionAllow, Enforced: c.enforced, Reason: c.reason,
 		PolicyRules: c.policyReasons, TraceID: c.traceID,
 	}
@@ -192,7 +211,7 @@ func (g *Gateway) begin(ctx context.Context, c *call) error {
 		if g.aud.OnFailureDeny() {
 			return err
 		}
-		g.log.Warn("audit record not written; call allowed (audit.on_failure: allow)", "host", c.host, "err", err)
+		g.log.Warn("audit record not written; call allowed (audit.on_failure: allow)", "host", c.host.String(), "err", err)
 	}
 	return nil
 }
@@ -208,11 +227,19 @@ func (g *Gateway) unrecordable(ctx context.Context, c *call, err error) {
 
 // refuse writes the whole record of a denied call.
 func (g *Gateway) refuse(ctx context.Context, c *call) {
+	g.refuseWith(ctx, c, statusFor(c.reason), 1)
+}
+
+// refuseWith records count identical denials answered with status.
+func (g *Gateway) refuseWith(ctx context.Context, c *call, status, count int) {
 	rec := c.record()
 	rec.TimeEnd = time.Now()
-	rec.Status = statusFor(c.reason)
+	rec.Status = status
+	if count > 1 {
+		rec.Count = count
+	}
 	if err := g.aud.Complete(ctx, rec); err != nil {
-		g.log.Error("audit record of a denial not written", "host", c.host, "reason", c.reason, "err", err)
+		g.log.Error("audit record of a denial not written", "host", c.host.String(), "reason", c.reason, "err", err)
 	}
 	g.metrics.request(ctx, c.listener, audit.DecisionDeny, c.reason, time.Since(c.start))
 	g.accessLog(c, rec.Status, 0, 0)
@@ -254,11 +281,23 @@ func (g *Gateway) accessLog(c *call, status int, sent, received int64) {
 		id = c.rec.ID
 	}
 	g.log.Info("access", "id", id, "listener", c.listener, "kind", c.kind, "source", c.id.IP.String(), "identity", c.id.ID,
-		"method", c.method, "host", c.host, "port", c.port, "path", c.path, "status", status, "reason", c.reason,
+		"method", c.method, "host", c.host.String(), "port", c.port, "path", c.path, "status", status, "reason", c.reason,
 		"sent", sent, "received", received, "duration_ms", time.Since(c.start).Milliseconds())
 }
 
-// plan is where the call may be dialled.
-func (c *call) plan() *dialPlan {
-	return &dialPlan{host: c.host, targets: c.route.Targets(c.host), undeclared: c.route.Entry.Name == ""}
+// resolve finds where an allowed call may be dialled, before its record
+// is committed: every address is checked here, so a refused one
+// (forbidden_address) makes the call a denial, recorded as one. Any other
+// failure to find an address is kept in c.planErr: the call was allowed,
+// its record is begun, and it ends with that error.
+func (g *Gateway) resolve(ctx context.Context, c *call) {
+	p, err := g.dialer.resolve(ctx, c.host, c.route.Targets(c.host), c.route.Entry.Name == "")
+	switch {
+	case err == nil:
+		c.plan = p
+	case classify(err) == ReasonForbiddenAddress:
+		c.deny(ReasonForbiddenAddress, err.Error())
+	default:
+		c.planErr = err
+	}
 }

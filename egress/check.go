@@ -3,11 +3,14 @@ package egress
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/canon"
 	"github.com/sluicehq/sluice/registry"
 )
 
@@ -53,9 +56,9 @@ func (g *Gateway) Check(ctx context.Context, from, rawURL, method string) (*Chec
 	default:
 		return nil, fmt.Errorf("check: unsupported scheme %q", u.Scheme)
 	}
-	host, port, ok := splitHostPort(u.Host, def)
-	if !ok {
-		return nil, fmt.Errorf("check: invalid host %q", u.Host)
+	host, port, err := canon.ParseAuthority(u.Host, def)
+	if err != nil {
+		return nil, fmt.Errorf("check: %w", err)
 	}
 	c.host, c.port = host, port
 	if ip, err := netip.ParseAddr(from); err == nil {
@@ -70,13 +73,13 @@ func (g *Gateway) Check(ctx context.Context, from, rawURL, method string) (*Chec
 		}
 	}
 	if c.kind == KindConnect {
-		if r, res := g.reg.Snapshot().Lookup(host, port); res == registry.Declared && passthroughTLS(r) {
-			c.sni = host
+		if r, res := g.reg.Snapshot().Lookup(host, port); res == registry.Declared && passthroughTLS(r) && !host.IsIP() {
+			c.sni = host.String()
 		}
 	}
 	g.decide(ctx, c)
 	res := &CheckResult{Decision: "allow", Enforced: c.enforced, Reason: c.reason, Detail: c.detail, PolicyReasons: c.policyReasons,
-		Identity: c.id, Kind: c.kind, Method: c.method, Host: c.host, Port: c.port, Path: c.path, TLSOrigination: c.tlsOrig}
+		Identity: c.id, Kind: c.kind, Method: c.method, Host: c.host.String(), Port: c.port, Path: c.path, TLSOrigination: c.tlsOrig}
 	if c.denied || c.reason != "" {
 		res.Decision = "deny"
 	}
@@ -89,7 +92,7 @@ func (g *Gateway) Check(ctx context.Context, from, rawURL, method string) (*Chec
 			case t.IP.IsValid():
 				res.Targets = append(res.Targets, netip.AddrPortFrom(t.IP, uint16(t.Port)).String()+" (declared)")
 			default:
-				res.Targets = append(res.Targets, hostPort(t.Host, t.Port)+" (resolved by the gateway, public addresses only)")
+				res.Targets = append(res.Targets, net.JoinHostPort(t.Host, strconv.Itoa(t.Port))+" (resolved by the gateway, public addresses only)")
 			}
 		}
 	}

@@ -8,45 +8,61 @@ import (
 	"time"
 
 	"github.com/elazarl/goproxy"
+	"github.com/sluicehq/sluice/internal/canon"
 	"github.com/sluicehq/sluice/registry"
 )
 
 // onConnect decides a CONNECT before any tunnel exists: a denial is a 403
-// with the reason, never a silent close.
+// with the reason, never a silent close. Where the tunnel may go is
+// resolved and checked here too, so a forbidden address is refused before
+// the 200.
 func (g *Gateway) onConnect(authority string, pctx *goproxy.ProxyCtx) (*goproxy.ConnectAction, string) {
 	r := pctx.Req
 	ctx := r.Context()
 	c := &call{listener: ListenerProxy, kind: KindConnect, start: time.Now(), method: http.MethodConnect, header: r.Header}
 	c.id = g.ident.identify(remoteIPOf(r), r.TLS, r.Header)
 	ctx, span := g.startSpan(ctx, c, r.Header, "CONNECT")
-	host, port, ok := splitHostPort(authority, 443)
-	if !ok {
-		c.host = authority
-		c.deny(ReasonBadRequest, "invalid CONNECT authority "+strconv.Quote(authority))
-		g.refuse(ctx, c)
-		pctx.Resp = denyResponse(r, c.reason, c.detail, c.rec.ID)
+	reject := func() (*goproxy.ConnectAction, string) {
+		id := ""
+		if c.rec != nil {
+			id = c.rec.ID
+		}
+		pctx.Resp = denyResponse(r, c.reason, c.detail, id)
 		endSpan(span, c, pctx.Resp.StatusCode, nil)
 		return goproxy.RejectConnect, authority
+	}
+	host, port, err := canon.ParseAuthority(authority, 443)
+	if err != nil {
+		c.deny(ReasonBadRequest, "invalid CONNECT authority: "+err.Error())
+		g.refuse(ctx, c)
+		return reject()
 	}
 	c.host, c.port = host, port
-	if route, res := g.reg.Snapshot().Lookup(host, port); res == registry.Declared && passthroughTLS(route) {
-		if _, isIP := registry.ParseIPLiteral(host); !isIP {
-			c.sni = host // any other SNI will be refused as sni_mismatch
-		}
+	route, res := g.reg.Snapshot().Lookup(host, port)
+	declared := res == registry.Declared
+	if declared && route.Port.Protocol.IsHTTP() {
+		// A port declared HTTP carries plain requests: serve the tunnel as
+		// HTTP so that policy decides, and the record shows, each one.
+		return &goproxy.ConnectAction{Action: goproxy.ConnectHijack, Hijack: func(_ *http.Request, client net.Conn, _ *goproxy.ProxyCtx) {
+			g.tunnelHTTP(context.WithoutCancel(ctx), c, client)
+			endSpan(span, c, http.StatusOK, nil)
+		}}, authority
+	}
+	if declared && passthroughTLS(route) && !host.IsIP() {
+		c.sni = host.String() // any other SNI will be refused as sni_mismatch
 	}
 	g.decide(ctx, c)
+	if !c.denied {
+		g.resolve(ctx, c)
+	}
 	if c.denied {
 		g.refuse(ctx, c)
-		pctx.Resp = denyResponse(r, c.reason, c.detail, c.rec.ID)
-		endSpan(span, c, pctx.Resp.StatusCode, nil)
-		return goproxy.RejectConnect, authority
+		return reject()
 	}
 	if g.aud.OnFailureDeny() {
 		if err := g.aud.Ready(); err != nil {
 			g.unrecordable(ctx, c, err)
-			pctx.Resp = denyResponse(r, c.reason, c.detail, "")
-			endSpan(span, c, pctx.Resp.StatusCode, nil)
-			return goproxy.RejectConnect, authority
+			return reject()
 		}
 	}
 	return &goproxy.ConnectAction{Action: goproxy.ConnectHijack, Hijack: func(_ *http.Request, client net.Conn, _ *goproxy.ProxyCtx) {
@@ -71,8 +87,9 @@ func (g *Gateway) tunnel(ctx context.Context, c *call, client net.Conn) (int, er
 			return 0, err
 		}
 		sni, hello, err := readClientHello(client, g.cfg.Limits.HeaderTimeout.D())
-		c.sni = sni
-		if reason, detail := sniCheck(c.host, sni, err); reason != "" {
+		name, reason, detail := sniCheck(c.host, sni, err)
+		c.sni = name.String()
+		if reason != "" {
 			c.deny(reason, detail)
 			g.refuse(ctx, c)
 			return http.StatusOK, nil
@@ -87,7 +104,7 @@ func (g *Gateway) tunnel(ctx context.Context, c *call, client net.Conn) (int, er
 		writeResponse(client, resp)
 		return resp.StatusCode, nil
 	}
-	up, err := g.dialer.dial(ctx, c.plan())
+	up, err := g.dial(ctx, c)
 	if err != nil {
 		reason := classify(err)
 		g.finish(ctx, c, statusFor(reason), 0, 0, "", "", err)
@@ -104,6 +121,15 @@ func (g *Gateway) tunnel(ctx context.Context, c *call, client net.Conn) (int, er
 	return http.StatusOK, nil
 }
 
+// dial connects an allowed, recorded call to its checked addresses, or
+// returns why it could not (planErr: nothing to dial).
+func (g *Gateway) dial(ctx context.Context, c *call) (net.Conn, error) {
+	if c.planErr != nil {
+		return nil, c.planErr
+	}
+	return g.dialer.dial(ctx, c.plan)
+}
+
 // passthrough records, dials and splices a TLS connection whose
 // ClientHello (hello) was read and accepted; the hello is replayed
 // upstream first. Shared by CONNECT and the tls listener.
@@ -112,7 +138,7 @@ func (g *Gateway) passthrough(ctx context.Context, c *call, client net.Conn, hel
 		g.unrecordable(ctx, c, err) // after the ClientHello all we can do is close
 		return 0, nil
 	}
-	up, err := g.dialer.dial(ctx, c.plan())
+	up, err := g.dial(ctx, c)
 	if err != nil {
 		g.finish(ctx, c, 0, 0, 0, "", "", err)
 		return 0, err
@@ -128,23 +154,30 @@ func (g *Gateway) passthrough(ctx context.Context, c *call, client net.Conn, hel
 	return http.StatusOK, nil
 }
 
-// sniCheck compares the ClientHello's SNI with the routed host: it must
-// be present (unless the destination is an IP literal, for which clients
-// send none) and equal, case-insensitively.
-func sniCheck(host, sni string, helloErr error) (reason, detail string) {
+// sniCheck compares the ClientHello's SNI with the routed host. The SNI
+// is parsed by the same rules as every destination (package canon; RFC
+// 6066 makes it a host name): one that is not a host name is a
+// bad_request; one naming another host is sni_mismatch. It must be
+// present unless the destination is an IP literal, for which clients
+// send none.
+// The canonical SNI is returned for the record (zero when there is none
+// or it is not a host name).
+func sniCheck(host canon.Host, sni string, helloErr error) (name canon.Host, reason, detail string) {
 	if helloErr != nil {
-		return ReasonSNIMismatch, "no TLS ClientHello: " + helloErr.Error()
+		return canon.Host{}, ReasonSNIMismatch, "no TLS ClientHello: " + helloErr.Error()
 	}
-	if sni == "" {
-		if _, isIP := registry.ParseIPLiteral(host); isIP {
-			return "", ""
-		}
-		return ReasonSNIMismatch, "the ClientHello carries no SNI; expected " + host
+	name, err := canon.ParseSNI(sni)
+	switch {
+	case err != nil:
+		return canon.Host{}, ReasonBadRequest, "the ClientHello's SNI is not a host name: " + err.Error()
+	case name.IsZero() && host.IsIP():
+		return name, "", ""
+	case name.IsZero():
+		return name, ReasonSNIMismatch, "the ClientHello carries no SNI; expected " + host.String()
+	case name != host:
+		return name, ReasonSNIMismatch, "the ClientHello names " + strconv.Quote(name.String()) + " but the destination is " + host.String()
 	}
-	if registry.NormalizeHost(sni) != host {
-		return ReasonSNIMismatch, "the ClientHello names " + strconv.Quote(sni) + " but the destination is " + host
-	}
-	return "", ""
+	return name, "", ""
 }
 
 func writeResponse(conn net.Conn, resp *http.Response) {

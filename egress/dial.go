@@ -9,12 +9,16 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/dnsproxy"
+	"github.com/sluicehq/sluice/internal/canon"
 	"github.com/sluicehq/sluice/internal/netguard"
 	"github.com/sluicehq/sluice/registry"
 )
 
-// dialer implements DESIGN section 6: resolve through the gateway's
-// resolver, check every address, and dial exactly the checked one.
+// dialer implements docs/contract.md "Dialling rules": resolve through the
+// gateway's resolver, check every address, and dial exactly the checked
+// one. Resolving and checking (resolve) happen before the call's record
+// is committed, so that a refused address is recorded as a denial;
+// dialling (dial) happens after.
 type dialer struct {
 	resolver *dnsproxy.Resolver
 	guard    *netguard.Guard
@@ -22,15 +26,17 @@ type dialer struct {
 	net      net.Dialer
 }
 
-// dialPlan is where a call may go: the route's targets for the host the
-// caller asked for.
+// dialAddr is one checked place to connect to.
+type dialAddr struct {
+	network string // "tcp" or "unix"
+	addr    string // "ip:port" (checked) or a socket path (declared)
+}
+
+// dialPlan is where a call may go: the checked addresses, in order of
+// preference, for the canonical host the caller asked for.
 type dialPlan struct {
-	host    string
-	targets []registry.Target
-	// undeclared is set in registry report mode for destinations no
-	// ServiceEntry declares: even IP literals are then checked as
-	// resolved addresses.
-	undeclared bool
+	host  canon.Host
+	addrs []dialAddr
 }
 
 type planKey struct{}
@@ -46,34 +52,25 @@ func planFrom(ctx context.Context) *dialPlan {
 	return p
 }
 
-// dial connects to the first reachable checked address of the plan. The
-// error carries the reason: forbidden_address when every address was
-// refused, dns_failure when names did not resolve, upstream_timeout or
-// upstream_unreachable when connects failed.
-func (d *dialer) dial(ctx context.Context, p *dialPlan) (net.Conn, error) {
-	if p == nil || len(p.targets) == 0 {
-		return nil, fail(ReasonUpstreamUnreachable, errors.New("no endpoints declared for this destination"))
-	}
+// resolve turns a route's targets into checked addresses. undeclared is
+// set in registry report mode for destinations no ServiceEntry declares:
+// even IP literals are then checked as resolved addresses. With no
+// address left the error carries the reason: forbidden_address when
+// addresses were refused, dns_failure when names did not resolve.
+func (d *dialer) resolve(ctx context.Context, host canon.Host, targets []registry.Target, undeclared bool) (*dialPlan, error) {
+	p := &dialPlan{host: host, addrs: make([]dialAddr, 0, len(targets))}
 	var errs []error
-	for _, t := range p.targets {
+	for _, t := range targets {
 		switch {
 		case t.Unix != "":
-			c, err := d.connect(ctx, "unix", t.Unix)
-			if err == nil {
-				return c, nil
-			}
-			errs = append(errs, err)
+			p.addrs = append(p.addrs, dialAddr{"unix", t.Unix})
 		case t.IP.IsValid():
 			ap := netip.AddrPortFrom(t.IP, uint16(t.Port))
-			if err := d.guard.Check(ap, !p.undeclared); err != nil {
+			if err := d.guard.Check(ap, !undeclared); err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			c, err := d.connect(ctx, "tcp", ap.String())
-			if err == nil {
-				return c, nil
-			}
-			errs = append(errs, err)
+			p.addrs = append(p.addrs, dialAddr{"tcp", ap.String()})
 		default:
 			ips, err := d.resolver.LookupIP(ctx, t.Host)
 			if err != nil {
@@ -86,15 +83,34 @@ func (d *dialer) dial(ctx context.Context, p *dialPlan) (net.Conn, error) {
 					errs = append(errs, err)
 					continue
 				}
-				c, err := d.connect(ctx, "tcp", ap.String())
-				if err == nil {
-					return c, nil
-				}
-				errs = append(errs, err)
+				p.addrs = append(p.addrs, dialAddr{"tcp", ap.String()})
 			}
 		}
 	}
-	return nil, dialError(errs)
+	if len(p.addrs) == 0 {
+		if len(errs) == 0 {
+			return nil, fail(ReasonUpstreamUnreachable, errors.New("no endpoints declared for this destination"))
+		}
+		return nil, mostTelling(errs)
+	}
+	return p, nil
+}
+
+// dial connects to the first reachable address of the plan; the error
+// carries upstream_timeout or upstream_unreachable.
+func (d *dialer) dial(ctx context.Context, p *dialPlan) (net.Conn, error) {
+	if p == nil || len(p.addrs) == 0 {
+		return nil, fail(ReasonUpstreamUnreachable, errors.New("no address to dial"))
+	}
+	var errs []error
+	for _, a := range p.addrs {
+		c, err := d.connect(ctx, a.network, a.addr)
+		if err == nil {
+			return c, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, mostTelling(errs)
 }
 
 func (d *dialer) connect(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -110,12 +126,9 @@ func (d *dialer) connect(ctx context.Context, network, addr string) (net.Conn, e
 	return c, nil
 }
 
-// dialError picks the most telling error: a connect failure beats a
+// mostTelling picks the error to report: a connect failure beats a
 // refused address, which beats a resolution failure.
-func dialError(errs []error) error {
-	if len(errs) == 0 {
-		return fail(ReasonUpstreamUnreachable, errors.New("no address to dial"))
-	}
+func mostTelling(errs []error) error {
 	rank := func(err error) int {
 		switch classify(err) {
 		case ReasonUpstreamTimeout, ReasonUpstreamUnreachable:

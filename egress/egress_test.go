@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/sluicehq/sluice/internal/canon"
 	"net"
 	"net/http"
 	"net/netip"
@@ -18,30 +19,6 @@ import (
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/netguard"
 )
-
-func TestSplitHostPort(t *testing.T) {
-	tests := []struct {
-		in   string
-		def  int
-		host string
-		port int
-		ok   bool
-	}{
-		{"api.Example.com", 80, "api.example.com", 80, true},
-		{"api.example.com.:8443", 443, "api.example.com", 8443, true},
-		{"[2001:db8::1]:443", 80, "2001:db8::1", 443, true},
-		{"[::ffff:10.0.0.1]", 80, "10.0.0.1", 80, true},
-		{"10.0.0.1:70000", 80, "", 0, false},
-		{"bad host:80", 80, "", 0, false},
-		{":80", 80, "", 0, false},
-	}
-	for _, tc := range tests {
-		h, p, ok := splitHostPort(tc.in, tc.def)
-		if h != tc.host || p != tc.port || ok != tc.ok {
-			t.Errorf("splitHostPort(%q) = %q %d %v", tc.in, h, p, ok)
-		}
-	}
-}
 
 func TestStripHopByHop(t *testing.T) {
 	h := http.Header{"Connection": {"X-A, close"}, "X-A": {"1"}, "Keep-Alive": {"5"}, "Te": {"trailers"},
@@ -95,14 +72,23 @@ func TestSNICheck(t *testing.T) {
 		err       error
 		reason    string
 	}{
-		{"api.example.com", "API.example.com.", nil, ""},
+		{"api.example.com", "API.example.com", nil, ""},
 		{"api.example.com", "evil.example.com", nil, ReasonSNIMismatch},
 		{"api.example.com", "", nil, ReasonSNIMismatch},
 		{"203.0.113.7", "", nil, ""},
 		{"api.example.com", "", errors.New("not TLS"), ReasonSNIMismatch},
+		// RFC 6066: a host name, without a trailing dot, a port or an address.
+		{"api.example.com", "api.example.com.", nil, ReasonBadRequest},
+		{"api.example.com", "api.example.com:443", nil, ReasonBadRequest},
+		{"api.example.com", "api..example.com", nil, ReasonBadRequest},
+		{"203.0.113.7", "203.0.113.7", nil, ReasonBadRequest},
 	}
 	for _, tc := range tests {
-		if r, _ := sniCheck(tc.host, tc.sni, tc.err); r != tc.reason {
+		host, err := canon.ParseHost(tc.host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, r, _ := sniCheck(host, tc.sni, tc.err); r != tc.reason {
 			t.Errorf("sniCheck(%q, %q) = %q, want %q", tc.host, tc.sni, r, tc.reason)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/elazarl/goproxy"
+	"github.com/sluicehq/sluice/internal/canon"
 )
 
 // forward is the state of one HTTP request between the listener's handler
@@ -28,6 +29,7 @@ type forward struct {
 	tlsVer string
 	err    error
 	begun  bool // the decision record was committed; finish must follow
+	body   *countingBody
 }
 
 type forwardKey struct{}
@@ -54,6 +56,7 @@ func (g *Gateway) newForwarder() *goproxy.ProxyHttpServer {
 // serveHTTP is the handler of the proxy and http listeners.
 func (g *Gateway) serveHTTP(listener string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.TLS = startRequest(r)
 		if r.Method == http.MethodConnect {
 			if listener != ListenerProxy {
 				g.badRequest(w, r, listener, "CONNECT is only accepted on the proxy listener")
@@ -67,37 +70,50 @@ func (g *Gateway) serveHTTP(listener string) http.Handler {
 			g.badRequest(w, r, listener, detail)
 			return
 		}
-		if listener == ListenerHTTP {
-			// Host-routed: make the request absolute for goproxy.
-			r.URL.Scheme, r.URL.Host = "http", hostPort(c.host, c.port)
-			if c.port == 80 {
-				r.URL.Host = bracket(c.host)
-			}
-		}
-		ctx, span := g.startSpan(r.Context(), c, r.Header, r.Method)
-		f := &forward{c: c}
-		r = r.WithContext(context.WithValue(ctx, forwardKey{}, f))
-		cw := &countingWriter{ResponseWriter: w}
-		body := &countingBody{ReadCloser: r.Body}
-		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = body
-		}
-		g.fwd.ServeHTTP(cw, r)
-		if f.cancel != nil {
-			f.cancel()
-		}
-		if f.begun {
-			dialed, _ := f.dialed.Load().(string)
-			g.finish(r.Context(), c, cw.status, body.n, cw.n, dialed, f.tlsVer, f.err)
-		}
-		endSpan(span, c, cw.status, f.err)
+		g.forwardHTTP(w, r, c)
 	})
 }
 
-// httpCall builds the call of a plain HTTP request. A non-empty detail
-// means the request is malformed (bad_request).
+// forwardHTTP carries one plain HTTP request whose call was built at the
+// edge: the decision, the record and the round trip upstream.
+func (g *Gateway) forwardHTTP(w http.ResponseWriter, r *http.Request, c *call) {
+	// goproxy takes absolute requests: the canonical destination, whatever
+	// form the caller wrote it in.
+	r.URL.Scheme, r.URL.Host = c.scheme, c.authority()
+	ctx, span := g.startSpan(r.Context(), c, r.Header, r.Method)
+	f := &forward{c: c}
+	r = r.WithContext(context.WithValue(ctx, forwardKey{}, f))
+	cw := &countingWriter{ResponseWriter: w}
+	if r.Body != nil && r.Body != http.NoBody {
+		f.body = g.newBody(w, r.Body)
+		r.Body = f.body
+	}
+	g.fwd.ServeHTTP(cw, r)
+	if f.cancel != nil {
+		f.cancel()
+	}
+	if f.begun {
+		dialed, _ := f.dialed.Load().(string)
+		g.finish(r.Context(), c, cw.status, f.body.count(), cw.n, dialed, f.tlsVer, f.failure())
+	}
+	endSpan(span, c, cw.status, f.failure())
+}
+
+// failure is why the exchange failed: the caller's body first (it was too
+// slow), else the round trip's error.
+func (f *forward) failure() error {
+	if f.body != nil && f.body.err != nil {
+		return f.body.err
+	}
+	return f.err
+}
+
+// httpCall builds the call of a plain HTTP request: the destination is
+// parsed once, here, into its canonical form (package canon). A non-empty
+// detail means the request is malformed (bad_request).
 func (g *Gateway) httpCall(listener string, r *http.Request) (*call, string) {
-	c := &call{listener: listener, kind: KindHTTP, start: time.Now(), method: r.Method, header: r.Header, path: r.URL.Path}
+	c := &call{listener: listener, kind: KindHTTP, start: time.Now(), method: r.Method, header: r.Header, path: r.URL.Path,
+		scheme: "http"}
 	c.id = g.ident.identify(remoteIPOf(r), r.TLS, r.Header)
 	if c.path == "" {
 		c.path = "/"
@@ -111,16 +127,16 @@ func (g *Gateway) httpCall(listener string, r *http.Request) (*call, string) {
 		switch strings.ToLower(r.URL.Scheme) {
 		case "http":
 		case "https":
-			def = 443
+			c.scheme, def = "https", 443
 		default:
 			return c, "unsupported scheme " + strconv.Quote(r.URL.Scheme)
 		}
 	}
-	host, port, ok := splitHostPort(authority, def)
-	if !ok {
-		return c, "invalid host " + strconv.Quote(authority)
+	host, port, err := canon.ParseAuthority(authority, def)
+	if err != nil {
+		return c, err.Error()
 	}
-	c.host, c.port = host, port
+	c.host, c.port, c.defPort = host, port, def
 	return c, ""
 }
 
@@ -134,6 +150,9 @@ func (g *Gateway) onRequest(r *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 	c := f.c
 	ctx := r.Context()
 	g.decide(ctx, c)
+	if !c.denied {
+		g.resolve(ctx, c)
+	}
 	if c.denied {
 		g.refuse(ctx, c)
 		return r, denyResponse(r, c.reason, c.detail, c.rec.ID)
@@ -143,6 +162,10 @@ func (g *Gateway) onRequest(r *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 		return r, denyResponse(r, c.reason, c.detail, "")
 	}
 	f.begun = true
+	if c.planErr != nil {
+		f.err = c.planErr
+		return r, denyResponse(r, classify(c.planErr), c.planErr.Error(), c.rec.ID)
+	}
 
 	// The upstream request: TLS origination, the dial port, our headers.
 	out := r
@@ -159,15 +182,17 @@ func (g *Gateway) onRequest(r *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 	if c.route.Entry.Name == "" { // undeclared, report mode
 		dport = c.port
 	}
-	scheme := "http"
-	if c.tlsOrig || strings.EqualFold(r.URL.Scheme, "https") {
+	scheme := c.scheme
+	if c.tlsOrig {
 		scheme = "https"
 	}
 	out.URL.Scheme = scheme
-	out.URL.Host = bracket(c.host) + ":" + strconv.Itoa(dport)
+	out.URL.Host = hostPort(c.host, dport)
 	c.upScheme, c.upPort = scheme, dport
-	out.Host = r.Host // the Host header stays what the caller asked for
-	rctx := withPlan(ctx, c.plan())
+	// The Host header names the canonical destination, as the caller's
+	// scheme would write it: upstream sees the host policy decided on.
+	out.Host = c.authority()
+	rctx := withPlan(ctx, c.plan)
 	if d := g.cfg.Limits.RequestTimeout.D(); d > 0 {
 		rctx, f.cancel = context.WithTimeout(rctx, d)
 	}
@@ -199,13 +224,12 @@ func (g *Gateway) onResponse(resp *http.Response, pctx *goproxy.ProxyCtx) *http.
 		return resp
 	}
 	if resp == nil {
-		err := pctx.Error
-		if err == nil {
-			err = errors.New("no response from upstream")
+		f.err = pctx.Error
+		if f.err == nil {
+			f.err = errors.New("no response from upstream")
 		}
-		f.err = err
-		reason := classify(err)
-		return denyResponse(pctx.Req, reason, err.Error(), f.c.rec.ID)
+		err := f.failure() // a too-slow request body, else the round trip's error
+		return denyResponse(pctx.Req, classify(err), err.Error(), f.c.rec.ID)
 	}
 	if resp.TLS != nil {
 		f.tlsVer = tls.VersionName(resp.TLS.Version)
@@ -217,13 +241,16 @@ func (g *Gateway) onResponse(resp *http.Response, pctx *goproxy.ProxyCtx) *http.
 	return resp
 }
 
-// badRequest answers and records a malformed request.
+// badRequest answers and records a malformed request. Its destination is
+// recorded only when it parses; the detail quotes what the caller sent.
 func (g *Gateway) badRequest(w http.ResponseWriter, r *http.Request, listener, detail string) {
 	c := &call{listener: listener, kind: KindHTTP, start: time.Now(), method: r.Method, path: r.URL.Path}
 	if r.Method == http.MethodConnect {
 		c.kind = KindConnect
 	}
-	c.host = r.Host
+	if h, port, err := canon.ParseAuthority(r.Host, 80); err == nil {
+		c.host, c.port = h, port
+	}
 	c.id = g.ident.identify(remoteIPOf(r), r.TLS, r.Header)
 	c.deny(ReasonBadRequest, detail)
 	g.refuse(r.Context(), c)
@@ -237,13 +264,6 @@ func remoteIPOf(r *http.Request) netip.Addr {
 		return netip.Addr{}
 	}
 	return ap.Addr().Unmap()
-}
-
-func bracket(host string) string {
-	if strings.IndexByte(host, ':') >= 0 {
-		return "[" + host + "]"
-	}
-	return host
 }
 
 // countingWriter counts the body bytes and remembers the status sent to
@@ -306,18 +326,6 @@ func (w *countingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // Unwrap lets http.ResponseController reach the connection (hijacking for
 // WebSocket upgrades).
 func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// countingBody counts request body bytes sent upstream.
-type countingBody struct {
-	io.ReadCloser
-	n int64
-}
-
-func (b *countingBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	b.n += int64(n)
-	return n, err
-}
 
 // goproxyLogger sends goproxy's own messages to slog at debug level.
 type goproxyLogger struct{ g *Gateway }

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"github.com/sluicehq/sluice/audit"
 	"github.com/sluicehq/sluice/dnsproxy"
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/fold"
 	"github.com/sluicehq/sluice/internal/netguard"
 	"github.com/sluicehq/sluice/policy"
 	"github.com/sluicehq/sluice/registry"
@@ -62,6 +64,8 @@ type Gateway struct {
 	prop    propagation.TextMapPropagator
 	slots   chan struct{}
 	bufs    *copyBuffers
+	// refusals folds identical requests net/http refused itself.
+	refusals *fold.Folder[refusalKey]
 
 	servers []*http.Server
 	tlsLn   net.Listener
@@ -93,6 +97,7 @@ func New(o Options) (*Gateway, error) {
 	g.dialer = &dialer{resolver: o.Resolver, guard: o.Guard, timeout: cfg.Limits.ConnectTimeout.D()}
 	g.tr = newTransports(g.dialer, cfg.Limits.IdleTimeout.D(), cfg.Limits.ConnectTimeout.D())
 	g.fwd = g.newForwarder()
+	g.refusals = fold.New(rejectWindow, maxRejectKeys, g.emitRefusals)
 	o.Registry.OnChange(func(*registry.Snapshot) { g.tr.closeIdle() })
 	return g, nil
 }
@@ -116,14 +121,14 @@ func (g *Gateway) Start(ctx context.Context) error {
 			}
 			ln = tls.NewListener(ln, tc)
 		}
-		g.serve(ln, g.serveHTTP(ListenerProxy))
+		g.serve(ln, ListenerProxy)
 	}
 	if l.HTTP != "" {
 		ln, err := g.listen(l.HTTP)
 		if err != nil {
 			return err
 		}
-		g.serve(ln, g.serveHTTP(ListenerHTTP))
+		g.serve(ln, ListenerHTTP)
 	}
 	if l.TLS != "" {
 		ln, err := g.listen(l.TLS)
@@ -134,6 +139,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 		g.wg.Add(1)
 		go func() { defer g.wg.Done(); g.serveTLS(context.WithoutCancel(ctx), ln) }()
 	}
+	go g.refusals.Run(ctx)
 	return nil
 }
 
@@ -145,15 +151,10 @@ func (g *Gateway) listen(addr string) (net.Listener, error) {
 	return &limitListener{Listener: ln, g: g}, nil
 }
 
-func (g *Gateway) serve(ln net.Listener, h http.Handler) {
-	lim := g.cfg.Limits
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: lim.HeaderTimeout.D(),
-		IdleTimeout:       lim.IdleTimeout.D(),
-		MaxHeaderBytes:    lim.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
-	}
+// serve runs an HTTP data-plane listener: the proxy or the http one.
+func (g *Gateway) serve(ln net.Listener, listener string) {
+	srv := g.httpServer(g.serveHTTP(listener))
+	ln = watchListener{Listener: ln, listener: listener}
 	g.servers = append(g.servers, srv)
 	g.wg.Add(1)
 	go func() {
@@ -163,6 +164,25 @@ func (g *Gateway) serve(ln net.Listener, h http.Handler) {
 		}
 	}()
 }
+
+// httpServer is the net/http server of a data-plane listener (and of the
+// HTTP served inside CONNECT tunnels): our limits, and the hooks that put
+// the requests net/http refuses itself on record.
+func (g *Gateway) httpServer(h http.Handler) *http.Server {
+	lim := g.cfg.Limits
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: lim.HeaderTimeout.D(),
+		IdleTimeout:       lim.IdleTimeout.D(),
+		MaxHeaderBytes:    lim.MaxHeaderBytes,
+		ErrorLog:          g.serverLog(),
+		ConnState:         g.connState,
+		ConnContext:       connContext,
+	}
+}
+
+// serverLog sends net/http's own messages to slog at debug level.
+func (g *Gateway) serverLog() *log.Logger { return slog.NewLogLogger(g.log.Handler(), slog.LevelDebug) }
 
 // proxyTLSConfig serves the proxy listener over TLS and asks callers for a
 // client certificate signed by client_ca (identity_source mtls).
@@ -212,6 +232,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		}(s)
 	}
 	swg.Wait()
+	g.refusals.Flush(time.Now(), true)
 	done := make(chan struct{})
 	go func() { g.wg.Wait(); close(done) }()
 	select {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/canon"
 )
 
 // serveTLS accepts DNS-steered TLS: it reads the ClientHello, routes by
@@ -48,20 +50,22 @@ func (g *Gateway) routeTLS(ctx context.Context, c *call, client net.Conn) (int, 
 		if err != nil {
 			detail = "no TLS ClientHello: " + err.Error()
 		}
-		c.host = client.LocalAddr().String()
 		c.deny(ReasonSNIMismatch, detail)
 		g.refuse(ctx, c)
 		return 0, nil
 	}
-	host, _, ok := splitHostPort(sni, 443)
-	if !ok {
-		c.host, c.sni = sni, sni
-		c.deny(ReasonBadRequest, "invalid SNI")
+	// The SNI is the destination: a host name (RFC 6066), parsed once.
+	host, err := canon.ParseSNI(sni)
+	if err != nil {
+		c.deny(ReasonBadRequest, "the ClientHello's SNI is not a host name: "+err.Error())
 		g.refuse(ctx, c)
 		return 0, nil
 	}
-	c.host, c.sni = host, sni
+	c.host, c.sni = host, host.String()
 	g.decide(ctx, c)
+	if !c.denied {
+		g.resolve(ctx, c)
+	}
 	if c.denied {
 		g.refuse(ctx, c)
 		return 0, nil

@@ -44,7 +44,7 @@ func endSpan(span trace.Span, c *call, status int, err error) {
 		return
 	}
 	attrs := make([]attribute.KeyValue, 0, 14)
-	attrs = append(attrs, semconv.ServerAddress(c.host), semconv.ServerPort(c.port),
+	attrs = append(attrs, semconv.ServerAddress(c.host.String()), semconv.ServerPort(c.port),
 		attribute.String("sluice.listener", c.listener))
 	if c.id.ID != "" {
 		attrs = append(attrs, attribute.String("sluice.identity", c.id.ID))
@@ -109,7 +109,7 @@ func urlFull(c *call) string {
 	if scheme == "" {
 		scheme, port = "http", c.port
 	}
-	host := bracket(c.host)
+	host := c.host.Bracketed()
 	if (scheme == "http" && port != 80) || (scheme == "https" && port != 443) {
 		host += ":" + strconv.Itoa(port)
 	}

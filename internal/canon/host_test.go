@@ -36,7 +36,7 @@ func TestParseHost(t *testing.T) {
 		{"xn--bcher-kva.example", "xn--bcher-kva.example", false},
 		{"XN--BCHER-KVA.example", "xn--bcher-kva.example", false},
 		{"xn--zz.example", "", false},
-		{"partner\uff0etest", "partner.test", false}, // fullwidth full stop
+		{"partner\uff0etest", "partner.test", false},  // fullwidth full stop
 		{"partner.test\u3002", "partner.test", false}, // ideographic full stop as the trailing dot
 		{"partner\u3002test\u3002\u3002", "", false},
 		// IPv4 in every form.

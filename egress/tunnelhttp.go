@@ -1,0 +1,97 @@
+package egress
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/canon"
+)
+
+// tunnelHTTP serves a CONNECT to a port declared HTTP (HTTP, HTTP2, GRPC,
+// GRPC-Web, HTTP_PROXY) as HTTP/1.1: a raw tunnel would carry plain
+// requests that policy never sees one by one. The CONNECT itself was
+// found declared; every request inside is then a call of its own —
+// identified as the CONNECT's caller, pinned to the CONNECT's destination,
+// decided, recorded and forwarded exactly like an absolute-URI request.
+// A request whose Host names another host is refused (host_mismatch).
+func (g *Gateway) tunnelHTTP(ctx context.Context, tc *call, client net.Conn) {
+	done := g.trackConn(client)
+	defer done()
+	if _, err := client.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
+		_ = client.Close()
+		return
+	}
+	closed := make(chan struct{})
+	var once sync.Once
+	srv := g.httpServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		startRequest(r)
+		g.serveTunnelled(w, r, tc)
+	}))
+	srv.BaseContext = func(net.Listener) context.Context { return ctx }
+	srv.ConnState = func(nc net.Conn, s http.ConnState) {
+		g.connState(nc, s)
+		if s == http.StateClosed || s == http.StateHijacked {
+			once.Do(func() { close(closed) })
+		}
+	}
+	// The listener's watchConn is handed on (it also hides a *tls.Conn
+	// underneath: the requests inside are not a new TLS session).
+	conn := client
+	if _, ok := client.(*watchConn); !ok {
+		conn = plainConn{client}
+	}
+	_ = srv.Serve(&oneConnListener{conn: conn, closed: closed})
+	<-closed
+}
+
+// serveTunnelled handles one request read inside an HTTP tunnel.
+func (g *Gateway) serveTunnelled(w http.ResponseWriter, r *http.Request, tc *call) {
+	c := &call{listener: ListenerProxy, kind: KindHTTP, start: time.Now(), id: tc.id, method: r.Method, header: r.Header,
+		path: r.URL.Path, scheme: "http", defPort: 80, host: tc.host, port: tc.port}
+	if c.path == "" {
+		c.path = "/"
+	}
+	host, _, err := canon.ParseAuthority(r.Host, 80)
+	switch {
+	case r.Method == http.MethodConnect:
+		c.deny(ReasonBadRequest, "CONNECT inside a CONNECT tunnel")
+	case err != nil:
+		c.deny(ReasonBadRequest, err.Error())
+	case host != tc.host:
+		c.deny(ReasonHostMismatch, "the request names "+host.String()+" inside a tunnel to "+tc.host.String())
+	}
+	if c.denied {
+		g.refuse(r.Context(), c)
+		writeDeny(w, c.reason, c.detail, c.rec.ID)
+		return
+	}
+	g.forwardHTTP(w, r, c)
+}
+
+// oneConnListener hands one connection to http.Server.Serve, then blocks
+// until that connection has closed.
+type oneConnListener struct {
+	conn   net.Conn
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (l *oneConnListener) Accept() (net.Conn, error) {
+	var c net.Conn
+	l.once.Do(func() { c = l.conn })
+	if c != nil {
+		return c, nil
+	}
+	<-l.closed
+	return nil, errors.New("tunnel closed")
+}
+
+func (l *oneConnListener) Close() error   { return nil }
+func (l *oneConnListener) Addr() net.Addr { return l.conn.LocalAddr() }
+
+// plainConn is a net.Conn with no other methods visible.
+type plainConn struct{ net.Conn }
