@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/vocab"
 )
 
 // errSlowBody is the failure of a call whose caller sent its request body
@@ -59,10 +61,10 @@ func (b *countingBody) Read(p []byte) (int, error) {
 	case err == io.EOF:
 		_ = b.rc.SetReadDeadline(time.Time{})
 	case err != nil && isTimeout(err):
-		b.err = fail(ReasonBadRequest, errSlowBody)
+		b.err = fail(vocab.BadRequest, errSlowBody)
 		return n, b.err
 	case b.tooSlow(time.Now()):
-		b.err = fail(ReasonBadRequest, errSlowBody)
+		b.err = fail(vocab.BadRequest, errSlowBody)
 		return n, b.err
 	}
 	return n, err

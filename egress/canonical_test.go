@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluicehq/sluice/dnsproxy"
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/vocab"
 	"github.com/sluicehq/sluice/policy"
 	"github.com/sluicehq/sluice/registry"
 )
@@ -99,9 +100,9 @@ func TestPolicyRegistryAndRecordSeeOneHost(t *testing.T) {
 	accepted := 0
 	for i := 0; i < 3000; i++ {
 		raw := spell(rng)
-		for _, listener := range []string{ListenerProxy, ListenerHTTP} {
+		for _, listener := range []string{vocab.ListenerProxy, vocab.ListenerHTTP} {
 			req := &http.Request{Method: "GET", Header: http.Header{}, URL: &url.URL{Path: "/"}, Host: raw, RemoteAddr: "127.0.0.1:1"}
-			if listener == ListenerProxy {
+			if listener == vocab.ListenerProxy {
 				req.URL = &url.URL{Scheme: "http", Host: raw, Path: "/"}
 			}
 			c, detail := g.httpCall(listener, req)
@@ -113,10 +114,10 @@ func TestPolicyRegistryAndRecordSeeOneHost(t *testing.T) {
 		}
 		// The same spelling as an SNI on the tls listener.
 		name, reason, _ := sniCheck(host(t, "partner.test"), raw, nil) // the name comes back whatever it is compared with
-		if reason == ReasonBadRequest || name.IsZero() {
+		if reason == vocab.BadRequest || name.IsZero() {
 			continue
 		}
-		c := &call{listener: ListenerTLS, kind: KindTLS, port: 443, host: name, sni: name.String()}
+		c := newCall(Request{Listener: vocab.ListenerTLS, Kind: vocab.KindTLS, Port: 443, Host: name, SNI: name.String()})
 		accepted++
 		checkOneHost(t, g, ctx, c, raw)
 	}
@@ -128,21 +129,21 @@ func TestPolicyRegistryAndRecordSeeOneHost(t *testing.T) {
 func checkOneHost(t *testing.T, g *Gateway, ctx context.Context, c *call, raw string) {
 	t.Helper()
 	g.decide(ctx, c)
-	h := c.host.String()
-	in := c.policyInput()
+	h := c.Host.String()
+	in := policyInput(&c.Request, &c.Decision)
 	rec := c.record()
 	if in.Destination.Host != h || rec.Host != h {
 		t.Fatalf("%q: policy input %q, record %q, call %q", raw, in.Destination.Host, rec.Host, h)
 	}
-	if c.reason == ReasonPolicyDenied && !slices.Contains(c.policyReasons, "saw "+h) {
-		t.Fatalf("%q: policy reasons %v, want it to have seen %q", raw, c.policyReasons, h)
+	if c.Reason == vocab.PolicyDenied && !slices.Contains(c.PolicyRules, "saw "+h) {
+		t.Fatalf("%q: policy reasons %v, want it to have seen %q", raw, c.PolicyRules, h)
 	}
-	if route, _ := c.snap.Lookup(c.host, c.port); route != c.route {
+	if route, _ := c.Snapshot.Lookup(c.Host, c.Port); route != c.Route {
 		t.Fatalf("%q: the registry matched another route than the call's", raw)
 	}
-	if c.route != nil && !slices.ContainsFunc(c.route.Entry.Hosts, func(p string) bool {
+	if c.Route != nil && !slices.ContainsFunc(c.Route.Entry.Hosts, func(p string) bool {
 		return p == h || (registry.IsWildcard(p) && strings.HasSuffix(h, p[1:]))
-	}) && !slices.Contains(c.route.Entry.Addresses, h) {
-		t.Fatalf("%q: matched %s, whose hosts %v do not cover %q", raw, c.route.Entry.ID(), c.route.Entry.Hosts, h)
+	}) && !slices.Contains(c.Route.Entry.Addresses, h) {
+		t.Fatalf("%q: matched %s, whose hosts %v do not cover %q", raw, c.Route.Entry.ID(), c.Route.Entry.Hosts, h)
 	}
 }

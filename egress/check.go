@@ -8,9 +8,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/sluicehq/sluice/internal/canon"
+	"github.com/sluicehq/sluice/internal/vocab"
 	"github.com/sluicehq/sluice/registry"
 )
 
@@ -43,16 +43,16 @@ func (g *Gateway) Check(ctx context.Context, from, rawURL, method string) (*Chec
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("check: invalid URL %q: want http://host[:port]/path or https://…", rawURL)
 	}
-	c := &call{listener: ListenerCheck, start: time.Now(), method: strings.ToUpper(method), path: u.Path}
-	if c.path == "" {
-		c.path = "/"
+	c := newCall(Request{Listener: vocab.ListenerCheck, Method: strings.ToUpper(method), Path: u.Path})
+	if c.Path == "" {
+		c.Path = "/"
 	}
 	def := 80
 	switch strings.ToLower(u.Scheme) {
 	case "http":
-		c.kind = KindHTTP
+		c.Kind = vocab.KindHTTP
 	case "https":
-		c.kind, c.method, def = KindConnect, "CONNECT", 443
+		c.Kind, c.Method, def = vocab.KindConnect, "CONNECT", 443
 	default:
 		return nil, fmt.Errorf("check: unsupported scheme %q", u.Scheme)
 	}
@@ -60,32 +60,30 @@ func (g *Gateway) Check(ctx context.Context, from, rawURL, method string) (*Chec
 	if err != nil {
 		return nil, fmt.Errorf("check: %w", err)
 	}
-	c.host, c.port = host, port
+	c.Host, c.Port = host, port
 	if ip, err := netip.ParseAddr(from); err == nil {
-		c.id = g.ident.identify(ip, nil, nil)
+		c.Identity = g.ident.identify(ip, nil, nil)
 	} else {
-		c.id = Identity{ID: from, Source: IdentityMTLS}
+		c.Identity = Identity{ID: from, Source: vocab.IdentityMTLS}
 		if strings.HasPrefix(from, "spiffe://") {
-			c.id.Workload = spiffeWorkload(from)
+			c.Identity.Workload = spiffeWorkload(from)
 		}
 		if from == "" {
-			c.id.Source = IdentityNone
+			c.Identity.Source = vocab.IdentityNone
 		}
 	}
-	if c.kind == KindConnect {
+	if c.Kind == vocab.KindConnect {
 		if r, res := g.reg.Snapshot().Lookup(host, port); res == registry.Declared && passthroughTLS(r) && !host.IsIP() {
-			c.sni = host.String()
+			c.SNI = host.String()
 		}
 	}
 	g.decide(ctx, c)
-	res := &CheckResult{Decision: "allow", Enforced: c.enforced, Reason: c.reason, Detail: c.detail, PolicyReasons: c.policyReasons,
-		Identity: c.id, Kind: c.kind, Method: c.method, Host: c.host.String(), Port: c.port, Path: c.path, TLSOrigination: c.tlsOrig}
-	if c.denied || c.reason != "" {
-		res.Decision = "deny"
-	}
-	if c.route != nil && c.route.Entry != nil && c.route.Entry.Name != "" {
-		res.ServiceEntry, res.Route = c.route.Entry.ID(), c.route
-		for _, t := range c.route.Targets(c.host) {
+	res := &CheckResult{Decision: c.RecordedDecision(), Enforced: c.Enforced, Reason: string(c.Reason), Detail: c.Detail,
+		PolicyReasons: c.PolicyRules, Identity: c.Identity, Kind: c.Kind, Method: c.Method, Host: c.Host.String(), Port: c.Port,
+		Path: c.Path, TLSOrigination: c.TLSOrigination}
+	if c.Route != nil && c.Route.Entry != nil && c.Route.Entry.Name != "" {
+		res.ServiceEntry, res.Route = c.Route.Entry.ID(), c.Route
+		for _, t := range c.Route.Targets(c.Host) {
 			switch {
 			case t.Unix != "":
 				res.Targets = append(res.Targets, "unix:"+t.Unix)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/elazarl/goproxy"
 	"github.com/sluicehq/sluice/internal/canon"
+	"github.com/sluicehq/sluice/internal/vocab"
 	"github.com/sluicehq/sluice/registry"
 )
 
@@ -19,25 +20,25 @@ import (
 func (g *Gateway) onConnect(authority string, pctx *goproxy.ProxyCtx) (*goproxy.ConnectAction, string) {
 	r := pctx.Req
 	ctx := r.Context()
-	c := &call{listener: ListenerProxy, kind: KindConnect, start: time.Now(), method: http.MethodConnect, header: r.Header}
-	c.id = g.ident.identify(remoteIPOf(r), r.TLS, r.Header)
+	c := newCall(Request{Listener: vocab.ListenerProxy, Kind: vocab.KindConnect, Method: http.MethodConnect, Header: r.Header,
+		Identity: g.ident.identify(remoteIPOf(r), r.TLS, r.Header)})
 	ctx, span := g.startSpan(ctx, c, r.Header, "CONNECT")
 	reject := func() (*goproxy.ConnectAction, string) {
 		id := ""
 		if c.rec != nil {
 			id = c.rec.ID
 		}
-		pctx.Resp = denyResponse(r, c.reason, c.detail, id)
+		pctx.Resp = denyResponse(r, c.Reason, c.Detail, id)
 		endSpan(span, c, pctx.Resp.StatusCode, nil)
 		return goproxy.RejectConnect, authority
 	}
 	host, port, err := canon.ParseAuthority(authority, 443)
 	if err != nil {
-		c.deny(ReasonBadRequest, "invalid CONNECT authority: "+err.Error())
+		c.deny(vocab.BadRequest, "invalid CONNECT authority: "+err.Error())
 		g.refuse(ctx, c)
 		return reject()
 	}
-	c.host, c.port = host, port
+	c.Host, c.Port = host, port
 	route, res := g.reg.Snapshot().Lookup(host, port)
 	declared := res == registry.Declared
 	if declared && route.Port.Protocol.IsHTTP() {
@@ -49,13 +50,13 @@ func (g *Gateway) onConnect(authority string, pctx *goproxy.ProxyCtx) (*goproxy.
 		}}, authority
 	}
 	if declared && passthroughTLS(route) && !host.IsIP() {
-		c.sni = host.String() // any other SNI will be refused as sni_mismatch
+		c.SNI = host.String() // any other SNI will be refused as sni_mismatch
 	}
 	g.decide(ctx, c)
-	if !c.denied {
+	if !c.Denied {
 		g.resolve(ctx, c)
 	}
-	if c.denied {
+	if c.Denied {
 		g.refuse(ctx, c)
 		return reject()
 	}
@@ -81,14 +82,14 @@ func (g *Gateway) tunnel(ctx context.Context, c *call, client net.Conn) (int, er
 	done := g.trackConn(client)
 	defer done()
 	defer client.Close()
-	if passthroughTLS(c.route) {
+	if passthroughTLS(c.Route) {
 		// TLS port: answer 200, then read the ClientHello before dialling.
 		if _, err := client.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
 			return 0, err
 		}
 		sni, hello, err := readClientHello(client, g.cfg.Limits.HeaderTimeout.D())
-		name, reason, detail := sniCheck(c.host, sni, err)
-		c.sni = name.String()
+		name, reason, detail := sniCheck(c.Host, sni, err)
+		c.SNI = name.String()
 		if reason != "" {
 			c.deny(reason, detail)
 			g.refuse(ctx, c)
@@ -97,19 +98,19 @@ func (g *Gateway) tunnel(ctx context.Context, c *call, client net.Conn) (int, er
 		return g.passthrough(ctx, c, client, hello)
 	}
 	// TCP (and other) ports: record, dial, then answer 200 or the failure.
-	c.sni = ""
+	c.SNI = ""
 	if err := g.begin(ctx, c); err != nil {
 		g.unrecordable(ctx, c, err)
-		resp := denyResponse(nil, c.reason, c.detail, "")
+		resp := denyResponse(nil, c.Reason, c.Detail, "")
 		writeResponse(client, resp)
 		return resp.StatusCode, nil
 	}
 	up, err := g.dial(ctx, c)
 	if err != nil {
 		reason := classify(err)
-		g.finish(ctx, c, statusFor(reason), 0, 0, "", "", err)
+		g.finish(ctx, c, reason.Status(), 0, 0, "", "", err)
 		writeResponse(client, denyResponse(nil, reason, err.Error(), c.rec.ID))
-		return statusFor(reason), err
+		return reason.Status(), err
 	}
 	defer up.Close()
 	if _, err := client.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
@@ -145,7 +146,7 @@ func (g *Gateway) passthrough(ctx context.Context, c *call, client net.Conn, hel
 	}
 	defer up.Close()
 	if _, err := up.Write(hello); err != nil {
-		err = fail(ReasonUpstreamUnreachable, err)
+		err = fail(vocab.UpstreamUnreachable, err)
 		g.finish(ctx, c, 0, 0, 0, remoteIP(up), "", err)
 		return 0, err
 	}
@@ -162,20 +163,20 @@ func (g *Gateway) passthrough(ctx context.Context, c *call, client net.Conn, hel
 // send none.
 // The canonical SNI is returned for the record (zero when there is none
 // or it is not a host name).
-func sniCheck(host canon.Host, sni string, helloErr error) (name canon.Host, reason, detail string) {
+func sniCheck(host canon.Host, sni string, helloErr error) (name canon.Host, reason vocab.Reason, detail string) {
 	if helloErr != nil {
-		return canon.Host{}, ReasonSNIMismatch, "no TLS ClientHello: " + helloErr.Error()
+		return canon.Host{}, vocab.SNIMismatch, "no TLS ClientHello: " + helloErr.Error()
 	}
 	name, err := canon.ParseSNI(sni)
 	switch {
 	case err != nil:
-		return canon.Host{}, ReasonBadRequest, "the ClientHello's SNI is not a host name: " + err.Error()
+		return canon.Host{}, vocab.BadRequest, "the ClientHello's SNI is not a host name: " + err.Error()
 	case name.IsZero() && host.IsIP():
 		return name, "", ""
 	case name.IsZero():
-		return name, ReasonSNIMismatch, "the ClientHello carries no SNI; expected " + host.String()
+		return name, vocab.SNIMismatch, "the ClientHello carries no SNI; expected " + host.String()
 	case name != host:
-		return name, ReasonSNIMismatch, "the ClientHello names " + strconv.Quote(name.String()) + " but the destination is " + host.String()
+		return name, vocab.SNIMismatch, "the ClientHello names " + strconv.Quote(name.String()) + " but the destination is " + host.String()
 	}
 	return name, "", ""
 }

@@ -6,30 +6,32 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+
+	"github.com/sluicehq/sluice/internal/vocab"
 )
 
-// denyBody is the JSON body of every deny and error response (DESIGN
-// section 7).
+// denyBody is the JSON body of every deny and error response
+// (docs/contract.md §7).
 type denyBody struct {
-	Error     string `json:"error"`
-	Reason    string `json:"reason"`
-	Detail    string `json:"detail"`
-	RequestID string `json:"request_id"`
+	Error     string       `json:"error"`
+	Reason    vocab.Reason `json:"reason"`
+	Detail    string       `json:"detail"`
+	RequestID string       `json:"request_id"`
 }
 
 // denyJSON renders the body.
-func denyJSON(reason, detail, requestID string) []byte {
+func denyJSON(reason vocab.Reason, detail, requestID string) []byte {
 	b, _ := json.Marshal(denyBody{Error: "egress_denied", Reason: reason, Detail: detail, RequestID: requestID})
 	return append(b, '\n')
 }
 
 // denyResponse builds the HTTP response for a denial or a failed call.
-func denyResponse(req *http.Request, reason, detail, requestID string) *http.Response {
+func denyResponse(req *http.Request, reason vocab.Reason, detail, requestID string) *http.Response {
 	body := denyJSON(reason, detail, requestID)
-	status := statusFor(reason)
+	status := reason.Status()
 	h := http.Header{}
 	h.Set("Content-Type", "application/json")
-	h.Set("Sluice-Reason", reason)
+	h.Set("Sluice-Reason", string(reason))
 	if requestID != "" {
 		h.Set("Sluice-Request-Id", requestID)
 	}
@@ -42,15 +44,15 @@ func denyResponse(req *http.Request, reason, detail, requestID string) *http.Res
 }
 
 // writeDeny writes a denial straight to a ResponseWriter.
-func writeDeny(w http.ResponseWriter, reason, detail, requestID string) {
+func writeDeny(w http.ResponseWriter, reason vocab.Reason, detail, requestID string) {
 	body := denyJSON(reason, detail, requestID)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Sluice-Reason", reason)
+	h.Set("Sluice-Reason", string(reason))
 	if requestID != "" {
 		h.Set("Sluice-Request-Id", requestID)
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(statusFor(reason))
+	w.WriteHeader(reason.Status())
 	_, _ = w.Write(body)
 }

@@ -8,9 +8,9 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/sluicehq/sluice/dnsproxy"
 	"github.com/sluicehq/sluice/internal/canon"
 	"github.com/sluicehq/sluice/internal/netguard"
+	"github.com/sluicehq/sluice/internal/vocab"
 	"github.com/sluicehq/sluice/registry"
 )
 
@@ -20,7 +20,7 @@ import (
 // is committed, so that a refused address is recorded as a denial;
 // dialling (dial) happens after.
 type dialer struct {
-	resolver *dnsproxy.Resolver
+	resolver Resolver
 	guard    *netguard.Guard
 	timeout  time.Duration
 	net      net.Dialer
@@ -89,7 +89,7 @@ func (d *dialer) resolve(ctx context.Context, host canon.Host, targets []registr
 	}
 	if len(p.addrs) == 0 {
 		if len(errs) == 0 {
-			return nil, fail(ReasonUpstreamUnreachable, errors.New("no endpoints declared for this destination"))
+			return nil, fail(vocab.UpstreamUnreachable, errors.New("no endpoints declared for this destination"))
 		}
 		return nil, mostTelling(errs)
 	}
@@ -100,7 +100,7 @@ func (d *dialer) resolve(ctx context.Context, host canon.Host, targets []registr
 // carries upstream_timeout or upstream_unreachable.
 func (d *dialer) dial(ctx context.Context, p *dialPlan) (net.Conn, error) {
 	if p == nil || len(p.addrs) == 0 {
-		return nil, fail(ReasonUpstreamUnreachable, errors.New("no address to dial"))
+		return nil, fail(vocab.UpstreamUnreachable, errors.New("no address to dial"))
 	}
 	var errs []error
 	for _, a := range p.addrs {
@@ -119,9 +119,9 @@ func (d *dialer) connect(ctx context.Context, network, addr string) (net.Conn, e
 	c, err := d.net.DialContext(ctx, network, addr)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fail(ReasonUpstreamTimeout, fmt.Errorf("connect to %s: timed out after %s", addr, d.timeout))
+			return nil, fail(vocab.UpstreamTimeout, fmt.Errorf("connect to %s: timed out after %s", addr, d.timeout))
 		}
-		return nil, fail(ReasonUpstreamUnreachable, err)
+		return nil, fail(vocab.UpstreamUnreachable, err)
 	}
 	return c, nil
 }
@@ -131,9 +131,9 @@ func (d *dialer) connect(ctx context.Context, network, addr string) (net.Conn, e
 func mostTelling(errs []error) error {
 	rank := func(err error) int {
 		switch classify(err) {
-		case ReasonUpstreamTimeout, ReasonUpstreamUnreachable:
+		case vocab.UpstreamTimeout, vocab.UpstreamUnreachable:
 			return 3
-		case ReasonForbiddenAddress:
+		case vocab.ForbiddenAddress:
 			return 2
 		}
 		return 1

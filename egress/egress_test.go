@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"github.com/sluicehq/sluice/internal/canon"
 	"net"
 	"net/http"
 	"net/netip"
@@ -14,6 +13,9 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/canon"
+	"github.com/sluicehq/sluice/internal/vocab"
 
 	"github.com/sluicehq/sluice/dnsproxy"
 	"github.com/sluicehq/sluice/internal/config"
@@ -70,18 +72,18 @@ func TestSNICheck(t *testing.T) {
 	tests := []struct {
 		host, sni string
 		err       error
-		reason    string
+		reason    vocab.Reason
 	}{
 		{"api.example.com", "API.example.com", nil, ""},
-		{"api.example.com", "evil.example.com", nil, ReasonSNIMismatch},
-		{"api.example.com", "", nil, ReasonSNIMismatch},
+		{"api.example.com", "evil.example.com", nil, vocab.SNIMismatch},
+		{"api.example.com", "", nil, vocab.SNIMismatch},
 		{"203.0.113.7", "", nil, ""},
-		{"api.example.com", "", errors.New("not TLS"), ReasonSNIMismatch},
+		{"api.example.com", "", errors.New("not TLS"), vocab.SNIMismatch},
 		// RFC 6066: a host name, without a trailing dot, a port or an address.
-		{"api.example.com", "api.example.com.", nil, ReasonBadRequest},
-		{"api.example.com", "api.example.com:443", nil, ReasonBadRequest},
-		{"api.example.com", "api..example.com", nil, ReasonBadRequest},
-		{"203.0.113.7", "203.0.113.7", nil, ReasonBadRequest},
+		{"api.example.com", "api.example.com.", nil, vocab.BadRequest},
+		{"api.example.com", "api.example.com:443", nil, vocab.BadRequest},
+		{"api.example.com", "api..example.com", nil, vocab.BadRequest},
+		{"203.0.113.7", "203.0.113.7", nil, vocab.BadRequest},
 	}
 	for _, tc := range tests {
 		host, err := canon.ParseHost(tc.host)
@@ -97,16 +99,16 @@ func TestSNICheck(t *testing.T) {
 func TestClassify(t *testing.T) {
 	tests := []struct {
 		err  error
-		want string
+		want vocab.Reason
 	}{
-		{&netguard.ForbiddenError{}, ReasonForbiddenAddress},
-		{fmt.Errorf("lookup: %w", dnsproxy.ErrNotFound), ReasonDNSFailure},
-		{&tls.CertificateVerificationError{Err: errors.New("x")}, ReasonUpstreamTLSError},
-		{x509.HostnameError{Certificate: &x509.Certificate{}, Host: "h"}, ReasonUpstreamTLSError},
-		{&sanError{}, ReasonUpstreamTLSError},
-		{context.DeadlineExceeded, ReasonUpstreamTimeout},
-		{fail(ReasonUpstreamTimeout, errors.New("connect")), ReasonUpstreamTimeout},
-		{errors.New("connection refused"), ReasonUpstreamUnreachable},
+		{&netguard.ForbiddenError{}, vocab.ForbiddenAddress},
+		{fmt.Errorf("lookup: %w", dnsproxy.ErrNotFound), vocab.DNSFailure},
+		{&tls.CertificateVerificationError{Err: errors.New("x")}, vocab.UpstreamTLSError},
+		{x509.HostnameError{Certificate: &x509.Certificate{}, Host: "h"}, vocab.UpstreamTLSError},
+		{&sanError{}, vocab.UpstreamTLSError},
+		{context.DeadlineExceeded, vocab.UpstreamTimeout},
+		{fail(vocab.UpstreamTimeout, errors.New("connect")), vocab.UpstreamTimeout},
+		{errors.New("connection refused"), vocab.UpstreamUnreachable},
 	}
 	for _, tc := range tests {
 		if got := classify(tc.err); got != tc.want {
@@ -143,17 +145,12 @@ func TestMatchSANs(t *testing.T) {
 }
 
 func TestDenyBody(t *testing.T) {
-	resp := denyResponse(nil, ReasonUndeclaredPort, "port 22", "01ABC")
+	resp := denyResponse(nil, vocab.UndeclaredPort, "port 22", "01ABC")
 	if resp.StatusCode != 403 || resp.Header.Get("Sluice-Reason") != "undeclared_port" {
 		t.Errorf("resp %v", resp)
 	}
 	want := `{"error":"egress_denied","reason":"undeclared_port","detail":"port 22","request_id":"01ABC"}` + "\n"
-	if got := string(denyJSON(ReasonUndeclaredPort, "port 22", "01ABC")); got != want {
+	if got := string(denyJSON(vocab.UndeclaredPort, "port 22", "01ABC")); got != want {
 		t.Errorf("body %s", got)
-	}
-	for reason, status := range map[string]int{ReasonAuditUnavailable: 503, ReasonUpstreamTimeout: 504, ReasonUpstreamTLSError: 502, ReasonPolicyDenied: 403, ReasonBadRequest: 400} {
-		if statusFor(reason) != status {
-			t.Errorf("statusFor(%s) = %d", reason, statusFor(reason))
-		}
 	}
 }

@@ -14,10 +14,10 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/elazarl/goproxy"
 	"github.com/sluicehq/sluice/internal/canon"
+	"github.com/sluicehq/sluice/internal/vocab"
 )
 
 // forward is the state of one HTTP request between the listener's handler
@@ -45,7 +45,7 @@ func (g *Gateway) newForwarder() *goproxy.ProxyHttpServer {
 	p.Verbose = false
 	p.Logger = goproxyLogger{g}
 	p.NonproxyHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g.badRequest(w, r, ListenerProxy, "not a proxy request: the proxy listener takes absolute-URI requests and CONNECT")
+		g.badRequest(w, r, vocab.ListenerProxy, "not a proxy request: the proxy listener takes absolute-URI requests and CONNECT")
 	})
 	p.OnRequest().DoFunc(g.onRequest)
 	p.OnResponse().DoFunc(g.onResponse)
@@ -58,7 +58,7 @@ func (g *Gateway) serveHTTP(listener string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.TLS = startRequest(r)
 		if r.Method == http.MethodConnect {
-			if listener != ListenerProxy {
+			if listener != vocab.ListenerProxy {
 				g.badRequest(w, r, listener, "CONNECT is only accepted on the proxy listener")
 				return
 			}
@@ -112,14 +112,14 @@ func (f *forward) failure() error {
 // parsed once, here, into its canonical form (package canon). A non-empty
 // detail means the request is malformed (bad_request).
 func (g *Gateway) httpCall(listener string, r *http.Request) (*call, string) {
-	c := &call{listener: listener, kind: KindHTTP, start: time.Now(), method: r.Method, header: r.Header, path: r.URL.Path,
-		scheme: "http"}
-	c.id = g.ident.identify(remoteIPOf(r), r.TLS, r.Header)
-	if c.path == "" {
-		c.path = "/"
+	c := newCall(Request{Listener: listener, Kind: vocab.KindHTTP, Method: r.Method, Header: r.Header, Path: r.URL.Path,
+		Identity: g.ident.identify(remoteIPOf(r), r.TLS, r.Header)})
+	c.scheme = "http"
+	if c.Path == "" {
+		c.Path = "/"
 	}
 	authority, def := r.Host, 80
-	if listener == ListenerProxy {
+	if listener == vocab.ListenerProxy {
 		if !r.URL.IsAbs() {
 			return c, "not a proxy request: the proxy listener takes absolute-URI requests and CONNECT"
 		}
@@ -136,7 +136,7 @@ func (g *Gateway) httpCall(listener string, r *http.Request) (*call, string) {
 	if err != nil {
 		return c, err.Error()
 	}
-	c.host, c.port, c.defPort = host, port, def
+	c.Host, c.Port, c.defPort = host, port, def
 	return c, ""
 }
 
@@ -145,21 +145,21 @@ func (g *Gateway) httpCall(listener string, r *http.Request) (*call, string) {
 func (g *Gateway) onRequest(r *http.Request, pctx *goproxy.ProxyCtx) (*http.Request, *http.Response) {
 	f, _ := r.Context().Value(forwardKey{}).(*forward)
 	if f == nil {
-		return r, denyResponse(r, ReasonBadRequest, "request outside the gateway's pipeline", "")
+		return r, denyResponse(r, vocab.BadRequest, "request outside the gateway's pipeline", "")
 	}
 	c := f.c
 	ctx := r.Context()
 	g.decide(ctx, c)
-	if !c.denied {
+	if !c.Denied {
 		g.resolve(ctx, c)
 	}
-	if c.denied {
+	if c.Denied {
 		g.refuse(ctx, c)
-		return r, denyResponse(r, c.reason, c.detail, c.rec.ID)
+		return r, denyResponse(r, c.Reason, c.Detail, c.rec.ID)
 	}
 	if err := g.begin(ctx, c); err != nil {
 		g.unrecordable(ctx, c, err)
-		return r, denyResponse(r, c.reason, c.detail, "")
+		return r, denyResponse(r, c.Reason, c.Detail, "")
 	}
 	f.begun = true
 	if c.planErr != nil {
@@ -178,16 +178,16 @@ func (g *Gateway) onRequest(r *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 		out.Header.Set(h, c.rec.ID)
 	}
 	g.injectTrace(ctx, out.Header)
-	dport := c.route.Port.DialPort()
-	if c.route.Entry.Name == "" { // undeclared, report mode
-		dport = c.port
+	dport := c.Route.Port.DialPort()
+	if c.Route.Entry.Name == "" { // undeclared, report mode
+		dport = c.Port
 	}
 	scheme := c.scheme
-	if c.tlsOrig {
+	if c.TLSOrigination {
 		scheme = "https"
 	}
 	out.URL.Scheme = scheme
-	out.URL.Host = hostPort(c.host, dport)
+	out.URL.Host = hostPort(c.Host, dport)
 	c.upScheme, c.upPort = scheme, dport
 	// The Host header names the canonical destination, as the caller's
 	// scheme would write it: upstream sees the host policy decided on.
@@ -202,8 +202,8 @@ func (g *Gateway) onRequest(r *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 	out = out.WithContext(rctx)
 	tr := g.tr.plain
 	switch {
-	case c.tlsOrig:
-		tr = g.tr.forRoute(c.route.TLS, c.route.Entry)
+	case c.TLSOrigination:
+		tr = g.tr.forRoute(c.Route.TLS, c.Route.Entry)
 	case scheme == "https":
 		tr = g.tr.system
 	}
@@ -244,17 +244,17 @@ func (g *Gateway) onResponse(resp *http.Response, pctx *goproxy.ProxyCtx) *http.
 // badRequest answers and records a malformed request. Its destination is
 // recorded only when it parses; the detail quotes what the caller sent.
 func (g *Gateway) badRequest(w http.ResponseWriter, r *http.Request, listener, detail string) {
-	c := &call{listener: listener, kind: KindHTTP, start: time.Now(), method: r.Method, path: r.URL.Path}
+	c := newCall(Request{Listener: listener, Kind: vocab.KindHTTP, Method: r.Method, Path: r.URL.Path,
+		Identity: g.ident.identify(remoteIPOf(r), r.TLS, r.Header)})
 	if r.Method == http.MethodConnect {
-		c.kind = KindConnect
+		c.Kind = vocab.KindConnect
 	}
 	if h, port, err := canon.ParseAuthority(r.Host, 80); err == nil {
-		c.host, c.port = h, port
+		c.Host, c.Port = h, port
 	}
-	c.id = g.ident.identify(remoteIPOf(r), r.TLS, r.Header)
-	c.deny(ReasonBadRequest, detail)
+	c.deny(vocab.BadRequest, detail)
 	g.refuse(r.Context(), c)
-	writeDeny(w, ReasonBadRequest, detail, c.rec.ID)
+	writeDeny(w, vocab.BadRequest, detail, c.rec.ID)
 }
 
 // remoteIPOf is the caller's IP.

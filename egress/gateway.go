@@ -19,12 +19,10 @@ import (
 	"time"
 
 	"github.com/elazarl/goproxy"
-	"github.com/sluicehq/sluice/audit"
-	"github.com/sluicehq/sluice/dnsproxy"
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/fold"
 	"github.com/sluicehq/sluice/internal/netguard"
-	"github.com/sluicehq/sluice/policy"
+	"github.com/sluicehq/sluice/internal/vocab"
 	"github.com/sluicehq/sluice/registry"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
@@ -32,13 +30,16 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 )
 
-// Options are the gateway's parts, built by `sluice serve`.
+// Options are the gateway's parts, built by `sluice serve` (and by tests,
+// with fakes of the interfaces in deps.go).
 type Options struct {
-	Config        *config.Config
-	Registry      *registry.Registry
-	Policy        *policy.Engine
-	Auditor       *audit.Auditor
-	Resolver      *dnsproxy.Resolver
+	Config   *config.Config
+	Registry Registry
+	Policy   Policy
+	// Auditor and Resolver are needed to serve (Start), not to decide
+	// (Check).
+	Auditor       Recorder
+	Resolver      Resolver
 	Guard         *netguard.Guard
 	Logger        *slog.Logger
 	MeterProvider metric.MeterProvider
@@ -51,9 +52,9 @@ type Options struct {
 // Gateway is the data plane.
 type Gateway struct {
 	cfg     *config.Config
-	reg     *registry.Registry
-	pol     *policy.Engine
-	aud     *audit.Auditor
+	reg     Registry
+	decider *Decider
+	aud     Recorder
 	log     *slog.Logger
 	ident   *identifier
 	dialer  *dialer
@@ -69,21 +70,24 @@ type Gateway struct {
 
 	servers []*http.Server
 	tlsLn   net.Listener
+	addrs   map[string]string // listener name → bound address
 	conns   sync.Map // net.Conn → struct{}: hijacked tunnels and tls-listener conns
 	wg      sync.WaitGroup
 }
 
 // New builds the gateway; Start binds its listeners.
 func New(o Options) (*Gateway, error) {
-	if o.Config == nil || o.Registry == nil || o.Policy == nil || o.Resolver == nil {
-		return nil, errors.New("egress: config, registry, policy and resolver are required")
+	if o.Config == nil || o.Registry == nil || o.Policy == nil {
+		return nil, errors.New("egress: config, registry and policy are required")
 	}
 	log := o.Logger
 	if log == nil {
 		log = slog.Default()
 	}
 	cfg := o.Config
-	g := &Gateway{cfg: cfg, reg: o.Registry, pol: o.Policy, aud: o.Auditor, log: log,
+	g := &Gateway{cfg: cfg, reg: o.Registry, aud: o.Auditor, log: log,
+		decider: &Decider{Registry: o.Registry, Policy: o.Policy, ReportUndeclared: cfg.Registry.Mode == "report",
+			IdentityRequired: cfg.Identity.Required},
 		ident: newIdentifier(cfg.Identity), metrics: newMetrics(o.MeterProvider),
 		slots: make(chan struct{}, cfg.Limits.MaxConnections), bufs: newCopyBuffers()}
 	tp, prop := o.TracerProvider, o.Propagator
@@ -98,19 +102,21 @@ func New(o Options) (*Gateway, error) {
 	g.tr = newTransports(g.dialer, cfg.Limits.IdleTimeout.D(), cfg.Limits.ConnectTimeout.D())
 	g.fwd = g.newForwarder()
 	g.refusals = fold.New(rejectWindow, maxRejectKeys, g.emitRefusals)
-	o.Registry.OnChange(func(*registry.Snapshot) { g.tr.closeIdle() })
+	if n, ok := o.Registry.(changeNotifier); ok {
+		n.OnChange(func(*registry.Snapshot) { g.tr.closeIdle() })
+	}
 	return g, nil
 }
 
 // Start binds the configured listeners (proxy, http, tls) and serves them
 // until Shutdown.
 func (g *Gateway) Start(ctx context.Context) error {
-	if g.aud == nil {
-		return errors.New("egress: an auditor is required to serve")
+	if g.aud == nil || g.dialer.resolver == nil {
+		return errors.New("egress: an auditor and a resolver are required to serve")
 	}
 	l := g.cfg.Listeners
 	if l.Proxy != "" {
-		ln, err := g.listen(l.Proxy)
+		ln, err := g.listen(vocab.ListenerProxy, l.Proxy)
 		if err != nil {
 			return err
 		}
@@ -121,17 +127,17 @@ func (g *Gateway) Start(ctx context.Context) error {
 			}
 			ln = tls.NewListener(ln, tc)
 		}
-		g.serve(ln, ListenerProxy)
+		g.serve(ln, vocab.ListenerProxy)
 	}
 	if l.HTTP != "" {
-		ln, err := g.listen(l.HTTP)
+		ln, err := g.listen(vocab.ListenerHTTP, l.HTTP)
 		if err != nil {
 			return err
 		}
-		g.serve(ln, ListenerHTTP)
+		g.serve(ln, vocab.ListenerHTTP)
 	}
 	if l.TLS != "" {
-		ln, err := g.listen(l.TLS)
+		ln, err := g.listen(vocab.ListenerTLS, l.TLS)
 		if err != nil {
 			return err
 		}
@@ -143,13 +149,21 @@ func (g *Gateway) Start(ctx context.Context) error {
 	return nil
 }
 
-func (g *Gateway) listen(addr string) (net.Listener, error) {
+func (g *Gateway) listen(name, addr string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("egress: listen %s: %w", addr, err)
 	}
+	if g.addrs == nil {
+		g.addrs = map[string]string{}
+	}
+	g.addrs[name] = ln.Addr().String()
 	return &limitListener{Listener: ln, g: g}, nil
 }
+
+// Addr is the address a started listener is bound to ("" when it is
+// off): the configured one, with the port the system chose for ":0".
+func (g *Gateway) Addr(listener string) string { return g.addrs[listener] }
 
 // serve runs an HTTP data-plane listener: the proxy or the http one.
 func (g *Gateway) serve(ln net.Listener, listener string) {

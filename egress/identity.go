@@ -11,23 +11,15 @@ import (
 
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/sources"
-)
-
-// Identity sources, strongest first.
-const (
-	IdentityMTLS      = "mtls"
-	IdentityXFCC      = "xfcc"
-	IdentityCIDR      = "cidr"
-	IdentityProxyAuth = "proxy_auth"
-	IdentityNone      = "none"
+	"github.com/sluicehq/sluice/internal/vocab"
 )
 
 // Identity is who is calling.
 type Identity struct {
-	ID       string // SPIFFE ID, certificate CN, workload or proxy user
-	Source   string // one of the Identity* constants
-	IP       netip.Addr
-	Workload string
+	ID       string     `json:"id"`     // SPIFFE ID, certificate CN, workload or proxy user
+	Source   string     `json:"source"` // one of the vocab.Identity* sources
+	IP       netip.Addr `json:"ip,omitzero"`
+	Workload string     `json:"workload,omitempty"`
 }
 
 // identifier turns connection facts into an Identity (DESIGN section 5,
@@ -54,22 +46,22 @@ func newIdentifier(c config.Identity) *identifier {
 // (proxy listener with proxy_tls), h the request headers (nil for the tls
 // listener).
 func (x *identifier) identify(ip netip.Addr, state *tls.ConnectionState, h http.Header) Identity {
-	id := Identity{IP: ip.Unmap(), Source: IdentityNone}
+	id := Identity{IP: ip.Unmap(), Source: vocab.IdentityNone}
 	id.Workload = x.sources.Workload(id.IP)
 	switch {
 	case state != nil && len(state.PeerCertificates) > 0:
-		id.ID, id.Source = certIdentity(state.PeerCertificates[0]), IdentityMTLS
+		id.ID, id.Source = certIdentity(state.PeerCertificates[0]), vocab.IdentityMTLS
 	case h != nil && h.Get("X-Forwarded-Client-Cert") != "" && x.trusted(id.IP):
 		if u := xfccURI(h.Get("X-Forwarded-Client-Cert")); u != "" {
-			id.ID, id.Source = u, IdentityXFCC
+			id.ID, id.Source = u, vocab.IdentityXFCC
 		}
 	}
-	if id.Source == IdentityNone && id.Workload != "" {
-		id.ID, id.Source = id.Workload, IdentityCIDR
+	if id.Source == vocab.IdentityNone && id.Workload != "" {
+		id.ID, id.Source = id.Workload, vocab.IdentityCIDR
 	}
-	if id.Source == IdentityNone && h != nil {
+	if id.Source == vocab.IdentityNone && h != nil {
 		if user := basicUser(h.Get("Proxy-Authorization")); user != "" {
-			id.ID, id.Source = user, IdentityProxyAuth
+			id.ID, id.Source = user, vocab.IdentityProxyAuth
 		}
 	}
 	if id.Workload == "" && strings.HasPrefix(id.ID, "spiffe://") {

@@ -5,13 +5,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sluicehq/sluice/audit"
+	"github.com/sluicehq/sluice/internal/vocab"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
 )
 
-// gwMetrics are the data plane's instruments (DESIGN section 9). Labels
+// gwMetrics are the data plane's instruments (docs/contract.md §9). Labels
 // stay bounded: listener, decision and reason codes, direction.
 type gwMetrics struct {
 	requests metric.Int64Counter
@@ -29,7 +29,10 @@ type gwMetrics struct {
 	sets map[setKey]setPair
 }
 
-type setKey struct{ listener, decision, reason string }
+type setKey struct {
+	listener, decision string
+	reason             vocab.Reason
+}
 
 type setPair struct{ requests, duration metric.MeasurementOption }
 
@@ -51,9 +54,9 @@ func newMetrics(mp metric.MeterProvider) *gwMetrics {
 		metric.WithDescription("Client connections closed at accept because limits.max_connections was reached."))
 	// The control failures alerts watch exist at 0 from the start, so that
 	// increase() sees the first one.
-	for _, l := range []string{ListenerProxy, ListenerHTTP, ListenerTLS} {
-		for _, r := range []string{ReasonPolicyError, ReasonAuditUnavailable} {
-			g.requests.Add(context.Background(), 0, g.attrs(setKey{l, audit.DecisionDeny, r}).requests)
+	for _, l := range []string{vocab.ListenerProxy, vocab.ListenerHTTP, vocab.ListenerTLS} {
+		for _, r := range []vocab.Reason{vocab.PolicyError, vocab.AuditUnavailable} {
+			g.requests.Add(context.Background(), 0, g.attrs(setKey{l, vocab.DecisionDeny, r}).requests)
 		}
 	}
 	g.sentAttr = metric.WithAttributeSet(attribute.NewSet(attribute.String("direction", "sent")))
@@ -61,7 +64,7 @@ func newMetrics(mp metric.MeterProvider) *gwMetrics {
 	return g
 }
 
-func (m *gwMetrics) request(ctx context.Context, listener, decision, reason string, d time.Duration) {
+func (m *gwMetrics) request(ctx context.Context, listener, decision string, reason vocab.Reason, d time.Duration) {
 	p := m.attrs(setKey{listener, decision, reason})
 	m.requests.Add(ctx, 1, p.requests)
 	m.duration.Record(ctx, d.Seconds(), p.duration)
@@ -76,7 +79,7 @@ func (m *gwMetrics) attrs(k setKey) setPair {
 	}
 	p = setPair{
 		requests: metric.WithAttributeSet(attribute.NewSet(attribute.String("listener", k.listener),
-			attribute.String("decision", k.decision), attribute.String("reason", k.reason))),
+			attribute.String("decision", k.decision), attribute.String("reason", string(k.reason)))),
 		duration: metric.WithAttributeSet(attribute.NewSet(attribute.String("listener", k.listener),
 			attribute.String("decision", k.decision))),
 	}

@@ -6,71 +6,37 @@ import (
 	"crypto/x509"
 	"errors"
 	"net"
-	"net/http"
 	"os"
 
 	"github.com/sluicehq/sluice/dnsproxy"
 	"github.com/sluicehq/sluice/internal/netguard"
+	"github.com/sluicehq/sluice/internal/vocab"
 )
-
-// Reason codes of DESIGN section 7. Every denial and every failed call
-// carries one, in the Sluice-Reason header and in its audit record.
-const (
-	ReasonUndeclaredDestination = "undeclared_destination"
-	ReasonUndeclaredPort        = "undeclared_port"
-	ReasonPolicyDenied          = "policy_denied"
-	ReasonPolicyError           = "policy_error"
-	ReasonForbiddenAddress      = "forbidden_address"
-	ReasonSNIMismatch           = "sni_mismatch"
-	ReasonHostMismatch          = "host_mismatch"
-	ReasonIdentityRequired      = "identity_required"
-	ReasonAuditUnavailable      = "audit_unavailable"
-	ReasonDNSFailure            = "dns_failure"
-	ReasonUpstreamUnreachable   = "upstream_unreachable"
-	ReasonUpstreamTLSError      = "upstream_tls_error"
-	ReasonUpstreamTimeout       = "upstream_timeout"
-	ReasonBadRequest            = "bad_request"
-)
-
-// statusFor is the HTTP status each reason answers with.
-func statusFor(reason string) int {
-	switch reason {
-	case ReasonAuditUnavailable:
-		return http.StatusServiceUnavailable
-	case ReasonDNSFailure, ReasonUpstreamUnreachable, ReasonUpstreamTLSError:
-		return http.StatusBadGateway
-	case ReasonUpstreamTimeout:
-		return http.StatusGatewayTimeout
-	case ReasonBadRequest:
-		return http.StatusBadRequest
-	}
-	return http.StatusForbidden
-}
 
 // callError is a failure with its reason code.
 type callError struct {
-	reason string
+	reason vocab.Reason
 	err    error
 }
 
-func (e *callError) Error() string { return e.reason + ": " + e.err.Error() }
+func (e *callError) Error() string { return string(e.reason) + ": " + e.err.Error() }
 func (e *callError) Unwrap() error { return e.err }
 
 // fail wraps err with a reason.
-func fail(reason string, err error) error { return &callError{reason, err} }
+func fail(reason vocab.Reason, err error) error { return &callError{reason, err} }
 
 // classify maps an error from dialling or a round trip to a reason code.
-func classify(err error) string {
+func classify(err error) vocab.Reason {
 	var ce *callError
 	if errors.As(err, &ce) {
 		return ce.reason
 	}
 	var fe *netguard.ForbiddenError
 	if errors.As(err, &fe) {
-		return ReasonForbiddenAddress
+		return vocab.ForbiddenAddress
 	}
 	if errors.Is(err, dnsproxy.ErrNotFound) || errors.Is(err, dnsproxy.ErrUpstream) {
-		return ReasonDNSFailure
+		return vocab.DNSFailure
 	}
 	var (
 		cve   *tls.CertificateVerificationError
@@ -83,17 +49,17 @@ func classify(err error) string {
 	)
 	if errors.As(err, &cve) || errors.As(err, &he) || errors.As(err, &uae) || errors.As(err, &cie) ||
 		errors.As(err, &alert) || errors.As(err, &rhe) || errors.As(err, &san) {
-		return ReasonUpstreamTLSError
+		return vocab.UpstreamTLSError
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
-		return ReasonUpstreamTimeout
+		return vocab.UpstreamTimeout
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return ReasonUpstreamTimeout
+		return vocab.UpstreamTimeout
 	}
 	if isTLSHandshakeError(err) {
-		return ReasonUpstreamTLSError
+		return vocab.UpstreamTLSError
 	}
-	return ReasonUpstreamUnreachable
+	return vocab.UpstreamUnreachable
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/canon"
+	"github.com/sluicehq/sluice/internal/vocab"
 )
 
 // Go's HTTP server answers some requests itself, before any handler runs:
@@ -204,15 +205,16 @@ func (g *Gateway) serverRefused(c *watchConn) {
 
 // recordRefusal writes the record of count refusals like k.
 func (g *Gateway) recordRefusal(k refusalKey, start time.Time, count int, detail string) {
-	c := &call{listener: k.listener, kind: KindHTTP, start: start, method: k.method, host: k.host, port: k.port}
+	kind := vocab.KindHTTP
 	if k.method == http.MethodConnect {
-		c.kind = KindConnect
+		kind = vocab.KindConnect
 	}
-	c.id = g.ident.identify(k.src, nil, nil)
+	c := newCall(Request{Listener: k.listener, Kind: kind, Start: start, Method: k.method, Host: k.host, Port: k.port,
+		Identity: g.ident.identify(k.src, nil, nil)})
 	if detail == "" {
 		detail = "refused by the HTTP server: " + k.msg
 	}
-	c.deny(ReasonBadRequest, detail)
+	c.deny(vocab.BadRequest, detail)
 	g.refuseWith(context.Background(), c, k.status, count)
 }
 

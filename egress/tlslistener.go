@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/canon"
+	"github.com/sluicehq/sluice/internal/vocab"
 )
 
 // serveTLS accepts DNS-steered TLS: it reads the ClientHello, routes by
@@ -35,8 +36,8 @@ func (g *Gateway) handleTLS(ctx context.Context, client net.Conn) {
 	done := g.trackConn(client)
 	defer done()
 	defer client.Close()
-	c := &call{listener: ListenerTLS, kind: KindTLS, start: time.Now(), port: 443}
-	c.id = g.ident.identify(addrOf(client.RemoteAddr()), nil, nil)
+	c := newCall(Request{Listener: vocab.ListenerTLS, Kind: vocab.KindTLS, Port: 443,
+		Identity: g.ident.identify(addrOf(client.RemoteAddr()), nil, nil)})
 	ctx, span := g.startSpan(ctx, c, nil, "TLS passthrough")
 	status, err := g.routeTLS(ctx, c, client)
 	endSpan(span, c, status, err)
@@ -50,23 +51,23 @@ func (g *Gateway) routeTLS(ctx context.Context, c *call, client net.Conn) (int, 
 		if err != nil {
 			detail = "no TLS ClientHello: " + err.Error()
 		}
-		c.deny(ReasonSNIMismatch, detail)
+		c.deny(vocab.SNIMismatch, detail)
 		g.refuse(ctx, c)
 		return 0, nil
 	}
 	// The SNI is the destination: a host name (RFC 6066), parsed once.
 	host, err := canon.ParseSNI(sni)
 	if err != nil {
-		c.deny(ReasonBadRequest, "the ClientHello's SNI is not a host name: "+err.Error())
+		c.deny(vocab.BadRequest, "the ClientHello's SNI is not a host name: "+err.Error())
 		g.refuse(ctx, c)
 		return 0, nil
 	}
-	c.host, c.sni = host, host.String()
+	c.Host, c.SNI = host, host.String()
 	g.decide(ctx, c)
-	if !c.denied {
+	if !c.Denied {
 		g.resolve(ctx, c)
 	}
-	if c.denied {
+	if c.Denied {
 		g.refuse(ctx, c)
 		return 0, nil
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/sluicehq/sluice/internal/vocab"
 	"github.com/sluicehq/sluice/registry"
 )
 
@@ -70,7 +71,7 @@ func originationConfig(o *registry.TLSOrigination, sans []string) *tls.Config {
 				for _, c := range chain {
 					for _, rc := range crl.RevokedCertificateEntries {
 						if rc.SerialNumber.Cmp(c.SerialNumber) == 0 {
-							return fail(ReasonUpstreamTLSError, fmt.Errorf("upstream certificate %s (serial %s) is revoked by caCrl", c.Subject, c.SerialNumber))
+							return fail(vocab.UpstreamTLSError, fmt.Errorf("upstream certificate %s (serial %s) is revoked by caCrl", c.Subject, c.SerialNumber))
 						}
 					}
 				}

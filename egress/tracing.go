@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/sluicehq/sluice/internal/vocab"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -44,37 +45,33 @@ func endSpan(span trace.Span, c *call, status int, err error) {
 		return
 	}
 	attrs := make([]attribute.KeyValue, 0, 14)
-	attrs = append(attrs, semconv.ServerAddress(c.host.String()), semconv.ServerPort(c.port),
-		attribute.String("sluice.listener", c.listener))
-	if c.id.ID != "" {
-		attrs = append(attrs, attribute.String("sluice.identity", c.id.ID))
+	attrs = append(attrs, semconv.ServerAddress(c.Host.String()), semconv.ServerPort(c.Port),
+		attribute.String("sluice.listener", c.Listener))
+	if c.Identity.ID != "" {
+		attrs = append(attrs, attribute.String("sluice.identity", c.Identity.ID))
 	}
-	if c.method != "" {
-		attrs = append(attrs, semconv.HTTPRequestMethodKey.String(c.method))
+	if c.Method != "" {
+		attrs = append(attrs, semconv.HTTPRequestMethodKey.String(c.Method))
 	}
-	if c.kind == KindHTTP {
+	if c.Kind == vocab.KindHTTP {
 		attrs = append(attrs, semconv.URLFull(urlFull(c)))
 	}
 	if status > 0 {
 		attrs = append(attrs, semconv.HTTPResponseStatusCode(status))
 	}
-	decision := "allow"
-	if c.denied || c.reason != "" {
-		decision = "deny"
-	}
-	attrs = append(attrs, attribute.String("sluice.decision", decision))
-	reason := c.reason
+	attrs = append(attrs, attribute.String("sluice.decision", c.RecordedDecision()))
+	reason := c.Reason
 	if err != nil && reason == "" {
 		reason = classify(err)
 	}
 	if reason != "" {
-		attrs = append(attrs, attribute.String("sluice.reason", reason))
+		attrs = append(attrs, attribute.String("sluice.reason", string(reason)))
 	}
 	// error.type, as the HTTP client conventions require for a call that
 	// failed: the reason code, else the 5xx status.
 	switch {
-	case reason != "" && (c.denied || err != nil):
-		attrs = append(attrs, semconv.ErrorTypeKey.String(reason))
+	case reason != "" && (c.Denied || err != nil):
+		attrs = append(attrs, semconv.ErrorTypeKey.String(string(reason)))
 	case status >= 500:
 		attrs = append(attrs, semconv.ErrorTypeKey.String(strconv.Itoa(status)))
 	}
@@ -84,16 +81,16 @@ func endSpan(span trace.Span, c *call, status int, err error) {
 			attrs = append(attrs, attribute.String("sluice.service_entry", c.rec.ServiceEntry))
 		}
 	}
-	if c.sni != "" {
-		attrs = append(attrs, attribute.String("tls.server.name", c.sni))
+	if c.SNI != "" {
+		attrs = append(attrs, attribute.String("tls.server.name", c.SNI))
 	}
 	span.SetAttributes(attrs...)
 	switch {
 	case err != nil:
 		span.RecordError(err)
-		span.SetStatus(codes.Error, reason)
-	case c.denied:
-		span.SetStatus(codes.Error, c.reason)
+		span.SetStatus(codes.Error, string(reason))
+	case c.Denied:
+		span.SetStatus(codes.Error, string(c.Reason))
 	case status >= 500:
 		span.SetStatus(codes.Error, http.StatusText(status))
 	}
@@ -107,11 +104,11 @@ func endSpan(span trace.Span, c *call, status int, err error) {
 func urlFull(c *call) string {
 	scheme, port := c.upScheme, c.upPort
 	if scheme == "" {
-		scheme, port = "http", c.port
+		scheme, port = "http", c.Port
 	}
-	host := c.host.Bracketed()
+	host := c.Host.Bracketed()
 	if (scheme == "http" && port != 80) || (scheme == "https" && port != 443) {
 		host += ":" + strconv.Itoa(port)
 	}
-	return scheme + "://" + host + c.path
+	return scheme + "://" + host + c.Path
 }

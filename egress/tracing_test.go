@@ -23,11 +23,11 @@ func TestURLFull(t *testing.T) {
 		c    call
 		want string
 	}{
-		{call{host: host(t, "api.example.com"), port: 80, path: "/v1/x"}, "http://api.example.com/v1/x"},
-		{call{host: host(t, "api.example.com"), port: 8080, path: "/"}, "http://api.example.com:8080/"},
-		{call{host: host(t, "api.example.com"), port: 80, path: "/pay", upScheme: "https", upPort: 443}, "https://api.example.com/pay"},
-		{call{host: host(t, "api.example.com"), port: 80, path: "/pay", upScheme: "https", upPort: 8443}, "https://api.example.com:8443/pay"},
-		{call{host: host(t, "2001:db8::1"), port: 80, path: "/", upScheme: "http", upPort: 80}, "http://[2001:db8::1]/"},
+		{call{Request: Request{Host: host(t, "api.example.com"), Port: 80, Path: "/v1/x"}}, "http://api.example.com/v1/x"},
+		{call{Request: Request{Host: host(t, "api.example.com"), Port: 8080, Path: "/"}}, "http://api.example.com:8080/"},
+		{call{Request: Request{Host: host(t, "api.example.com"), Port: 80, Path: "/pay"}, upScheme: "https", upPort: 443}, "https://api.example.com/pay"},
+		{call{Request: Request{Host: host(t, "api.example.com"), Port: 80, Path: "/pay"}, upScheme: "https", upPort: 8443}, "https://api.example.com:8443/pay"},
+		{call{Request: Request{Host: host(t, "2001:db8::1"), Port: 80, Path: "/"}, upScheme: "http", upPort: 80}, "http://[2001:db8::1]/"},
 	} {
 		if got := urlFull(&tc.c); got != tc.want {
 			t.Errorf("%+v: %q, want %q", tc.c, got, tc.want)

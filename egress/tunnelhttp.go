@@ -6,9 +6,9 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/sluicehq/sluice/internal/canon"
+	"github.com/sluicehq/sluice/internal/vocab"
 )
 
 // tunnelHTTP serves a CONNECT to a port declared HTTP (HTTP, HTTP2, GRPC,
@@ -50,23 +50,24 @@ func (g *Gateway) tunnelHTTP(ctx context.Context, tc *call, client net.Conn) {
 
 // serveTunnelled handles one request read inside an HTTP tunnel.
 func (g *Gateway) serveTunnelled(w http.ResponseWriter, r *http.Request, tc *call) {
-	c := &call{listener: ListenerProxy, kind: KindHTTP, start: time.Now(), id: tc.id, method: r.Method, header: r.Header,
-		path: r.URL.Path, scheme: "http", defPort: 80, host: tc.host, port: tc.port}
-	if c.path == "" {
-		c.path = "/"
+	c := newCall(Request{Listener: vocab.ListenerProxy, Kind: vocab.KindHTTP, Identity: tc.Identity, Method: r.Method,
+		Header: r.Header, Path: r.URL.Path, Host: tc.Host, Port: tc.Port})
+	c.scheme, c.defPort = "http", 80
+	if c.Path == "" {
+		c.Path = "/"
 	}
 	host, _, err := canon.ParseAuthority(r.Host, 80)
 	switch {
 	case r.Method == http.MethodConnect:
-		c.deny(ReasonBadRequest, "CONNECT inside a CONNECT tunnel")
+		c.deny(vocab.BadRequest, "CONNECT inside a CONNECT tunnel")
 	case err != nil:
-		c.deny(ReasonBadRequest, err.Error())
-	case host != tc.host:
-		c.deny(ReasonHostMismatch, "the request names "+host.String()+" inside a tunnel to "+tc.host.String())
+		c.deny(vocab.BadRequest, err.Error())
+	case host != tc.Host:
+		c.deny(vocab.HostMismatch, "the request names "+host.String()+" inside a tunnel to "+tc.Host.String())
 	}
-	if c.denied {
+	if c.Denied {
 		g.refuse(r.Context(), c)
-		writeDeny(w, c.reason, c.detail, c.rec.ID)
+		writeDeny(w, c.Reason, c.Detail, c.rec.ID)
 		return
 	}
 	g.forwardHTTP(w, r, c)

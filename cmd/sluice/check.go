@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/sluicehq/sluice/dnsproxy"
 	"github.com/sluicehq/sluice/egress"
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/policy"
@@ -39,7 +38,7 @@ func newCheckCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			gw, err := egress.New(egress.Options{Config: cfg, Registry: reg, Policy: pol, Resolver: dnsproxy.NewResolver(dnsproxy.ResolverOptions{}), Logger: log})
+			gw, err := egress.New(egress.Options{Config: cfg, Registry: reg, Policy: pol, Logger: log})
 			if err != nil {
 				return err
 			}
