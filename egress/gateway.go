@@ -71,7 +71,7 @@ type Gateway struct {
 	servers []*http.Server
 	tlsLn   net.Listener
 	addrs   map[string]string // listener name → bound address
-	conns   sync.Map // net.Conn → struct{}: hijacked tunnels and tls-listener conns
+	conns   sync.Map          // net.Conn → struct{}: hijacked tunnels and tls-listener conns
 	wg      sync.WaitGroup
 }
 
