@@ -10,22 +10,23 @@ import (
 // Result says how a (host, port) lookup ended.
 type Result int
 
-// Lookup results. Their String values are the deny reason codes.
+// Lookup results. The data plane maps them to reason codes; the registry
+// knows nothing of reasons.
 const (
 	Declared Result = iota
 	UndeclaredPort
 	UndeclaredDestination
 )
 
-// String returns "declared", "undeclared_port" or "undeclared_destination".
+// String names the result, for messages.
 func (r Result) String() string {
 	switch r {
 	case Declared:
 		return "declared"
 	case UndeclaredPort:
-		return "undeclared_port"
+		return "port not declared"
 	}
-	return "undeclared_destination"
+	return "host not declared"
 }
 
 // Lookup finds the route for a call to host:port. host is the canonical
