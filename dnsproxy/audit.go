@@ -23,29 +23,14 @@ const (
 	auditQueueLen     = 4096
 	auditWorkers      = 4
 	auditWriteTimeout = 10 * time.Second
-	maxFolds          = 65536
 )
 
-// foldKey identifies identical denied queries.
-type foldKey struct {
-	src    netip.Addr
-	name   string
-	qtype  uint16
-	reason string
-}
-
-// fold counts the repeats of one denied query since its last record.
-type fold struct {
-	extra       int       // repeats not yet recorded
-	first, last time.Time // of those repeats
-	seen        time.Time // last query, for expiry
-}
-
-// deniedLog records denied DNS queries off the hot path. The first query
-// of a (source, name, type) is queued at once; repeats within the fold
-// window are counted and written as one record with Count at the end of
-// the window. Records are written by a few workers (so the store's group
-// commit can batch them); a full queue or a failed write is counted in
+// deniedLog records refused DNS queries off the hot path. Which queries
+// get a record of their own and which are folded into counted records is
+// the folder's rule (fold.go); the first query of a (source, name, type)
+// is queued at once, the counted records when their window ends. Records
+// are written by a few workers (so the store's group commit can batch
+// them); a full queue or a failed write is counted in
 // sluice_dns_audit_dropped_total and logged, never dropped silently.
 type deniedLog struct {
 	rec      Recorder
@@ -53,10 +38,9 @@ type deniedLog struct {
 	metrics  *serverMetrics
 	window   time.Duration
 	enforced bool
-	sources  *sources.Map // names the workload of a source address
-
-	mu    sync.Mutex
-	folds map[foldKey]*fold
+	sources  *sources.Map     // names the workload of a source address
+	now      func() time.Time // the clock (tests set it before start)
+	folds    *folder
 
 	queue     chan *audit.Record
 	stopFlush chan struct{}
@@ -75,8 +59,8 @@ func newDeniedLog(rec Recorder, enforced bool, window time.Duration, log *slog.L
 		window = DefaultFoldWindow
 	}
 	return &deniedLog{
-		rec: rec, log: log, metrics: sm, window: window, enforced: enforced,
-		folds:     make(map[foldKey]*fold),
+		rec: rec, log: log, metrics: sm, window: window, enforced: enforced, now: time.Now,
+		folds:     newFolder(window),
 		queue:     make(chan *audit.Record, auditQueueLen),
 		stopFlush: make(chan struct{}),
 		stop:      make(chan struct{}),
@@ -115,60 +99,75 @@ func (d *deniedLog) close(ctx context.Context) error {
 	}
 }
 
-// deny records one query from src for an undeclared name.
+// deny records one query from src for an undeclared name (canonical).
 func (d *deniedLog) deny(src netip.Addr, name string, qtype uint16) {
-	d.refuse(foldKey{src, name, qtype, "undeclared_destination"})
+	d.refuse(foldKey{src, name, qtype, reasonUndeclared}, nil)
 }
 
-// badName records one query from src whose name is not a host name (the
-// raw question name, as the client sent it, is recorded).
-func (d *deniedLog) badName(src netip.Addr, qname string, qtype uint16) {
-	d.refuse(foldKey{src, qname, qtype, "bad_request"})
+// badName records one query from src whose name is not a host name: the
+// raw question name, as the client sent it, is recorded, and why canon
+// refused it.
+func (d *deniedLog) badName(src netip.Addr, qname string, qtype uint16, why error) {
+	d.refuse(foldKey{src, qname, qtype, reasonBadName}, why)
 }
 
-// refuse records one refused query.
-func (d *deniedLog) refuse(k foldKey) {
-	now := time.Now()
-	d.mu.Lock()
-	if f := d.folds[k]; f != nil {
-		if f.extra == 0 {
-			f.first = now
-		}
-		f.extra++
-		f.last, f.seen = now, now
-		d.mu.Unlock()
-		return
+// refuse records one refused query: its own record now, or a count in a
+// record written when the window ends.
+func (d *deniedLog) refuse(k foldKey, why error) {
+	first, ok, due := d.folds.add(k, why, d.now())
+	if ok {
+		d.enqueue(d.record(first))
 	}
-	if len(d.folds) < maxFolds {
-		d.folds[k] = &fold{seen: now}
-	}
-	d.mu.Unlock()
-	d.enqueue(d.record(k, now, now, 1))
+	d.queueAll(due)
 }
 
-func (d *deniedLog) record(k foldKey, start, end time.Time, count int) *audit.Record {
-	host := k.name
-	if host == "" {
-		host = "."
+// record is the audit record of a denial.
+func (d *deniedLog) record(x denial) *audit.Record {
+	method := "*"
+	if !x.anyType {
+		method = dns.Type(x.qtype).String()
 	}
 	r := &audit.Record{
-		Event: audit.EventDNSQuery, Decision: audit.DecisionDeny, Enforced: d.enforced,
-		Reason: k.reason, Listener: "dns", Kind: "dns",
-		Method: dns.Type(k.qtype).String(), Host: host, TimeStart: start, TimeEnd: end,
-		IdentitySource: "none",
+		// A bad name is refused in report mode too: only undeclared
+		// names are let through there.
+		Event: audit.EventDNSQuery, Decision: audit.DecisionDeny, Enforced: d.enforced || x.reason == reasonBadName,
+		Reason: x.reason.String(), Listener: "dns", Kind: "dns",
+		Method: method, Host: x.host, TimeStart: x.first, TimeEnd: x.last,
+		IdentitySource: "none", Error: x.detail,
 	}
-	if k.src.IsValid() {
-		r.SourceIP = k.src.String()
+	if x.why != nil {
+		r.Error = x.why.Error()
+	}
+	if x.src.IsValid() {
+		r.SourceIP = x.src.String()
 		// As on the egress listeners: a workload named by
 		// identity.sources is also the caller's (weak) identity.
-		if w := d.sources.Workload(k.src); w != "" {
+		if w := d.sources.Workload(x.src); w != "" {
 			r.SourceWorkload, r.SourceIdentity, r.IdentitySource = w, w, "cidr"
 		}
 	}
-	if count > 1 {
-		r.Count = count
+	if x.count > 1 {
+		r.Count = x.count
 	}
 	return r
+}
+
+// queueAll queues the records of an ended window and says, once per
+// window, when a flood was folded beyond the per-source and per-window
+// limits.
+func (d *deniedLog) queueAll(due []denial) {
+	folded, queries := 0, 0
+	for _, x := range due {
+		d.enqueue(d.record(x))
+		if x.host == "*" {
+			folded++
+			queries += x.count
+		}
+	}
+	if folded > 0 {
+		d.log.Warn("dns: refused queries beyond the record limits were folded into counted records (host \"*\")",
+			"records", folded, "queries", queries, "per_source", foldPerSource, "per_window", foldWindowBudget)
+	}
 }
 
 func (d *deniedLog) enqueue(r *audit.Record) {
@@ -226,13 +225,20 @@ func (d *deniedLog) writeOne(r *audit.Record) {
 	}
 }
 
+// flushLoop writes the records of each window when it ends (windows are
+// aligned to the wall clock; see folder), and everything at close.
 func (d *deniedLog) flushLoop() {
-	t := time.NewTicker(d.window)
+	untilNext := func() time.Duration {
+		w := int64(d.window)
+		return time.Duration(w-time.Now().UnixNano()%w) + time.Millisecond
+	}
+	t := time.NewTimer(untilNext())
 	defer t.Stop()
 	for {
 		select {
 		case <-t.C:
 			d.flush(false)
+			t.Reset(untilNext())
 		case <-d.stopFlush:
 			d.flush(true)
 			return
@@ -240,23 +246,8 @@ func (d *deniedLog) flushLoop() {
 	}
 }
 
-// flush queues one record per fold with repeats, and forgets folds idle
-// for a whole window (all of them when final).
+// flush queues the records of the windows that have ended (all of them
+// when final).
 func (d *deniedLog) flush(final bool) {
-	now := time.Now()
-	var out []*audit.Record
-	d.mu.Lock()
-	for k, f := range d.folds {
-		if f.extra > 0 {
-			out = append(out, d.record(k, f.first, f.last, f.extra))
-			f.extra = 0
-		}
-		if final || now.Sub(f.seen) >= d.window {
-			delete(d.folds, k)
-		}
-	}
-	d.mu.Unlock()
-	for _, r := range out {
-		d.enqueue(r)
-	}
+	d.queueAll(d.folds.flush(d.now(), final))
 }

@@ -31,6 +31,7 @@ type route struct {
 	q     dns.Question
 	name  string // canonical (package canon); the raw question name for routeBadName
 	hm    registry.HostMatch
+	bad   error // why canon refused the name (routeBadName)
 }
 
 // route decides how r is answered.
@@ -51,7 +52,7 @@ func (s *Server) route(r *dns.Msg) route {
 	}
 	host, err := canon.ParseDNSName(q.Name)
 	if err != nil {
-		return route{kind: routeBadName, q: q, name: q.Name}
+		return route{kind: routeBadName, q: q, name: q.Name, bad: err}
 	}
 	name := host.String()
 	if hm, ok := s.opts.Registry.Snapshot().MatchHost(host); ok {
@@ -151,7 +152,7 @@ func (s *Server) respond(r *dns.Msg, rt *route, src netip.Addr) (*dns.Msg, resul
 		m.Rcode = dns.RcodeNameError
 		return m, resultNXDomain
 	case routeBadName:
-		s.denied.badName(src, rt.name, rt.q.Qtype)
+		s.denied.badName(src, rt.name, rt.q.Qtype, rt.bad)
 		m.Rcode = dns.RcodeNameError
 		return m, resultNXDomain
 	}

@@ -257,12 +257,44 @@ func dnsConfig(answer string, upstreams ...string) config.DNS {
 // the UDP loop.
 func startServer(t testing.TB, opts ServerOptions, libUDP ...bool) *Server {
 	t.Helper()
+	return startServerAt(t, opts, nil, libUDP...)
+}
+
+// testClock is a clock the test moves: the denied-query recorder reads
+// it, so which window a query falls in never depends on timing.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newTestClock() *testClock { return &testClock{now: time.Unix(1_800_000_000, 0)} }
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock by d.
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// startServerAt is startServer with the recorder reading clock (nil:
+// the real one).
+func startServerAt(t testing.TB, opts ServerOptions, clock *testClock, libUDP ...bool) *Server {
+	t.Helper()
 	if opts.Addr == "" {
 		opts.Addr = "127.0.0.1:0"
 	}
 	s, err := NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if clock != nil {
+		s.denied.now = clock.Now
 	}
 	s.libUDP = len(libUDP) > 0 && libUDP[0]
 	if err := s.Start(context.Background()); err != nil {

@@ -179,8 +179,9 @@ func TestRoundRobin(t *testing.T) {
 func TestUndeclaredAudit(t *testing.T) {
 	reg, _ := newRegistry(t, testRegistryYAML())
 	rec := &memRecorder{}
-	s := startServer(t, ServerOptions{Config: dnsConfig("gateway"), Registry: reg, Recorder: rec, FoldWindow: 300 * time.Millisecond})
-	before := time.Now()
+	clock := newTestClock()
+	s := startServerAt(t, ServerOptions{Config: dnsConfig("gateway"), Registry: reg, Recorder: rec}, clock)
+	before := clock.Now()
 	for range 5 {
 		if r := query(t, s.Addr(), "udp", "Evil.Example.ORG.", dns.TypeA, 0); r.Rcode != dns.RcodeNameError {
 			t.Fatalf("rcode %s, want NXDOMAIN", dns.RcodeToString[r.Rcode])
@@ -189,8 +190,15 @@ func TestUndeclaredAudit(t *testing.T) {
 	if r := query(t, s.Addr(), "tcp", "evil.example.org", dns.TypeTXT, 0); r.Rcode != dns.RcodeNameError {
 		t.Fatalf("rcode %s, want NXDOMAIN", dns.RcodeToString[r.Rcode])
 	}
+	waitFor(t, "the first A and TXT records", func() bool { return len(rec.records()) == 2 })
+	clock.Advance(DefaultFoldWindow) // the window ends: the A repeats are written
+	s.denied.flush(false)
 	waitFor(t, "3 audit records (first A, first TXT, folded A repeats)", func() bool { return len(rec.records()) >= 3 })
-	time.Sleep(400 * time.Millisecond) // a further window: nothing more to flush
+	clock.Advance(DefaultFoldWindow) // a further window: nothing more to flush
+	s.denied.flush(false)
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	recs := rec.records()
 	if len(recs) != 3 {
 		t.Fatalf("%d records, want 3: %+v", len(recs), recs)
