@@ -10,20 +10,25 @@ import (
 
 // fastAnswer answers the common UDP query straight from the wire, without
 // building dns.Msg values: one question of class IN, a plain name
-// (letters, digits, '-', '_'), at most an EDNS0 OPT, for a declared name
-// whose answer needs no upstream, or an undeclared name (NXDOMAIN). The
+// (letters, digits, '-', '_') that canon accepts as a host name, at most
+// an EDNS0 OPT, for a declared name whose answer needs no upstream, or an
+// undeclared name (NXDOMAIN, recorded under its canonical name). The
 // reply copies the question bytes (so the client's letter case is kept),
-// and its records point at the question name. Everything else — and any
-// reply that would need truncation — returns ok=false and goes through the
-// general path, which gives the same answers (FuzzFastPath checks that).
-// buf is where the reply is built.
+// and its records point at the question name. Everything else — names
+// canon refuses, and any reply that would need truncation — returns
+// ok=false and goes through the general path, which gives the same
+// answers and records (FuzzFastPath checks both). buf is where the reply
+// is built.
 func (s *Server) fastAnswer(b []byte, src netip.Addr, buf []byte) (reply []byte, ok bool) {
 	if len(b) < 17 || b[2]&0xF8 != 0 || // QR and opcode (QUERY)
 		binary.BigEndian.Uint16(b[4:]) != 1 || binary.BigEndian.Uint16(b[6:]) != 0 ||
 		binary.BigEndian.Uint16(b[8:]) != 0 || binary.BigEndian.Uint16(b[10:]) > 1 {
 		return nil, false
 	}
-	// The name, lower-cased into a presentation-form buffer.
+	// The name in presentation form, as sent: with only these bytes it
+	// is q.Name of the general path without the trailing dot, so canon
+	// parses the same text on both paths (case folding and IDNA
+	// included) and the two cannot disagree on the host.
 	var nb [256]byte
 	n, off := 0, 12
 	for {
@@ -44,9 +49,7 @@ func (s *Server) fastAnswer(b []byte, src netip.Addr, buf []byte) (reply []byte,
 		}
 		for _, c := range b[off : off+l] {
 			switch {
-			case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
-			case c >= 'A' && c <= 'Z':
-				c += 'a' - 'A'
+			case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
 			default:
 				return nil, false
 			}
@@ -98,6 +101,8 @@ func (s *Server) fastAnswer(b []byte, src netip.Addr, buf []byte) (reply []byte,
 		return nil, false
 	}
 
+	// ParseHost of these bytes is ParseDNSName of the general path's
+	// q.Name (no escapes, no brackets or colons, the dot not doubled).
 	host, err := canon.ParseHost(string(nb[:n]))
 	if err != nil || host.IsIP() {
 		return nil, false // the general path refuses it and records why
