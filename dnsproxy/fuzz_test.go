@@ -56,7 +56,7 @@ func (w *fakeWriter) Hijack()                     {}
 func fuzzServer(f *testing.F) *Server {
 	up := testUpstream(f)
 	up.Add(f, "x.cluster.local. 5 IN A 10.96.0.1")
-	reg, _ := newRegistry(f, testRegistryYAML())
+	reg, _ := newRegistry(f, testRegistryYAML()+se("idn", []string{"xn--bcher-kva.example.com"}, "STATIC", endpoints("10.6.0.1")))
 	cfg := dnsConfig("endpoints", up.Addr)
 	cfg.ForwardZones = []string{"cluster.local"}
 	cfg.Timeout = config.Duration(100 * time.Millisecond)
@@ -100,19 +100,31 @@ func addSeeds(f *testing.F) {
 	seed("version.bind.", dns.TypeTXT, func(m *dns.Msg) { m.Question[0].Qclass = dns.ClassCHAOS })
 	seed("static.example.com.", dns.TypeA, func(m *dns.Msg) { m.SetEdns0(512, false); m.IsEdns0().SetVersion(1) })
 	seed(".", dns.TypeNS, nil)
+	for _, name := range nameSeeds() {
+		seed(name, dns.TypeA, nil)
+	}
+	for _, pkt := range unpackableSeeds() {
+		f.Add(pkt)
+	}
 	f.Add([]byte{})
 	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11})
 }
 
 // FuzzFastPath checks that the wire-level fast path (fastAnswer) answers
-// exactly what the general path answers, for every packet it takes.
+// exactly what the general path answers, and records the same, for every
+// packet it takes.
 func FuzzFastPath(f *testing.F) {
 	s := fuzzServer(f)
 	addSeeds(f)
 	src := netip.MustParseAddr("127.0.0.2")
 	f.Fuzz(func(t *testing.T, b []byte) {
+		resetDenied(s)
 		fast, ok := s.fastAnswer(b, src, make([]byte, 0, ednsSize))
+		fastRecs := drainDenied(s)
 		if !ok {
+			if len(fastRecs) > 0 {
+				t.Fatalf("fast path recorded %+v for a packet it left to the general path", fastRecs)
+			}
 			return
 		}
 		if s.accept(wireHeader(b)) != dns.MsgAccept {
@@ -126,10 +138,17 @@ func FuzzFastPath(f *testing.F) {
 		if s.blocking(&rt) {
 			t.Fatalf("fast path answered a query that needs an upstream")
 		}
+		if rt.kind == routeBadName {
+			t.Fatalf("fast path answered %q, which canon refuses: %v", r.Question[0].Name, rt.bad)
+		}
+		resetDenied(s)
 		w := &fakeWriter{}
 		s.answer(w, r, &rt, false, src)
 		if w.msg == nil {
 			t.Fatalf("general path sent nothing")
+		}
+		if a, b := recordKeys(fastRecs), recordKeys(drainDenied(s)); !slices.Equal(a, b) {
+			t.Errorf("fast path recorded %v, general path %v", a, b)
 		}
 		slowWire, _ := w.msg.Pack()
 		slow, got := new(dns.Msg), new(dns.Msg)
