@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -85,6 +84,16 @@ type Options struct {
 	// the store is slow, and new calls are refused as if the store could
 	// not write while it fails.
 	MaxBacklog int
+	// IntegrityTimeout bounds the SQLite store's integrity check at Open
+	// (default DefaultIntegrityTimeout; negative: no check).
+	IntegrityTimeout time.Duration
+	// HighWaterSync is how often the spool's high-water mark is
+	// fdatasynced (default 1s); it is rewritten, unsynced, at every
+	// commit.
+	HighWaterSync time.Duration
+
+	// openSpoolFile opens spool segment files (tests inject faults).
+	openSpoolFile openSpoolFileFunc
 }
 
 // Auditor records calls durably. Begin and Complete return once their
@@ -120,6 +129,9 @@ type Auditor struct {
 	spool   *spool
 	iq      *ingestQueue
 	storeMu sync.Mutex
+
+	// damage is what damage the Auditor found (damage.go).
+	damage damageLog
 }
 
 // unhealthy is why and since when the store cannot write.
@@ -170,6 +182,12 @@ func Open(ctx context.Context, opts Options) (*Auditor, error) {
 	if opts.MaxBacklog <= 0 {
 		opts.MaxBacklog = 65536
 	}
+	if opts.HighWaterSync <= 0 {
+		opts.HighWaterSync = time.Second
+	}
+	if opts.openSpoolFile == nil {
+		opts.openSpoolFile = openOSSpoolFile
+	}
 	if opts.Config.OnFailure == "" {
 		opts.Config.OnFailure = "deny"
 	}
@@ -185,14 +203,18 @@ func Open(ctx context.Context, opts Options) (*Auditor, error) {
 		done:   make(chan struct{}),
 	}
 	if a.store == nil {
-		s, err := OpenStore(ctx, opts.Config.Store, StoreOptions{BusyTimeout: opts.BusyTimeout, Logger: opts.Logger})
-		if err != nil {
-			return nil, err
-		}
-		a.store = s
 		if path, ok := strings.CutPrefix(opts.Config.Store, "sqlite://"); ok && a.opts.SpoolDir == "" {
 			a.opts.SpoolDir = path + ".spool"
 		}
+		s, err := OpenStore(ctx, opts.Config.Store, StoreOptions{BusyTimeout: opts.BusyTimeout, Logger: opts.Logger,
+			IntegrityTimeout: opts.IntegrityTimeout})
+		if err != nil {
+			if !opts.NoSpool {
+				err = damagedStoreHint(err, a.opts.SpoolDir, opts.Gateway)
+			}
+			return nil, err
+		}
+		a.store = s
 	}
 	ins, err := newInstruments(opts.MeterProvider, a)
 	if err != nil {
@@ -202,6 +224,7 @@ func Open(ctx context.Context, opts Options) (*Auditor, error) {
 	a.ins = ins
 	fail := func(err error) (*Auditor, error) {
 		if a.spool != nil {
+			a.spool.close()
 			a.spool.unlock()
 		}
 		if ins.reg != nil {
@@ -222,6 +245,13 @@ func Open(ctx context.Context, opts Options) (*Auditor, error) {
 	}
 	bgCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.bgCancel = cancel
+	if a.spool != nil && a.spool.hwm != nil {
+		a.bg.Add(1)
+		go func() {
+			defer a.bg.Done()
+			a.syncHighWater(bgCtx)
+		}()
+	}
 	if r := opts.Config.Retention.D(); r > 0 {
 		a.bg.Add(1)
 		go func() {
@@ -232,36 +262,17 @@ func Open(ctx context.Context, opts Options) (*Auditor, error) {
 	return a, nil
 }
 
-// openSpool sets up the spool when there is one: it writes into the
-// store what the previous run left in it.
-func (a *Auditor) openSpool(ctx context.Context) error {
-	if a.opts.NoSpool || a.opts.SpoolDir == "" {
-		return nil
-	}
-	cs, ok := a.store.(spoolCursorStore)
-	if !ok {
-		return nil
-	}
-	cur, err := cs.spoolCursor(ctx, a.opts.Gateway)
-	if err != nil {
-		return err
-	}
-	// One spool per gateway id: instances sharing a store file each
-	// replay only their own.
-	sp, err := openSpool(filepath.Join(a.opts.SpoolDir, spoolName(a.opts.Gateway)), cur, a.log)
-	if err != nil {
-		return err
-	}
-	a.spool, a.iq = sp, newIngestQueue()
-	return a.replaySpool(ctx, cur)
-}
-
 // recover continues this gateway's seq and closes the records it left
 // open (their outcome never arrived: the process died mid-call).
 func (a *Auditor) recover(ctx context.Context) error {
 	last, err := a.store.LastSeq(ctx, a.opts.Gateway)
 	if err != nil {
 		return err
+	}
+	if a.spool != nil {
+		// Seqs the spool reached and the store never got (damage) are
+		// not handed out again: they stay a gap.
+		last = max(last, a.spool.maxSeq)
 	}
 	a.seq.Store(last)
 	open, err := a.store.OpenRecords(ctx, a.opts.Gateway)
@@ -441,8 +452,11 @@ func (a *Auditor) setHealth(err error) {
 }
 
 // Handler serves GET /v1/audit and GET /v1/cost (the admin server mounts
-// it at both paths and checks the bearer token).
-func (a *Auditor) Handler() http.Handler { return NewHandler(a.Reader(), a.now) }
+// it at both paths and checks the bearer token); /v1/audit also lists the
+// damage the Auditor found.
+func (a *Auditor) Handler() http.Handler {
+	return &handler{r: a.Reader(), now: a.now, damage: a.Damage}
+}
 
 // Reader is the store for queries: with a spool, each query first waits
 // briefly for the newest records to reach the store.

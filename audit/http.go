@@ -11,7 +11,8 @@ import (
 //
 //	GET /v1/audit?since=24h&host=api.stripe.com&decision=deny&limit=100
 //	  → {"records": [...], "count": N}, newest first (Filter fields; limit
-//	    defaults to 100, 0 means no limit; records stream as they are read)
+//	    defaults to 100, 0 means no limit; records stream as they are read);
+//	    served by an Auditor, also "damage": [...] (DamageEvent)
 //	GET /v1/cost?since=720h&by=source,destination,meter
 //	  → {"since": …, "until": …, "by": [...], "rows": [...]}
 //
@@ -28,6 +29,10 @@ func NewHandler(r Reader, now func() time.Time) http.Handler {
 type handler struct {
 	r   Reader
 	now func() time.Time
+	// damage, when set, lists the damage the Auditor found: GET
+	// /v1/audit carries it as "damage" (an empty list when there is
+	// none), so the damage is seen where the records are read.
+	damage func() []DamageEvent
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -81,6 +86,9 @@ func (h *handler) audit(w http.ResponseWriter, req *http.Request) {
 		_, _ = w.Write([]byte("{\"records\": [\n"))
 	}
 	tail := map[string]any{"count": n}
+	if h.damage != nil {
+		tail["damage"] = h.damage()
+	}
 	if err != nil {
 		// Too late for a status code: the body says it is incomplete.
 		tail["error"] = err.Error()

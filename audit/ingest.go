@@ -213,31 +213,19 @@ func (a *Auditor) writeIngest(ctx context.Context, items []spoolItem) error {
 		}
 	}
 	b.cursor = &spoolCursor{gateway: a.opts.Gateway, pos: items[len(items)-1].pos}
+	var maxSeq uint64
+	for _, it := range items {
+		maxSeq = max(maxSeq, it.rec.Seq)
+	}
 	a.storeMu.Lock()
 	defer a.storeMu.Unlock()
 	start := time.Now()
 	err := a.store.Write(ctx, b)
 	a.ins.ingestTime.Record(ctx, time.Since(start).Seconds())
+	if err == nil {
+		a.noteStored(maxSeq)
+	}
 	return err
-}
-
-// replaySpool writes into the store what the spool holds beyond the
-// store's cursor (a crash, or a store that was down at the last Close),
-// then deletes the replayed segments.
-func (a *Auditor) replaySpool(ctx context.Context, from spoolPos) error {
-	n := 0
-	_, err := a.spool.replay(from, a.opts.IngestBatch, func(items []spoolItem) error {
-		n += len(items)
-		return a.writeIngest(ctx, items)
-	})
-	if err != nil {
-		return fmt.Errorf("audit: replaying spool %s: %w", a.spool.dir, err)
-	}
-	a.spool.removeBefore(a.spool.nextSeg)
-	if n > 0 {
-		a.log.Warn("audit: wrote records the previous run left in the spool", "count", n, "spool", a.spool.dir)
-	}
-	return nil
 }
 
 // Sync waits until every record committed before the call has reached the

@@ -20,7 +20,11 @@ type instruments struct {
 	dropped     metric.Int64Counter     // sluice_audit_outcomes_dropped_total
 	ingested    metric.Int64Counter     // sluice_audit_ingested_records_total
 	ingestTime  metric.Float64Histogram // sluice_audit_ingest_duration_seconds
-	reg         metric.Registration
+	// Damage (damage.go).
+	spoolDamage       metric.Int64Counter // sluice_audit_spool_damage_total
+	spoolDamagedBytes metric.Int64Counter // sluice_audit_spool_damaged_bytes_total
+	storeDamage       metric.Int64Counter // sluice_audit_store_damage_total
+	reg               metric.Registration
 }
 
 func newInstruments(mp metric.MeterProvider, a *Auditor) (*instruments, error) {
@@ -62,6 +66,21 @@ func newInstruments(mp metric.MeterProvider, a *Auditor) (*instruments, error) {
 		metric.WithUnit("s")); err != nil {
 		return nil, err
 	}
+	if ins.spoolDamage, err = m.Int64Counter("sluice_audit_spool_damage_total",
+		metric.WithDescription("Damage found in the audit spool at replay (unreadable bytes skipped, data missing): records may be lost. A crash never counts here.")); err != nil {
+		return nil, err
+	}
+	ins.spoolDamage.Add(context.Background(), 0)
+	if ins.spoolDamagedBytes, err = m.Int64Counter("sluice_audit_spool_damaged_bytes_total",
+		metric.WithDescription("Bytes of the audit spool skipped or missing because of damage.")); err != nil {
+		return nil, err
+	}
+	ins.spoolDamagedBytes.Add(context.Background(), 0)
+	if ins.storeDamage, err = m.Int64Counter("sluice_audit_store_damage_total",
+		metric.WithDescription("Audit store files found replaced or recreated while the gateway ran (their records are not in the new file).")); err != nil {
+		return nil, err
+	}
+	ins.storeDamage.Add(context.Background(), 0)
 	backlog, err := m.Int64ObservableGauge("sluice_audit_spool_backlog",
 		metric.WithDescription("Records durable in the spool and not yet in the store (queryable)."))
 	if err != nil {

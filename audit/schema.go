@@ -22,6 +22,8 @@ import (
 //     every record.
 //   - records: a view joining them, with exactly the columns of DESIGN
 //     section 8 (and rid). Query this one.
+//   - store_meta: the file's random id (store_id), which the high-water
+//     mark records to tell a replaced file from the same one.
 //
 // Appending the outcome instead of updating the decision row halves the
 // cost of End and keeps decision pages packed.
@@ -137,6 +139,10 @@ CREATE TABLE IF NOT EXISTS spool_cursor (
 CREATE TABLE IF NOT EXISTS probe (
 	k INTEGER PRIMARY KEY,
 	t TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS store_meta (
+	k TEXT PRIMARY KEY,
+	v TEXT NOT NULL
 );
 CREATE VIEW IF NOT EXISTS records AS SELECT
 	d.id, d.seq, d.gateway, d.time_start, o.time_end, coalesce(o.duration_ms, 0) AS duration_ms, d.event,

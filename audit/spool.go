@@ -1,10 +1,8 @@
 package audit
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -28,17 +26,16 @@ import (
 // batches of thousands of rows (a call's decision and outcome usually
 // merged into one row) cost a fraction of what small commits did.
 //
-// Layout: <store>.spool/<segment>.spool, segments numbered in hex and
-// written in order. An entry is
-//
-//	[4] payload length, little endian
-//	[4] CRC-32C of the payload
-//	[n] payload: kind byte, then the record (spool_codec.go)
+// Layout: <store>.spool/<gateway>/<segment>.spool, segments numbered in
+// hex and written in order, entries framed as spool_frame.go says (a
+// sync marker and a checksum per entry, so replay skips only damaged
+// bytes), each segment starting with an entrySegStart entry; beside them
+// the high-water mark (spool_hwm.go) and the lock.
 //
 // The store keeps, in the same transaction as the rows, the position just
 // after the last entry ingested (spool_cursor), so a restart replays
-// exactly the entries that did not reach it. Segments before the cursor's
-// are deleted.
+// exactly the entries that did not reach it (spool_replay.go). Segments
+// before the cursor's are deleted.
 
 // spoolSegmentMax is the size after which the next append starts a new
 // segment (so ingested data can be deleted).
@@ -57,10 +54,6 @@ const (
 
 // entryProbe is a health-check entry; replay skips it.
 const entryProbe byte = 3
-
-const spoolHeader = 8
-
-var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // spoolPos is a position in the spool: a segment and the offset just
 // after an entry.
@@ -83,15 +76,23 @@ type spoolItem struct {
 // spool appends entries; only the Auditor's writer goroutine calls
 // append, check and close.
 type spool struct {
-	dir     string
-	log     *slog.Logger
-	f       *os.File
-	ident   os.FileInfo
-	seg     int64 // current segment, 0 before the first append
-	nextSeg int64
-	off     int64
-	buf     []byte
-	lock    *os.File // holds an exclusive flock on <dir>/lock
+	dir      string
+	log      *slog.Logger
+	openFile openSpoolFileFunc
+	f        spoolFile
+	ident    os.FileInfo
+	seg      int64 // current segment, 0 before the first append
+	nextSeg  int64
+	off      int64 // end of the current segment's durable data
+	buf      []byte
+	lock     *os.File // holds an exclusive flock on <dir>/lock
+
+	// segStart is what the current segment's first entry says about the
+	// segment before it; maxSeq is the highest seq made durable.
+	segStart segStart
+	maxSeq   uint64
+	// hwm records the durable end after every write (nil: none kept).
+	hwm *hwmFile
 
 	// spareDone is set while a spare is being prepared or waits to be
 	// taken, and closed when its preparation ends (writer only).
@@ -121,7 +122,7 @@ func openSpool(dir string, cursor spoolPos, log *slog.Logger) (*spool, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("audit: spool %s: %w", dir, err)
 	}
-	s := &spool{dir: dir, log: log, stop: make(chan struct{})}
+	s := &spool{dir: dir, log: log, openFile: openOSSpoolFile, stop: make(chan struct{})}
 	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("audit: spool %s: %w", dir, err)
@@ -169,98 +170,6 @@ func (s *spool) segments() ([]int64, error) {
 	return segs, nil
 }
 
-// replay calls fn with the entries after from, in spool order, at most
-// chunk at a time, and returns the position after the last one. A torn
-// or corrupt entry (a crash in the middle of a write that was never
-// acknowledged) ends its segment.
-func (s *spool) replay(from spoolPos, chunk int, fn func([]spoolItem) error) (spoolPos, error) {
-	segs, err := s.segments()
-	if err != nil {
-		return from, err
-	}
-	last := from
-	var items []spoolItem
-	flush := func() error {
-		if len(items) == 0 {
-			return nil
-		}
-		err := fn(items)
-		items = items[:0]
-		return err
-	}
-	for _, seg := range segs {
-		if seg < from.Seg {
-			continue
-		}
-		data, err := os.ReadFile(s.segPath(seg))
-		if err != nil {
-			return last, fmt.Errorf("audit: spool: %w", err)
-		}
-		off := int64(0)
-		if seg == from.Seg {
-			off = from.Off
-		}
-		for off < int64(len(data)) {
-			kind, rec, n, err := decodeEntry(data[off:])
-			if err != nil && allZero(data[off:]) {
-				break // the unused rest of a prepared segment
-			}
-			if err != nil {
-				s.log.Warn("audit: spool segment ends in an incomplete entry (a write cut short by a crash; it was never acknowledged)",
-					"segment", s.segPath(seg), "offset", off, "bytes_ignored", int64(len(data))-off)
-				break
-			}
-			off += n
-			if kind == entryProbe {
-				continue
-			}
-			last = spoolPos{seg, off}
-			items = append(items, spoolItem{kind: kind, rec: rec, pos: last})
-			if len(items) == chunk {
-				if err := flush(); err != nil {
-					return last, err
-				}
-			}
-		}
-	}
-	return last, flush()
-}
-
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// decodeEntry reads one entry from b and returns its length.
-func decodeEntry(b []byte) (kind byte, r *Record, n int64, err error) {
-	if len(b) < spoolHeader {
-		return 0, nil, 0, errBadEntry
-	}
-	size := int64(binary.LittleEndian.Uint32(b))
-	if size < 1 || size > int64(len(b)-spoolHeader) {
-		return 0, nil, 0, errBadEntry
-	}
-	payload := b[spoolHeader : spoolHeader+size]
-	if crc32.Checksum(payload, crcTable) != binary.LittleEndian.Uint32(b[4:]) {
-		return 0, nil, 0, errBadEntry
-	}
-	kind = payload[0]
-	n = spoolHeader + size
-	switch kind {
-	case entryProbe:
-		return kind, nil, n, nil
-	case entryRecord, entryOutcome:
-		r, err = decodeRecord(payload[1:])
-		return kind, r, n, err
-	default:
-		return 0, nil, 0, errBadEntry
-	}
-}
-
 // start opens a new segment after every existing one and makes its name
 // durable.
 func (s *spool) start() error {
@@ -269,15 +178,15 @@ func (s *spool) start() error {
 	}
 	seg := s.nextSeg
 	path := s.segPath(seg)
-	var f *os.File
+	var f spoolFile
 	s.takeSpare()
 	if err := os.Rename(filepath.Join(s.dir, spareName), path); err == nil {
-		f, err = os.OpenFile(path, os.O_WRONLY, 0o640)
+		f, err = s.openFile(path, os.O_WRONLY, 0o640)
 		if err != nil {
 			return err
 		}
 	} else {
-		f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+		f, err = s.openFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
 		if err != nil {
 			return err
 		}
@@ -294,6 +203,9 @@ func (s *spool) start() error {
 	if err != nil {
 		return fail(err)
 	}
+	// The previous segment of this process (none yet: 0) and where its
+	// durable data ends, for the new segment's first entry.
+	s.segStart = segStart{PrevSeg: s.seg, PrevEnd: s.off, MaxSeq: s.maxSeq}
 	s.f, s.ident, s.seg, s.off = f, ident, seg, 0
 	s.nextSeg = seg + 1
 	return nil
@@ -311,33 +223,30 @@ func (s *spool) append(items []spoolItem) error {
 			return fmt.Errorf("audit: spool %s: %w", s.dir, err)
 		}
 	}
-	buf := s.buf[:0]
+	buf := s.begin(s.buf[:0])
+	var maxSeq uint64
 	for i := range items {
-		buf = appendEntry(buf, items[i].kind, items[i].rec)
+		buf = appendEntry(buf, s.seg, s.off+int64(len(buf)), items[i].kind, items[i].rec)
 		items[i].pos = spoolPos{s.seg, s.off + int64(len(buf))}
+		maxSeq = max(maxSeq, items[i].rec.Seq)
 	}
 	s.buf = buf
-	return s.write(buf)
+	return s.write(buf, maxSeq)
 }
 
-// appendEntry encodes one entry after dst: header, kind, and the record
-// (none for a probe).
-func appendEntry(dst []byte, kind byte, r *Record) []byte {
-	start := len(dst)
-	dst = append(dst, make([]byte, spoolHeader)...)
-	dst = append(dst, kind)
-	if r != nil {
-		dst = appendRecord(dst, r)
+// begin starts a write: a segment's first write begins with its
+// entrySegStart entry.
+func (s *spool) begin(buf []byte) []byte {
+	if s.off == 0 {
+		buf = appendSegStart(buf, s.seg, s.segStart)
 	}
-	payload := dst[start+spoolHeader:]
-	binary.LittleEndian.PutUint32(dst[start:], uint32(len(payload)))
-	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(payload, crcTable))
-	return dst
+	return buf
 }
 
 // write appends buf to the segment durably and checks that the segment
-// is still the file at its path (one removed is not durable).
-func (s *spool) write(buf []byte) error {
+// is still the file at its path (one removed is not durable). Then the
+// high-water mark records the new durable end and seq.
+func (s *spool) write(buf []byte, maxSeq uint64) error {
 	fail := func(err error) error {
 		s.abandon()
 		return fmt.Errorf("audit: spool %s: %w", s.dir, err)
@@ -346,7 +255,7 @@ func (s *spool) write(buf []byte) error {
 	if err != nil {
 		return fail(err)
 	}
-	if err := syscall.Fdatasync(int(s.f.Fd())); err != nil {
+	if err := s.f.Datasync(); err != nil {
 		return fail(err)
 	}
 	fi, err := os.Stat(s.f.Name())
@@ -357,6 +266,10 @@ func (s *spool) write(buf []byte) error {
 		return fail(errors.New("segment file was replaced"))
 	}
 	s.off += int64(n)
+	s.maxSeq = max(s.maxSeq, maxSeq)
+	if s.hwm != nil {
+		s.hwm.noteSpool(spoolPos{s.seg, s.off}, s.maxSeq)
+	}
 	if s.off >= spareAfter && s.spareDone == nil {
 		s.prepareSpare()
 	}
@@ -433,7 +346,10 @@ func (s *spool) check() error {
 			return fmt.Errorf("audit: spool %s: %w", s.dir, err)
 		}
 	}
-	return s.write(appendEntry(nil, entryProbe, nil))
+	buf := s.begin(s.buf[:0])
+	buf = appendEntry(buf, s.seg, s.off+int64(len(buf)), entryProbe, nil)
+	s.buf = buf
+	return s.write(buf, 0)
 }
 
 // abandon closes the current segment; the next append starts another.
@@ -462,9 +378,15 @@ func (s *spool) removeBefore(seg int64) {
 	}
 }
 
-// close closes the current segment and stops preparing a spare.
+// close closes the current segment and the high-water mark, and stops
+// preparing a spare.
 func (s *spool) close() {
 	s.abandon()
+	if s.hwm != nil {
+		if err := s.hwm.close(); err != nil {
+			s.log.Warn("audit: high-water mark", "err", err)
+		}
+	}
 	select {
 	case <-s.stop:
 	default:

@@ -27,6 +27,9 @@ type SpoolStatus struct {
 	Pending int
 	// LastWrite is when the spool was last written.
 	LastWrite time.Time
+	// Damage is the damage a replay would report (the gateway reports it
+	// when it replays the spool).
+	Damage []DamageEvent
 }
 
 // PendingSpool reads, without locking or changing anything, the spools
@@ -65,7 +68,11 @@ func PendingSpool(ctx context.Context, url string) ([]SpoolStatus, error) {
 				st.Gateway, from = gw, pos
 			}
 		}
-		_, err := s.replay(from, 4096, func(items []spoolItem) error {
+		var exp replayExpect
+		if hw, _, found, err := readHighWater(s.dir); err == nil && found {
+			exp.durable, exp.maxSeq = hw.Durable, hw.SpoolSeq
+		}
+		res, err := s.replay(from, 4096, exp, func(items []spoolItem) error {
 			if st.Gateway == e.Name() && len(items) > 0 && items[0].rec != nil && spoolName(items[0].rec.Gateway) == e.Name() {
 				// No cursor named it: the records do (the directory
 				// name may be the id's hex form).
@@ -77,6 +84,7 @@ func PendingSpool(ctx context.Context, url string) ([]SpoolStatus, error) {
 		if err != nil {
 			return out, err
 		}
+		st.Damage = res.damage
 		segs, _ := s.segments()
 		for _, n := range segs {
 			if fi, err := os.Stat(s.segPath(n)); err == nil && fi.ModTime().After(st.LastWrite) {

@@ -97,7 +97,7 @@ func TestSpoolAppendReplay(t *testing.T) {
 		}
 		defer s.unlock()
 		var got []spoolItem
-		if _, err := s.replay(from, 2, func(items []spoolItem) error {
+		if _, err := s.replay(from, 2, replayExpect{}, func(items []spoolItem) error {
 			if len(items) > 2 {
 				t.Fatalf("chunk of %d", len(items))
 			}
@@ -136,14 +136,16 @@ func TestSpoolAppendReplay(t *testing.T) {
 	if got := replay(spoolPos{}); len(got) != 4 {
 		t.Fatalf("after a torn tail: %d entries, want 4", len(got))
 	}
-	// A flipped byte fails the checksum.
+	// A flipped byte fails its entry's checksum; replay resumes at the
+	// next entry (spool_damage_test.go covers the damage report).
 	data, _ := os.ReadFile(seg)
-	data[spoolHeader+5] ^= 0xff
+	firstStart := first[0].pos.Off - int64(len(appendEntry(nil, 1, 0, entryRecord, first[0].rec)))
+	data[firstStart+frameV2Header+5] ^= 0xff
 	if err := os.WriteFile(seg, data, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if got := replay(spoolPos{}); len(got) != 0 {
-		t.Fatalf("after corruption of the first entry: %d entries", len(got))
+	if got := replay(spoolPos{}); len(got) != 3 || got[0].rec.ID != first[1].rec.ID {
+		t.Fatalf("after corruption of the first entry: %d entries, want the 3 after it", len(got))
 	}
 }
 
@@ -187,10 +189,20 @@ func openSpooled(t *testing.T, path string, mod func(*Options)) *Auditor {
 	return a
 }
 
-// crash leaves a without Close, as kill -9 would: its ingester stays
-// parked (IngestDelay of an hour), so nothing more reaches the store, and
-// the spool lock is released as the kernel would release it.
+// parked makes an Auditor that a test will crash idle between calls:
+// its ingester waits an hour (nothing reaches the store unless a query
+// asks), and it neither probes nor syncs its high-water mark, so after
+// crash it touches no file, as a killed process would not.
+func parked(o *Options) {
+	o.IngestDelay, o.ProbeInterval, o.HighWaterSync = time.Hour, time.Hour, time.Hour
+}
+
+// crash leaves a (opened with parked) without Close, as kill -9 would,
+// and releases the spool lock as the kernel would.
 func crash(a *Auditor) {
+	if a.opts.ProbeInterval != time.Hour {
+		panic("crash: open the Auditor with parked")
+	}
 	a.spool.unlock()
 }
 
@@ -235,7 +247,7 @@ func TestSpoolReplayAfterCrash(t *testing.T) {
 	}
 	// The second run never ingests (IngestDelay of an hour, and no query
 	// asks): everything it acknowledges is only in the spool.
-	a = openSpooled(t, path, func(o *Options) { o.IngestDelay = time.Hour })
+	a = openSpooled(t, path, parked)
 	var ids []string
 	for i := range 10 {
 		r := sample(i)
@@ -426,7 +438,7 @@ func TestPendingSpool(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.db")
 	url := "sqlite://" + path
 	ctx := context.Background()
-	a := openSpooled(t, path, func(o *Options) { o.IngestDelay = time.Hour; o.Gateway = "pod/a b" })
+	a := openSpooled(t, path, func(o *Options) { parked(o); o.Gateway = "pod/a b" })
 	for i := range 3 {
 		if err := a.Begin(ctx, sample(i)); err != nil {
 			t.Fatal(err)
@@ -465,7 +477,7 @@ func TestReplaySpools(t *testing.T) {
 	ctx := context.Background()
 	// Gateway "pod/a b" (hex directory name) crashes with 4 records only
 	// in its spool, one of them finished.
-	a := openSpooled(t, path, func(o *Options) { o.IngestDelay = time.Hour; o.Gateway = "pod/a b" })
+	a := openSpooled(t, path, func(o *Options) { parked(o); o.Gateway = "pod/a b" })
 	for i := range 4 {
 		r := sample(i)
 		if err := a.Begin(ctx, r); err != nil {
@@ -544,7 +556,7 @@ func TestSpoolPreparedSegment(t *testing.T) {
 	}
 	defer s2.unlock()
 	n := 0
-	if _, err := s2.replay(spoolPos{}, 100, func(items []spoolItem) error { n += len(items); return nil }); err != nil {
+	if _, err := s2.replay(spoolPos{}, 100, replayExpect{}, func(items []spoolItem) error { n += len(items); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if n != 5 || logs.Len() != 0 {

@@ -41,6 +41,7 @@ type sqliteStore struct {
 	cursor    *sql.Stmt
 	ckpt      *checkpointer
 	ident     os.FileInfo // the file the writer has open
+	id        string      // the file's store_meta id (storeID)
 	broken    bool        // reopen before the next write
 	gen       uint64      // incremented at each (re)open
 	nextRid   int64       // rid of the next decision row, within write
@@ -126,6 +127,12 @@ func (s *sqliteStore) open(ctx context.Context) error {
 	case created:
 		s.setAsideOrphans()
 	}
+	// The first open of an existing file checks it (reopens after an
+	// error do not: they would stall the ingester for the check's time).
+	checkSize := int64(-1)
+	if err == nil && s.gen == 0 && fi.Size() > 0 {
+		checkSize = fi.Size()
+	}
 	dsn, err := s.dsn(
 		fmt.Sprintf("_pragma=busy_timeout(%d)", s.opts.BusyTimeout.Milliseconds()),
 		"_pragma=journal_mode(WAL)",
@@ -161,6 +168,12 @@ func (s *sqliteStore) open(ctx context.Context) error {
 			_ = conn.Close()
 		}
 		_ = w.Close()
+		if errors.Is(err, ErrStoreDamaged) {
+			return err
+		}
+		if isCorrupt(err) {
+			return s.damaged(err.Error())
+		}
 		return fmt.Errorf("audit: %s: %w", s.path, err)
 	}
 	conn, err = w.Conn(ctx)
@@ -174,7 +187,16 @@ func (s *sqliteStore) open(ctx context.Context) error {
 	if !strings.EqualFold(mode, "wal") {
 		return fail(fmt.Errorf("journal_mode is %q, want wal", mode))
 	}
+	if checkSize > 0 {
+		if err := s.checkIntegrity(ctx, conn, checkSize); err != nil {
+			return fail(err)
+		}
+	}
 	if err := createSchema(ctx, conn, true); err != nil {
+		return fail(err)
+	}
+	id, err := ensureStoreID(ctx, conn)
+	if err != nil {
 		return fail(err)
 	}
 	prep := func(q string) *sql.Stmt {
@@ -217,13 +239,32 @@ func (s *sqliteStore) open(ctx context.Context) error {
 	if err != nil {
 		return fail(err)
 	}
-	s.w, s.conn, s.ident, s.broken, s.ckpt = w, conn, ident, false, ckpt
+	s.w, s.conn, s.ident, s.broken, s.ckpt, s.id = w, conn, ident, false, ckpt, id
 	s.gen++
 	if old := s.r.Swap(r); old != nil {
 		go old.Close() // waits for queries in flight on the old file
 	}
 	return nil
 }
+
+// ensureStoreID gives the file a random id on its first open and returns
+// it: the high-water mark (spool_hwm.go) records which file the gateway
+// wrote, so a replaced file is told from the same one.
+func ensureStoreID(ctx context.Context, conn *sql.Conn) (string, error) {
+	if _, err := conn.ExecContext(ctx, `INSERT INTO store_meta (k, v) VALUES ('store_id', lower(hex(randomblob(16))))
+		ON CONFLICT (k) DO NOTHING`); err != nil {
+		return "", fmt.Errorf("store id: %w", err)
+	}
+	var id string
+	if err := conn.QueryRowContext(ctx, `SELECT v FROM store_meta WHERE k = 'store_id'`).Scan(&id); err != nil {
+		return "", fmt.Errorf("store id: %w", err)
+	}
+	return id, nil
+}
+
+// storeID is the id of the file the writer has open ("" before it is
+// open).
+func (s *sqliteStore) storeID() string { return s.id }
 
 // syncDir fsyncs a directory, making the names in it durable.
 func syncDir(dir string) error {

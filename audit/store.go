@@ -35,6 +35,12 @@ type spoolCursor struct {
 	pos     spoolPos
 }
 
+// identifiedStore is a store whose file has an id (SQLite's store_meta),
+// so the high-water mark can tell a replaced file from the same one.
+type identifiedStore interface {
+	storeID() string
+}
+
 // spoolCursorStore is a store that can sit behind the spool: it keeps
 // the position of the last spool entry ingested.
 type spoolCursorStore interface {
@@ -102,6 +108,10 @@ type StoreOptions struct {
 	BusyTimeout time.Duration
 	// Logger reports what the store repairs (default slog.Default()).
 	Logger *slog.Logger
+	// IntegrityTimeout bounds the integrity check of an existing SQLite
+	// file opened for writing (default DefaultIntegrityTimeout; negative:
+	// no check). A damaged file is refused with ErrStoreDamaged.
+	IntegrityTimeout time.Duration
 }
 
 // OpenStore opens the store named by url: sqlite://PATH (relative to the

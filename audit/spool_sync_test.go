@@ -1,0 +1,137 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+)
+
+// faultFiles records what the spool does to its segment files and makes
+// their Write or Datasync fail on demand.
+type faultFiles struct {
+	mu       sync.Mutex
+	ops      []fileOp
+	syncErr  error
+	writeErr error
+}
+
+type fileOp struct {
+	sync bool   // a Datasync; else a Write of data
+	data []byte // what a Write wrote
+}
+
+func (ff *faultFiles) open(path string, flag int, perm os.FileMode) (spoolFile, error) {
+	f, err := openOSSpoolFile(path, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &faultFile{spoolFile: f, ff: ff}, nil
+}
+
+func (ff *faultFiles) set(writeErr, syncErr error) {
+	ff.mu.Lock()
+	ff.writeErr, ff.syncErr = writeErr, syncErr
+	ff.mu.Unlock()
+}
+
+func (ff *faultFiles) snapshot() []fileOp {
+	ff.mu.Lock()
+	defer ff.mu.Unlock()
+	return append([]fileOp(nil), ff.ops...)
+}
+
+// faultFile is a segment file under faultFiles' control.
+type faultFile struct {
+	spoolFile
+	ff *faultFiles
+}
+
+func (f *faultFile) Write(b []byte) (int, error) {
+	f.ff.mu.Lock()
+	err := f.ff.writeErr
+	f.ff.ops = append(f.ff.ops, fileOp{data: append([]byte(nil), b...)})
+	f.ff.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	return f.spoolFile.Write(b)
+}
+
+func (f *faultFile) Datasync() error {
+	f.ff.mu.Lock()
+	err := f.ff.syncErr
+	f.ff.ops = append(f.ff.ops, fileOp{sync: true})
+	f.ff.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return f.spoolFile.Datasync()
+}
+
+// syncedAfter reports whether ops hold a Write containing id followed by
+// a Datasync.
+func syncedAfter(ops []fileOp, id string) bool {
+	written := false
+	for _, op := range ops {
+		switch {
+		case !op.sync && bytes.Contains(op.data, []byte(id)):
+			written = true
+		case op.sync && written:
+			return true
+		}
+	}
+	return false
+}
+
+// Begin's promise is the spool's fdatasync: it returns only once the
+// write holding its record has been synced, and fails when the sync does
+// (the record is not known durable, so the call must not go out).
+func TestBeginWaitsForSpoolSync(t *testing.T) {
+	ff := &faultFiles{}
+	path := filepath.Join(t.TempDir(), "audit.db")
+	a := openSpooled(t, path, func(o *Options) { o.openSpoolFile = ff.open })
+	defer a.Close(context.Background())
+	ctx := context.Background()
+
+	r := sample(1)
+	if err := a.Begin(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if ops := ff.snapshot(); !syncedAfter(ops, r.ID) {
+		t.Fatalf("Begin returned before the write holding its record was synced (%d file operations)", len(ops))
+	}
+
+	for _, tc := range []struct {
+		name              string
+		writeErr, syncErr error
+	}{
+		{"sync fails", nil, syscall.EIO},
+		{"write fails", syscall.ENOSPC, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ff.set(tc.writeErr, tc.syncErr)
+			r := sample(2)
+			err := a.Begin(ctx, r)
+			if !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("Begin with the spool's %s: %v, want ErrUnavailable", tc.name, err)
+			}
+			if a.Ready() == nil {
+				t.Fatal("Ready while the spool cannot sync")
+			}
+			ff.set(nil, nil)
+			eventually(t, "recovery", func() bool { return a.Ready() == nil })
+			r = sample(3)
+			if err := a.Begin(ctx, r); err != nil {
+				t.Fatalf("Begin after recovery: %v", err)
+			}
+			if !syncedAfter(ff.snapshot(), r.ID) {
+				t.Fatal("Begin after recovery returned before its sync")
+			}
+		})
+	}
+}
