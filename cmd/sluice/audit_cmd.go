@@ -265,7 +265,7 @@ func storeURL(cfgPath, store string) (string, error) {
 	if store != "" {
 		return store, nil
 	}
-	cfg, err := config.Load(cfgPath)
+	cfg, err := config.Load(cfgPath, configChecks()...)
 	if err != nil {
 		return "", err
 	}

@@ -25,7 +25,7 @@ func newCheckCmd() *cobra.Command {
 		Short: "Show the decision for a call, without sending it (exit 0 allow, 2 deny)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(cfgPath)
+			cfg, err := config.Load(cfgPath, configChecks()...)
 			if err != nil {
 				return err
 			}

@@ -37,7 +37,7 @@ the policy does not load or compile.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			paths := args
 			if len(paths) == 0 {
-				cfg, err := config.Load(cfgPath)
+				cfg, err := config.Load(cfgPath, configChecks()...)
 				if err != nil {
 					return exitCode(1, err.Error())
 				}

@@ -33,7 +33,7 @@ func newServeCmd() *cobra.Command {
 		Short: "Run the gateway",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(cfgPath)
+			cfg, err := config.Load(cfgPath, configChecks()...)
 			if err != nil {
 				return err
 			}

@@ -30,7 +30,7 @@ func newValidateCmd() *cobra.Command {
 // validate prints every problem and exits 1, or a one-screen summary.
 func validate(cmd *cobra.Command, cfgPath string) error {
 	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	cfg, err := config.Load(cfgPath)
+	cfg, err := config.Load(cfgPath, configChecks()...)
 	if err != nil {
 		var ce config.Errors
 		if errors.As(err, &ce) {

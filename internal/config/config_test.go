@@ -1,61 +1,52 @@
-package config
+package config_test
 
 import (
 	"os"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/config/configtest"
 )
 
+// TestParse covers what config checks itself: syntax, keys, types,
+// listener addresses, the admin token rules and log:. Each component's
+// section is tested with its CheckConfig (configcheck_test.go next to it),
+// and all of them together in cmd/sluice.
 func TestParse(t *testing.T) {
-	tests := []struct {
-		name string
-		yaml string
-		want []string // substrings of the error, one per problem; nil = valid
-	}{
-		{"only registry paths", "registry: {paths: [deploy/examples/registry]}\n", nil},
-		{"empty file", "", nil},
-		{"unknown key", "listeners:\n  proxxy: x\n", []string{`cfg:2:3: listeners.proxxy: unknown key "proxxy"`}},
-		{"bad duration", "dns: {ttl: 3x}\n", []string{`cfg:1:12: dns.ttl: invalid duration "3x"`}},
-		{"bad enum", "registry: {mode: enforc}\n", []string{`cfg:1:12: registry.mode: invalid value "enforc" (want one of: enforce, report)`}},
-		{"bad int", "limits: {max_connections: many}\n", []string{`cfg:1:27: limits.max_connections: invalid integer "many"`}},
-		{"bad address", "listeners: {proxy: nope}\n", []string{`listeners.proxy: invalid address "nope"`}},
-		{"admin off loopback needs token", "listeners: {admin: 0.0.0.0:9901}\n", []string{"admin.token: required (or admin.token_file) when listeners.admin (0.0.0.0:9901) is not a loopback address"}},
-		{"admin off loopback with token", "listeners: {admin: 0.0.0.0:9901}\nadmin: {token: s3cret}\n", nil},
-		{"bad store", "audit: {store: mysql://x}\n", []string{`audit.store: must be sqlite://PATH or postgres://..., got "mysql://x"`}},
-		{"bad cidr", "identity: {sources: [{cidr: 10.0.0.0/33, workload: a}]}\n", []string{`identity.sources[0].cidr: invalid CIDR "10.0.0.0/33"`}},
-		{"cert without key", "identity: {proxy_tls: {cert: a.pem}}\n", []string{"identity.proxy_tls: cert and key must be set together"}},
-		{"meter path", "cost: {meters: [{name: m, host: h, path_prefix: v1}]}\n", []string{"cost.meters[0].path_prefix: must start with /"}},
-		{"syntax", "registry: [\n", []string{"cfg:1: YAML syntax error"}},
-		{"every error at once", "dns: {ttl: x}\nlog: {format: xml}\n", []string{"dns.ttl", "log.format"}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse([]byte(tc.yaml), "cfg")
-			if tc.want == nil {
-				if err != nil {
-					t.Fatalf("unexpected error: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatal("no error")
-			}
-			es := err.(Errors)
-			if len(es) != len(tc.want) {
-				t.Fatalf("got %d errors, want %d:\n%v", len(es), len(tc.want), err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("missing %q in:\n%v", w, err)
-				}
-			}
-		})
+	configtest.Run(t, []configtest.Case{
+		{Name: "only registry paths", YAML: "registry: {paths: [deploy/examples/registry]}\n"},
+		{Name: "empty file", YAML: ""},
+		{Name: "unknown key", YAML: "listeners:\n  proxxy: x\n", Want: []string{`cfg:2:3: listeners.proxxy: unknown key "proxxy"`}},
+		{Name: "bad duration", YAML: "dns: {ttl: 3x}\n", Want: []string{`cfg:1:12: dns.ttl: invalid duration "3x"`}},
+		{Name: "bad int", YAML: "limits: {max_connections: many}\n", Want: []string{`cfg:1:27: limits.max_connections: invalid integer "many"`}},
+		{Name: "bad address", YAML: "listeners: {proxy: nope}\n", Want: []string{`listeners.proxy: invalid address "nope"`}},
+		{Name: "admin off loopback needs token", YAML: "listeners: {admin: 0.0.0.0:9901}\n", Want: []string{"admin.token: required (or admin.token_file) when listeners.admin (0.0.0.0:9901) is not a loopback address"}},
+		{Name: "admin off loopback with token", YAML: "listeners: {admin: 0.0.0.0:9901}\nadmin: {token: s3cret}\n"},
+		{Name: "admin token twice", YAML: "admin: {token: a, token_file: b}\n", Want: []string{"cfg:1:19: admin.token_file: set admin.token or admin.token_file, not both"}},
+		{Name: "bad log level", YAML: "log: {level: loud}\n", Want: []string{`cfg:1:7: log.level: invalid value "loud" (want one of: debug, info, warn, error)`}},
+		{Name: "syntax", YAML: "registry: [\n", Want: []string{"cfg:1: YAML syntax error"}},
+		{Name: "every error at once", YAML: "dns: {ttl: x}\nlog: {format: xml}\n", Want: []string{"dns.ttl", "log.format"}},
+		{Name: "other sections are the components' checks", YAML: "registry: {mode: enforc}\naudit: {store: mysql://x}\n"},
+	})
+}
+
+// TestChecksRunInOrder shows that Parse runs every Check it is given, after
+// its own, and places each Problem at its key.
+func TestChecksRunInOrder(t *testing.T) {
+	first := func(*config.Config) []config.Problem { return []config.Problem{{Key: "dns.ttl", Msg: "first"}} }
+	second := func(*config.Config) []config.Problem { return []config.Problem{{Key: "cost.meters[1]", Msg: "second"}} }
+	_, err := config.Parse([]byte("log: {format: xml}\ndns:\n  ttl: 5s\ncost: {meters: [{name: a, host: b}, {name: c, host: d}]}\n"), "cfg", first, second)
+	want := `cfg:1:7: log.format: invalid value "xml" (want one of: text, json)
+cfg:3:3: dns.ttl: first
+cfg:4:37: cost.meters[1]: second`
+	if err == nil || err.Error() != want {
+		t.Fatalf("got\n%v\nwant\n%s", err, want)
 	}
 }
 
 func TestDefaults(t *testing.T) {
-	c, err := Parse([]byte("registry: {paths: [r]}\n"), "cfg")
+	c, err := config.Parse([]byte("registry: {paths: [r]}\n"), "cfg")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,23 +58,23 @@ func TestDefaults(t *testing.T) {
 
 func TestParseDuration(t *testing.T) {
 	for in, want := range map[string]time.Duration{"30s": 30 * time.Second, "400d": 400 * 24 * time.Hour, "1d12h": 36 * time.Hour, "0": 0} {
-		if got, err := ParseDuration(in); err != nil || got != want {
-			t.Errorf("ParseDuration(%q) = %v, %v", in, got, err)
+		if got, err := config.ParseDuration(in); err != nil || got != want {
+			t.Errorf("config.ParseDuration(%q) = %v, %v", in, got, err)
 		}
 	}
 	for _, bad := range []string{"d", "3x", "-5s", "1.5d"} {
-		if _, err := ParseDuration(bad); err == nil {
-			t.Errorf("ParseDuration(%q) accepted", bad)
+		if _, err := config.ParseDuration(bad); err == nil {
+			t.Errorf("config.ParseDuration(%q) accepted", bad)
 		}
 	}
 }
 
 func TestResolve(t *testing.T) {
-	c := &Config{File: "/etc/sluice/sluice.yaml"}
+	c := &config.Config{File: "/etc/sluice/sluice.yaml"}
 	if got := c.Resolve("registry"); got != "/etc/sluice/registry" {
 		t.Errorf("got %s", got)
 	}
-	if got := (&Config{}).Resolve("registry"); got != "registry" {
+	if got := (&config.Config{}).Resolve("registry"); got != "registry" {
 		t.Errorf("embedded: got %s", got)
 	}
 }
@@ -94,7 +85,7 @@ func TestLoadResolvesRelativeStore(t *testing.T) {
 	if err := os.WriteFile(path, []byte("audit: {store: sqlite://data/audit.db}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c, err := Load(path)
+	c, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +93,7 @@ func TestLoadResolvesRelativeStore(t *testing.T) {
 		t.Errorf("store %s", c.Audit.Store)
 	}
 	// The shipped example config is valid.
-	if _, err := Load("../../deploy/examples/sluice.yaml"); err != nil {
+	if _, err := config.Load("../../deploy/examples/sluice.yaml"); err != nil {
 		t.Errorf("deploy/examples/sluice.yaml: %v", err)
 	}
 }

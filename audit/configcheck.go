@@ -1,0 +1,42 @@
+package audit
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sluicehq/sluice/internal/config"
+)
+
+// CheckConfig checks audit.* and cost.*, the record store's and the
+// pricer's sections (docs/contract.md §3). It is a config.Check, run by
+// config.Load.
+func CheckConfig(c *config.Config) []config.Problem {
+	a := c.Audit
+	var ps []config.Problem
+	if !strings.HasPrefix(a.Store, "sqlite://") && !strings.HasPrefix(a.Store, "postgres://") &&
+		!strings.HasPrefix(a.Store, "postgresql://") && a.Store != "discard://" {
+		ps = append(ps, config.Problemf("audit.store", "must be sqlite://PATH or postgres://..., got %q", a.Store))
+	}
+	ps = append(ps, config.OneOf("audit.on_failure", a.OnFailure, "deny", "allow")...)
+	return append(ps, checkCost(c.Cost)...)
+}
+
+// checkCost checks cost.*: prices are not negative and every meter can
+// match something.
+func checkCost(c config.Cost) []config.Problem {
+	ps := config.NonNegative("cost.per_gib", c.PerGiB)
+	for i, m := range c.Meters {
+		k := fmt.Sprintf("cost.meters[%d]", i)
+		if m.Name == "" {
+			ps = append(ps, config.Problem{Key: k + ".name", Msg: "required"})
+		}
+		if m.Host == "" {
+			ps = append(ps, config.Problem{Key: k + ".host", Msg: "required"})
+		}
+		ps = append(ps, config.NonNegative(k+".per_request", m.PerRequest)...)
+		if m.PathPrefix != "" && !strings.HasPrefix(m.PathPrefix, "/") {
+			ps = append(ps, config.Problem{Key: k + ".path_prefix", Msg: "must start with /"})
+		}
+	}
+	return ps
+}
