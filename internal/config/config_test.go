@@ -31,15 +31,18 @@ func TestParse(t *testing.T) {
 	})
 }
 
-// TestChecksRunInOrder shows that Parse runs every Check it is given, after
-// its own, and places each Problem at its key.
-func TestChecksRunInOrder(t *testing.T) {
-	first := func(*config.Config) []config.Problem { return []config.Problem{{Key: "dns.ttl", Msg: "first"}} }
-	second := func(*config.Config) []config.Problem { return []config.Problem{{Key: "cost.meters[1]", Msg: "second"}} }
-	_, err := config.Parse([]byte("log: {format: xml}\ndns:\n  ttl: 5s\ncost: {meters: [{name: a, host: b}, {name: c, host: d}]}\n"), "cfg", first, second)
-	want := `cfg:1:7: log.format: invalid value "xml" (want one of: text, json)
-cfg:3:3: dns.ttl: first
-cfg:4:37: cost.meters[1]: second`
+// TestChecksInFileOrder shows that Parse runs every Check it is given as
+// well as its own, places each Problem at its key, and lists them in file
+// order after the decoding errors.
+func TestChecksInFileOrder(t *testing.T) {
+	first := func(*config.Config) []config.Problem { return []config.Problem{{Key: "cost.meters[1]", Msg: "first"}} }
+	second := func(*config.Config) []config.Problem { return []config.Problem{{Key: "dns.ttl", Msg: "second"}} }
+	yaml := "dns:\n  ttl: 5s\ncost: {meters: [{name: a, host: b}, {name: c, host: d}]}\nlog: {format: xml}\nlimits: {max_connections: x}\n"
+	_, err := config.Parse([]byte(yaml), "cfg", first, second)
+	want := `cfg:5:27: limits.max_connections: invalid integer "x"
+cfg:2:3: dns.ttl: second
+cfg:3:37: cost.meters[1]: first
+cfg:4:7: log.format: invalid value "xml" (want one of: text, json)`
 	if err == nil || err.Error() != want {
 		t.Fatalf("got\n%v\nwant\n%s", err, want)
 	}

@@ -1,9 +1,11 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/sluicehq/sluice/internal/yamlx"
@@ -52,7 +54,8 @@ func Load(path string, checks ...Check) (*Config, error) {
 // Config itself checks YAML syntax, unknown keys, value types, listener
 // addresses, the admin token rules and the log: section; every other
 // section is checked by the Check of the component that owns it, passed
-// in checks. Every Problem is reported with the position of its key.
+// in checks. Every Problem is reported with the position of its key, in
+// file order after the decoding errors, whichever check found it.
 func Parse(data []byte, name string, checks ...Check) (*Config, error) {
 	cfg := Default()
 	var doc yaml.Node
@@ -65,12 +68,17 @@ func Parse(data []byte, name string, checks ...Check) (*Config, error) {
 			errs = append(errs, &Error{name, fe.Line, fe.Column, fe.Path, fe.Msg})
 		}
 	}
+	var problems Errors
 	for _, check := range append([]Check{checkCore}, checks...) {
 		for _, p := range check(cfg) {
 			l, c := yamlx.Locate(&doc, p.Key)
-			errs = append(errs, &Error{name, l, c, p.Key, p.Msg})
+			problems = append(problems, &Error{name, l, c, p.Key, p.Msg})
 		}
 	}
+	slices.SortStableFunc(problems, func(a, b *Error) int {
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+	})
+	errs = append(errs, problems...)
 	if len(errs) > 0 {
 		return nil, errs
 	}
