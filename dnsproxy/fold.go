@@ -116,24 +116,34 @@ func (f *folder) add(k foldKey, why error, now time.Time) (first denial, ok bool
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	due = f.advance(now)
-	if kf := f.keys[k]; kf != nil {
-		// Known: from this window, or queried in the last one (a steady
-		// repeat, recorded with a count, never again as a first).
-		if kf.active || f.claim(k.src) {
-			kf.active = true
-			if kf.extra == 0 {
-				kf.first = now
-			}
-			kf.extra++
-			kf.last = now
-			return denial{}, false, due
-		}
-	} else if f.claim(k.src) {
+	kf := f.keys[k]
+	if kf != nil && kf.active {
+		kf.repeat(now)
+		return denial{}, false, due
+	}
+	sf, claimed := f.claim(k.src)
+	switch {
+	case claimed && kf != nil:
+		// Queried in the last window: a steady repeat, recorded with a
+		// count, never again as a first.
+		kf.active = true
+		kf.repeat(now)
+	case claimed:
 		f.keys[k] = &keyFold{active: true, why: why}
 		return f.keyDenial(k, why, now, now, 1), true, due
+	default:
+		f.fold(k, sf, now)
 	}
-	f.fold(k, now)
 	return denial{}, false, due
+}
+
+// repeat counts one more query of an active key.
+func (kf *keyFold) repeat(now time.Time) {
+	if kf.extra == 0 {
+		kf.first = now
+	}
+	kf.extra++
+	kf.last = now
 }
 
 // flush returns the records due: those of the windows ended by now, or,
@@ -194,29 +204,31 @@ func (f *folder) rotate(keep bool) []denial {
 	return out
 }
 
-// claim takes one of src's units of the window, if any is left.
-func (f *folder) claim(src netip.Addr) bool {
+// claim takes one of src's units of the window, if any is left. sf is
+// src's state in the window (nil when it has none: the budget was spent
+// before its first query).
+func (f *folder) claim(src netip.Addr) (sf *sourceFold, ok bool) {
+	sf = f.sources[src]
 	if f.budget == 0 {
-		return false
+		return sf, false
 	}
-	sf := f.sources[src]
 	if sf == nil {
 		sf = &sourceFold{}
 		f.sources[src] = sf
 	}
 	if sf.keys >= foldPerSource {
-		return false
+		return sf, false
 	}
 	sf.keys++
 	f.budget--
-	return true
+	return sf, true
 }
 
 // fold counts a query without a record of its own: in its source's "*"
 // record when the source has one or a unit for it is left, else in the
 // window's overflow record.
-func (f *folder) fold(k foldKey, now time.Time) {
-	if sf := f.sources[k.src]; sf != nil {
+func (f *folder) fold(k foldKey, sf *sourceFold, now time.Time) {
+	if sf != nil {
 		o := sf.over[k.reason]
 		if o == nil && f.budget > 0 {
 			f.budget--
