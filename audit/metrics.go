@@ -11,7 +11,7 @@ import (
 // per commit).
 var batchBuckets = []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096}
 
-// instruments are the Auditor's metrics (DESIGN section 9 and a few more).
+// instruments are the Auditor's metrics (docs/contract.md §9 and a few more).
 type instruments struct {
 	writeErrors metric.Int64Counter     // sluice_audit_write_errors_total
 	batchSize   metric.Int64Histogram   // sluice_audit_batch_size

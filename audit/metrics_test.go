@@ -13,7 +13,7 @@ import (
 	"github.com/sluicehq/sluice/internal/telemetry"
 )
 
-// The metrics appear on /metrics under DESIGN's Prometheus names.
+// The metrics appear on /metrics under the contract's Prometheus names.
 func TestMetricsOnPrometheus(t *testing.T) {
 	m, err := telemetry.NewMetrics(nil)
 	if err != nil {

@@ -34,7 +34,7 @@ import (
 //     in the transaction that records each call's outcome (as in SQLite),
 //     so a month's cost report reads hours, not records.
 //   - sluice_audit_meta: the schema version.
-//   - records: a view with exactly the columns of DESIGN section 8 (and
+//   - records: a view with exactly the columns of docs/contract.md §8 (and
 //     rid), the same as the SQLite view. Query this one.
 
 // pgSchemaVersion is the schema version kept in sluice_audit_meta; a

@@ -1,4 +1,4 @@
-// Package audit records every outbound call durably (DESIGN section 8):
+// Package audit records every outbound call durably (docs/contract.md §8):
 // the decision part is committed before the gateway dials, the outcome when
 // the call ends. Auditors query the records with `sluice audit query`, the
 // admin API, or plain SQL.
@@ -19,7 +19,7 @@ const (
 )
 
 // Record is one audit record: one per HTTP request, one per tunnel, one
-// per denied DNS query. The fields are the contract of DESIGN section 8;
+// per denied DNS query. The fields are the contract of docs/contract.md §8;
 // their JSON names are the column names.
 type Record struct {
 	ID        string    `json:"id"`      // sortable and unique, assigned by the Auditor

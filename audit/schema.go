@@ -20,7 +20,7 @@ import (
 //     time_start, source, destination, meter and currency, kept in the
 //     same transaction as the outcomes; cost reports read it instead of
 //     every record.
-//   - records: a view joining them, with exactly the columns of DESIGN
+//   - records: a view joining them, with exactly the columns of docs/contract.md
 //     section 8 (and rid). Query this one.
 //   - store_meta: the file's random id (store_id), which the high-water
 //     mark records to tell a replaced file from the same one.

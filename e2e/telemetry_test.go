@@ -289,7 +289,7 @@ reasons contains "the path /forbidden is not allowed" if forbidden
 
 // Prometheus scrapes Sluice's /metrics; allowed, policy-denied,
 // policy-error and undeclared calls come back through the query API with
-// the right labels and values, with the other metric families of DESIGN
+// the right labels and values, with the other metric families of docs/contract.md
 // section 9, the alerting rules loaded and healthy, and every expression
 // of the Grafana dashboard valid against the real data.
 func TestTelemetryPrometheus(t *testing.T) {
@@ -568,7 +568,7 @@ func checkDashboardQueries(t testing.TB, p *prom) {
 
 // The dashboard is importable: a datasource variable that every panel
 // uses, job/instance variables, and panels for every metric family of
-// DESIGN section 9.
+// docs/contract.md §9.
 func TestTelemetryDashboard(t *testing.T) {
 	d := loadDashboard(t)
 	if d.UID == "" || d.Title == "" {

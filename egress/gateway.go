@@ -1,7 +1,7 @@
 // Package egress is Sluice's data plane: the proxy listener (absolute-URI
 // HTTP and CONNECT, on goproxy), the Host-routed http listener, the
 // SNI-routed tls listener, the one decision pipeline they share, safe
-// dialling, TLS origination and caller identity (DESIGN sections 1, 5, 6, 7).
+// dialling, TLS origination and caller identity (docs/contract.md §§1, 5, 6, 7).
 package egress
 
 import (

@@ -22,7 +22,7 @@ type Identity struct {
 	Workload string     `json:"workload,omitempty"`
 }
 
-// identifier turns connection facts into an Identity (DESIGN section 5,
+// identifier turns connection facts into an Identity (docs/contract.md §5,
 // issue: caller identity). Precedence: mTLS client certificate on the
 // proxy listener, then X-Forwarded-Client-Cert from a trusted mesh
 // sidecar, then the identity.sources CIDR map, then a Proxy-Authorization

@@ -23,7 +23,7 @@ func (e *sanError) Error() string {
 }
 
 // originationConfig is the client TLS config for a DestinationRule TLS
-// setting (DESIGN section 2): verify with caCertificates or the system
+// setting (docs/contract.md §2): verify with caCertificates or the system
 // pool; SNI = sni or the requested host (left empty here so that the
 // transport fills in each request's host); SAN check = subjectAltNames, or
 // the SNI when none are given; a client certificate in MUTUAL mode.

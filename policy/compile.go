@@ -10,7 +10,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 )
 
-// The documents the gateway asks for (DESIGN section 5).
+// The documents the gateway asks for (docs/contract.md §5).
 var (
 	allowRef   = ast.MustParseRef("data.sluice.egress.allow")
 	reasonsRef = ast.MustParseRef("data.sluice.egress.reasons")

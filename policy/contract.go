@@ -14,4 +14,4 @@ package policy
 //	func (e *Engine) Reload(ctx context.Context) error
 //	func (e *Engine) Status() Status
 //
-// Input is DESIGN section 5's input document (input.go).
+// Input is docs/contract.md §5's input document (input.go).

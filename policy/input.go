@@ -1,12 +1,12 @@
 // Package policy asks OPA about every call: it compiles the security
 // team's Rego (package sluice.egress), evaluates data.sluice.egress.allow
-// and data.sluice.egress.reasons for the input of DESIGN section 5, and
+// and data.sluice.egress.reasons for the input of docs/contract.md §5, and
 // turns any error into a denial.
 package policy
 
 import "time"
 
-// Input is the policy input document (DESIGN section 5).
+// Input is the policy input document (docs/contract.md §5).
 type Input struct {
 	Source      Source      `json:"source"`
 	Destination Destination `json:"destination"`

@@ -11,7 +11,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 )
 
-// The hand-built input must be exactly the JSON document of DESIGN
+// The hand-built input must be exactly the JSON document of docs/contract.md
 // section 5 (what `opa eval -i input.json` would see).
 func TestInputValueIsTheDesignDocument(t *testing.T) {
 	for name, in := range map[string]*Input{

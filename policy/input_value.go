@@ -33,7 +33,7 @@ var (
 	kTime           = ast.StringTerm("time")
 )
 
-// Value returns in as the OPA input document of DESIGN section 5, built
+// Value returns in as the OPA input document of docs/contract.md §5, built
 // directly as an ast.Object (no JSON round trip). Header keys are used as
 // given (the caller lower-cases them); a nil ServiceEntry is null; time is
 // RFC 3339 in UTC.

@@ -8,7 +8,7 @@ import (
 	"go.opentelemetry.io/otel/metric/noop"
 )
 
-// instruments are the engine's metrics (DESIGN section 9), created once.
+// instruments are the engine's metrics (docs/contract.md §9), created once.
 type instruments struct {
 	evalDuration metric.Float64Histogram
 	reloads      metric.Int64Counter

@@ -1,5 +1,5 @@
 // Command sluice is the Sluice egress gateway: one binary with the
-// subcommands of DESIGN section 4.
+// subcommands of docs/contract.md §4.
 package main
 
 import (

@@ -1,4 +1,4 @@
-// Package admin serves the admin API (DESIGN section 9): /healthz,
+// Package admin serves the admin API (docs/contract.md §9): /healthz,
 // /readyz, /metrics and /v1/*. /v1/* needs the bearer token when one is
 // configured; config validation refuses a non-loopback admin address
 // without a token.

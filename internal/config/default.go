@@ -12,7 +12,7 @@ import (
 //go:embed default.yaml
 var DefaultYAML []byte
 
-// Default returns the built-in defaults of every key (DESIGN section 3).
+// Default returns the built-in defaults of every key (docs/contract.md §3).
 // Load starts from these, so a file holding only registry.paths works.
 func Default() *Config {
 	return &Config{

@@ -1,5 +1,5 @@
 // Package netguard decides which IP addresses the gateway may dial or hand
-// out in DNS answers (DESIGN section 6). Resolved answers must be public;
+// out in DNS answers (docs/contract.md §6). Resolved answers must be public;
 // addresses a ServiceEntry declares explicitly (STATIC endpoints,
 // addresses) may be private, but never the gateway's own listeners.
 package netguard

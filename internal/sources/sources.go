@@ -1,5 +1,5 @@
 // Package sources maps caller addresses to workload names with the
-// identity.sources CIDR list (DESIGN section 3). The egress listeners and
+// identity.sources CIDR list (docs/contract.md §3). The egress listeners and
 // the DNS proxy share it, so a call and a DNS query from the same pod name
 // the same workload in their audit records.
 package sources

@@ -29,7 +29,7 @@ var durationBuckets = []float64{0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0
 
 // NewMetrics builds a meter provider whose instruments appear on the
 // returned handler in Prometheus text format. Instrument names are the
-// Prometheus names of DESIGN section 9 (e.g. sluice_requests_total); the
+// Prometheus names of docs/contract.md §9 (e.g. sluice_requests_total); the
 // exporter keeps them as they are.
 func NewMetrics(res *resource.Resource) (*Metrics, error) {
 	reg := prometheus.NewRegistry()
@@ -37,7 +37,7 @@ func NewMetrics(res *resource.Resource) (*Metrics, error) {
 		otelprom.WithRegisterer(reg),
 		otelprom.WithoutScopeInfo(),
 		otelprom.WithoutTargetInfo(),
-		// Keep the names of DESIGN section 9 exactly: no unit or _total
+		// Keep the names of docs/contract.md §9 exactly: no unit or _total
 		// suffixes appended (the instruments already carry them).
 		otelprom.WithTranslationStrategy(otlptranslator.UnderscoreEscapingWithoutSuffixes),
 	)

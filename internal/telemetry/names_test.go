@@ -11,7 +11,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 )
 
-// The exporter must keep DESIGN's Prometheus names exactly.
+// The exporter must keep the contract's Prometheus names exactly.
 func TestMetricNamesKept(t *testing.T) {
 	m, err := NewMetrics(nil)
 	if err != nil {

@@ -323,7 +323,7 @@ func scrape(t *testing.T, m *Metrics) (string, string) {
 
 // /metrics is Prometheus text with a content type Prometheus 3 accepts,
 // with neither scope labels nor target_info: the series are exactly the
-// names and labels of DESIGN section 9. Duration histograms (unit "s")
+// names and labels of docs/contract.md §9. Duration histograms (unit "s")
 // get the gateway's buckets, from 10µs to 60s; other histograms keep
 // the boundaries their package chose.
 func TestMetricsExposition(t *testing.T) {
