@@ -59,8 +59,11 @@ type ServerOptions struct {
 	// so a denied query's record says which workload asked; nil names
 	// none.
 	Sources *sources.Map
-	// FoldWindow folds identical denied queries (same source, name and
-	// type) into one audit record per window; default 10s.
+	// FoldWindow is the window of the refused-query records (default
+	// 10s, aligned to the wall clock): identical queries (same source,
+	// name and type) are folded into one counted record per window, and
+	// the per-source and per-window record limits apply per window (see
+	// the README, "Records of refused queries").
 	FoldWindow    time.Duration
 	Logger        *slog.Logger
 	MeterProvider metric.MeterProvider
