@@ -10,6 +10,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/sluicehq/sluice/audit"
 	"github.com/sluicehq/sluice/internal/sources"
+	"github.com/sluicehq/sluice/internal/vocab"
 )
 
 // Recorder writes whole audit records; *audit.Auditor implements it.
@@ -130,10 +131,10 @@ func (d *deniedLog) record(x denial) *audit.Record {
 	r := &audit.Record{
 		// A bad name is refused in report mode too: only undeclared
 		// names are let through there.
-		Event: audit.EventDNSQuery, Decision: audit.DecisionDeny, Enforced: d.enforced || x.reason == reasonBadName,
-		Reason: x.reason.String(), Listener: "dns", Kind: "dns",
+		Event: vocab.EventDNSQuery, Decision: vocab.DecisionDeny, Enforced: d.enforced || x.reason == reasonBadName,
+		Reason: x.reason.String(), Listener: vocab.ListenerDNS, Kind: vocab.KindDNS,
 		Method: method, Host: x.host, TimeStart: x.first, TimeEnd: x.last,
-		IdentitySource: "none", Error: x.detail,
+		IdentitySource: vocab.IdentityNone, Error: x.detail,
 	}
 	if x.why != nil {
 		r.Error = x.why.Error()
@@ -143,7 +144,7 @@ func (d *deniedLog) record(x denial) *audit.Record {
 		// As on the egress listeners: a workload named by
 		// identity.sources is also the caller's (weak) identity.
 		if w := d.sources.Workload(x.src); w != "" {
-			r.SourceWorkload, r.SourceIdentity, r.IdentitySource = w, w, "cidr"
+			r.SourceWorkload, r.SourceIdentity, r.IdentitySource = w, w, vocab.IdentityCIDR
 		}
 	}
 	if x.count > 1 {

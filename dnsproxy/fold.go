@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/vocab"
 )
 
 // Limits of the refused-query records (see the README, "Records of
@@ -42,10 +44,10 @@ const (
 	numReasons
 )
 
-var reasonNames = [numReasons]string{"undeclared_destination", "bad_request"}
+var reasonCodes = [numReasons]vocab.Reason{vocab.UndeclaredDestination, vocab.BadRequest}
 
 // String is the record's reason code.
-func (r denyReason) String() string { return reasonNames[r] }
+func (r denyReason) String() string { return reasonCodes[r].String() }
 
 // foldKey identifies identical refused queries.
 type foldKey struct {
