@@ -137,19 +137,9 @@ func parseName(raw string) (Host, error) {
 		return Host{}, refuse(raw, "empty name")
 	}
 	if !isASCII(s) || hasACELabel(s) {
-		if !utf8.ValidString(s) {
-			return Host{}, refuse(raw, "not valid UTF-8")
-		}
-		a, err := idna.Lookup.ToASCII(s)
-		if err != nil {
-			return Host{}, refuse(raw, "not a valid internationalised name ("+idnaWhy(err)+")")
-		}
-		if !isASCII(a) {
-			return Host{}, refuse(raw, "not a valid internationalised name")
-		}
-		if strings.HasSuffix(a, ".") {
-			// IDNA mapped a trailing full stop (U+3002, U+FF0E, …) to '.'.
-			a = a[:len(a)-1]
+		a, why := toASCII(s)
+		if why != "" {
+			return Host{}, refuse(raw, why)
 		}
 		s = a
 	}
@@ -168,6 +158,34 @@ func parseName(raw string) (Host, error) {
 		name = strings.ToLower(name)
 	}
 	return Host{name: name}, nil
+}
+
+// toASCII applies IDNA (UTS #46 Lookup) label by label to a name that
+// holds non-ASCII text or A-labels. The full stops IDNA recognises
+// (U+3002, U+FF0E, U+FF61) separate labels like '.'; a label that is
+// plain ASCII and not an A-label is left as it is, so `_sip._tcp` next to
+// an internationalised label stays valid (IDNA alone refuses '_').
+func toASCII(s string) (string, string) {
+	if !utf8.ValidString(s) {
+		return "", "not valid UTF-8"
+	}
+	s = strings.NewReplacer("\u3002", ".", "\uff0e", ".", "\uff61", ".").Replace(s)
+	s = strings.TrimSuffix(s, ".") // a trailing full stop of another script
+	labels := strings.Split(s, ".")
+	for i, l := range labels {
+		if isASCII(l) && !hasACELabel(l) {
+			continue
+		}
+		a, err := idna.Lookup.ToASCII(l)
+		if err != nil {
+			return "", "not a valid internationalised name (" + idnaWhy(err) + ")"
+		}
+		if !isASCII(a) || strings.Contains(a, ".") {
+			return "", "not a valid internationalised name"
+		}
+		labels[i] = a
+	}
+	return strings.Join(labels, "."), ""
 }
 
 // checkLabels checks every label of s (no trailing dot) and reports

@@ -39,6 +39,9 @@ func TestParseHost(t *testing.T) {
 		{"partner\uff0etest", "partner.test", false},  // fullwidth full stop
 		{"partner.test\u3002", "partner.test", false}, // ideographic full stop as the trailing dot
 		{"partner\u3002test\u3002\u3002", "", false},
+		{"_sip._tcp.bücher.example", "_sip._tcp.xn--bcher-kva.example", false}, // IDNA per label: '_' elsewhere is kept
+		{"_sip._tcp.xn--bcher-kva.example", "_sip._tcp.xn--bcher-kva.example", false},
+		{"bücher\u3002example", "xn--bcher-kva.example", false},
 		// IPv4 in every form.
 		{"127.0.0.1", "127.0.0.1", true},
 		{"127.0.0.1.", "127.0.0.1", true},
