@@ -100,14 +100,17 @@ func TestSpoolDamageAfterKill9(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		damage func([]byte) []byte
+		// maxLost bounds the seqs the damage may cost (0: no bound):
+		// 200 bytes touch at most two entries, and replay resumes after.
+		maxLost uint64
 	}{
 		{"200 bytes of garbage mid-segment", func(b []byte) []byte {
 			for i := range 200 {
 				b[len(b)/2+i] = byte(i*7 + 1)
 			}
 			return b
-		}},
-		{"truncated to half", func(b []byte) []byte { return b[:len(b)/2] }},
+		}, 2},
+		{"truncated to half", func(b []byte) []byte { return b[:len(b)/2] }, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "audit.db")
@@ -153,6 +156,9 @@ func TestSpoolDamageAfterKill9(t *testing.T) {
 						t.Fatalf("seq %d is not in the store and the damage names %d..%d", seq, d.LostSeqFrom, d.LostSeqTo)
 					}
 				}
+			}
+			if named := d.LostSeqTo - d.LostSeqFrom + 1; tc.maxLost > 0 && d.LostSeqFrom > 0 && named > tc.maxLost {
+				t.Fatalf("the damage names %d seqs, want at most %d: replay must resume after the damaged bytes", named, tc.maxLost)
 			}
 			if missing == 0 && d.LostSeqTo-d.LostSeqFrom > 2 {
 				t.Errorf("nothing missing, yet the damage names %d..%d", d.LostSeqFrom, d.LostSeqTo)

@@ -31,14 +31,17 @@ func TestSpoolDamageAfterCrashIsSkippedAndReported(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		damage func([]byte) []byte
+		// maxLost bounds the seqs the damage may cost (0: no bound):
+		// 200 bytes touch at most two entries, and replay resumes after.
+		maxLost uint64
 	}{
 		{"200 bytes of garbage mid-segment", func(b []byte) []byte {
 			for i := range 200 {
 				b[len(b)/2+i] = byte(i*29 + 3)
 			}
 			return b
-		}},
-		{"truncated to half", func(b []byte) []byte { return b[:len(b)/2] }},
+		}, 2},
+		{"truncated to half", func(b []byte) []byte { return b[:len(b)/2] }, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			run := crashUnderLoad(t, crashOpts{busyStore: true})
@@ -103,6 +106,9 @@ func TestSpoolDamageAfterCrashIsSkippedAndReported(t *testing.T) {
 				if !ids[id] {
 					missing++
 				}
+			}
+			if n := d.LostSeqTo - d.LostSeqFrom + 1; tc.maxLost > 0 && d.LostSeqFrom > 0 && n > tc.maxLost {
+				t.Fatalf("the damage names %d seqs, want at most %d: replay must resume after the damaged bytes", n, tc.maxLost)
 			}
 			if named := int(d.LostSeqTo - d.LostSeqFrom + 1); d.LostSeqFrom > 0 && missing > named || d.LostSeqFrom == 0 && missing > 0 {
 				t.Fatalf("%d calls the upstream saw have no record; the damage names seqs %d..%d", missing, d.LostSeqFrom, d.LostSeqTo)
