@@ -38,6 +38,7 @@ func run(in io.Reader, out io.Writer) int {
 		failedTests             []string
 		badPackages             []string
 		testFailed              = map[string]bool{} // packages with a failed test
+		skippedTests            []string
 	)
 	key := func(e event) string { return e.Package + "\x00" + e.Test }
 	sc := bufio.NewScanner(in)
@@ -71,6 +72,9 @@ func run(in io.Reader, out io.Writer) int {
 		case "skip":
 			if e.Test != "" {
 				skipped++
+				if !strings.Contains(e.Test, "/") { // subtests' skips are their parent's business
+					skippedTests = append(skippedTests, e.Package+" "+e.Test+": "+lastLine(outputs[key(e)]))
+				}
 			} else {
 				fmt.Fprintf(out, "---  %s\t(no tests)\n", e.Package)
 			}
@@ -103,7 +107,11 @@ func run(in io.Reader, out io.Writer) int {
 		return 1
 	}
 	sort.Strings(failedTests)
+	sort.Strings(skippedTests)
 	fmt.Fprintln(out)
+	for _, t := range skippedTests {
+		fmt.Fprintln(out, "skipped:", t)
+	}
 	for _, t := range failedTests {
 		fmt.Fprintln(out, "FAILED:", t)
 	}
@@ -115,6 +123,20 @@ func run(in io.Reader, out io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// lastLine is the last non-empty line of b (a skip's reason).
+func lastLine(b *strings.Builder) string {
+	if b == nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" && !strings.HasPrefix(l, "--- SKIP") {
+			return l
+		}
+	}
+	return ""
 }
 
 func indent(s string) string {
