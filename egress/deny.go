@@ -19,9 +19,16 @@ type denyBody struct {
 	RequestID string       `json:"request_id"`
 }
 
-// denyJSON renders the body.
+// denyJSON renders the body. "error" says which of two things happened:
+// egress_denied, the gateway refused the call; egress_failed, the call
+// was allowed and could not be completed upstream (dns_failure,
+// upstream_*), so a caller never reads a failure as a refusal.
 func denyJSON(reason vocab.Reason, detail, requestID string) []byte {
-	b, _ := json.Marshal(denyBody{Error: "egress_denied", Reason: reason, Detail: detail, RequestID: requestID})
+	kind := "egress_denied"
+	if !reason.Refusal() {
+		kind = "egress_failed"
+	}
+	b, _ := json.Marshal(denyBody{Error: kind, Reason: reason, Detail: detail, RequestID: requestID})
 	return append(b, '\n')
 }
 

@@ -153,4 +153,9 @@ func TestDenyBody(t *testing.T) {
 	if got := string(denyJSON(vocab.UndeclaredPort, "port 22", "01ABC")); got != want {
 		t.Errorf("body %s", got)
 	}
+	// An allowed call that failed upstream is not called a denial.
+	want = `{"error":"egress_failed","reason":"dns_failure","detail":"no such host","request_id":"01ABC"}` + "\n"
+	if got := string(denyJSON(vocab.DNSFailure, "no such host", "01ABC")); got != want {
+		t.Errorf("body %s", got)
+	}
 }

@@ -94,7 +94,11 @@ func (g *Gateway) forwardHTTP(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	if f.begun {
 		dialed, _ := f.dialed.Load().(string)
-		g.finish(r.Context(), c, cw.status, f.body.count(), cw.n, dialed, f.tlsVer, f.failure())
+		received := cw.n
+		if f.failure() != nil {
+			received = 0 // the body was the gateway's own error, not the upstream's
+		}
+		g.finish(r.Context(), c, cw.status, f.body.count(), received, dialed, f.tlsVer, f.failure())
 	}
 	endSpan(span, c, cw.status, f.failure())
 }

@@ -294,6 +294,9 @@ func TestPipelineEveryReason(t *testing.T) {
 	expect(403, resp, "resolved.test", vocab.ForbiddenAddress)
 	resp, _ = p.get(t, "GET", "http://closed.test/", nil)
 	expect(502, resp, "closed.test", vocab.UpstreamUnreachable)
+	if r := p.rec.wait(t, "unreachable", reasonIs("closed.test", vocab.UpstreamUnreachable)); r.BytesReceived != 0 || r.Decision != vocab.DecisionAllow {
+		t.Errorf("a failed call counts the gateway's own error body, or is called a denial: %+v", r)
+	}
 	resp, _ = p.get(t, "GET", "http://badtls.test/", nil)
 	expect(502, resp, "badtls.test", vocab.UpstreamTLSError)
 	resp, _ = p.get(t, "GET", "http://plain.test/slow", nil)
