@@ -87,26 +87,6 @@ func (r *Registry) OnChange(fn func(*Snapshot)) {
 	r.subMu.Unlock()
 }
 
-// LoadPaths reads and validates paths without touching any registry: what
-// `sluice validate` and every reload do.
-func LoadPaths(paths []string, opts BuildOptions) (*Snapshot, Diagnostics, error) {
-	files, err := ExpandPaths(paths)
-	if err != nil {
-		return nil, nil, err
-	}
-	res, ds, skipped := ReadFiles(files)
-	if len(ds.Errors()) > 0 {
-		return nil, ds, &ValidationError{ds}
-	}
-	s, bds := Build(res, opts)
-	ds = append(ds, bds...)
-	if s == nil {
-		return nil, ds, &ValidationError{ds}
-	}
-	s.Files, s.Skipped = files, skipped
-	return s, ds, nil
-}
-
 // Load is the first load; it fails when the set is invalid.
 func (r *Registry) Load(ctx context.Context) error { return r.Reload(ctx) }
 

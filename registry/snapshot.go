@@ -2,8 +2,6 @@ package registry
 
 import (
 	"net/netip"
-	"sort"
-	"strings"
 	"time"
 )
 
@@ -51,72 +49,4 @@ type cidrRecord struct {
 // Empty returns a snapshot with nothing declared.
 func Empty() *Snapshot {
 	return &Snapshot{exact: map[string]*hostRecord{}, wild: map[string]*hostRecord{}, ips: map[netip.Addr]*hostRecord{}}
-}
-
-// index adds the routes of e for host pattern h.
-func (s *Snapshot) index(e *Entry, h string, routeFor func(e *Entry, host string, p Port) *Route, warn func(string, ...any)) {
-	var rec *hostRecord
-	switch {
-	case !IsWildcard(h):
-		rec = s.exact[h]
-		if rec == nil {
-			rec = &hostRecord{pattern: h, routes: map[int]*Route{}}
-			s.exact[h] = rec
-		}
-	case strings.HasPrefix(h, "*."):
-		rec = s.wild[h[1:]]
-		if rec == nil {
-			rec = &hostRecord{pattern: h, suffix: h[1:], routes: map[int]*Route{}}
-			s.wild[h[1:]] = rec
-		}
-	default:
-		for _, r := range s.partial {
-			if r.pattern == h {
-				rec = r
-			}
-		}
-		if rec == nil {
-			rec = &hostRecord{pattern: h, suffix: h[1:], routes: map[int]*Route{}}
-			s.partial = append(s.partial, rec)
-		}
-	}
-	s.addRoutes(rec, e, h, routeFor, warn)
-}
-
-func (s *Snapshot) addRoutes(rec *hostRecord, e *Entry, h string, routeFor func(*Entry, string, Port) *Route, warn func(string, ...any)) {
-	rec.entries = append(rec.entries, e)
-	for _, p := range e.Ports {
-		if prev, ok := rec.routes[p.Number]; ok {
-			warn("host %s port %d is also declared by ServiceEntry %s (%s doc %d), which wins",
-				h, p.Number, prev.Entry.ID(), prev.Entry.Source.File, prev.Entry.Source.Doc)
-			continue
-		}
-		rec.routes[p.Number] = routeFor(e, h, p)
-	}
-}
-
-func (s *Snapshot) indexAddresses(e *Entry, routeFor func(*Entry, string, Port) *Route, warn func(string, ...any)) {
-	for _, pfx := range e.prefixes {
-		if pfx.IsSingleIP() {
-			rec := s.ips[pfx.Addr()]
-			if rec == nil {
-				rec = &hostRecord{pattern: pfx.Addr().String(), routes: map[int]*Route{}}
-				s.ips[pfx.Addr()] = rec
-			}
-			s.addRoutes(rec, e, rec.pattern, routeFor, warn)
-			continue
-		}
-		var rec *hostRecord
-		for _, c := range s.cidrs {
-			if c.prefix == pfx {
-				rec = c.rec
-			}
-		}
-		if rec == nil {
-			rec = &hostRecord{pattern: pfx.String(), routes: map[int]*Route{}}
-			s.cidrs = append(s.cidrs, cidrRecord{pfx, rec})
-		}
-		s.addRoutes(rec, e, rec.pattern, routeFor, warn)
-	}
-	sort.SliceStable(s.cidrs, func(i, j int) bool { return s.cidrs[i].prefix.Bits() > s.cidrs[j].prefix.Bits() })
 }

@@ -112,3 +112,26 @@ type ClientTLSSettings struct {
 	SNI                string   `yaml:"sni"`
 	InsecureSkipVerify *bool    `yaml:"insecureSkipVerify"`
 }
+
+// dropUnused forgets the settings Sluice checks but does not act on (load
+// balancing, connection pools, outlier detection, tunnels, PROXY
+// protocol, retry budgets), which can be large, once the rule is checked.
+// What remains tells TLS origination; the "at least one field" checks
+// have already run.
+func (dr *DestinationRuleSpec) dropUnused() {
+	dr.TrafficPolicy.dropUnused()
+	for i := range dr.Subsets {
+		dr.Subsets[i].TrafficPolicy.dropUnused()
+	}
+}
+
+func (tp *TrafficPolicy) dropUnused() {
+	if tp == nil {
+		return
+	}
+	tp.LoadBalancer, tp.ConnectionPool, tp.OutlierDetection, tp.Tunnel, tp.ProxyProtocol, tp.RetryBudget = nil, nil, nil, nil, nil, nil
+	for i := range tp.PortLevelSettings {
+		pl := &tp.PortLevelSettings[i]
+		pl.LoadBalancer, pl.ConnectionPool, pl.OutlierDetection = nil, nil, nil
+	}
+}

@@ -37,7 +37,7 @@ func normResolution(s string) string {
 // validateServiceEntry applies the rules of Istio's ValidateServiceEntry,
 // with Istio's messages, each attached to the field it concerns.
 func validateServiceEntry(r *Resource) Diagnostics {
-	se := r.ServiceEntry
+	se := r.parsing.se
 	var ds Diagnostics
 	errf := func(field, format string, a ...any) { ds = append(ds, r.diag(SevError, field, format, a...)) }
 	warnf := func(field, format string, a ...any) { ds = append(ds, r.diag(SevWarning, field, format, a...)) }

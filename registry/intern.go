@@ -1,0 +1,81 @@
+package registry
+
+import (
+	"hash/maphash"
+	"maps"
+	"slices"
+)
+
+// interner shares what repeats among the entries of one snapshot. YAML
+// decoding allocates every scalar and every mapping afresh, so without it
+// a registry of 100,000 entries holds 100,000 copies of "MESH_EXTERNAL",
+// of each namespace and port name, and of each team's identical labels
+// and annotations — a small map costs about 300 bytes. It lives for one
+// Build; nothing writes to an entry once it is built, so sharing is safe.
+type interner struct {
+	strs  map[string]string
+	maps  map[uint64][]map[string]string // by content hash
+	empty map[string]string
+	seed  maphash.Seed
+	keys  []string // scratch
+}
+
+func newInterner() *interner {
+	return &interner{strs: map[string]string{}, maps: map[uint64][]map[string]string{}, empty: map[string]string{}, seed: maphash.MakeSeed()}
+}
+
+// entry shares e's repeated strings and maps with earlier entries.
+func (in *interner) entry(e *Entry) *Entry {
+	e.Namespace, e.Location, e.Resolution = in.str(e.Namespace), in.str(e.Location), in.str(e.Resolution)
+	for i := range e.Ports {
+		e.Ports[i].Name = in.str(e.Ports[i].Name)
+	}
+	e.Labels, e.Annotations = in.stringMap(e.Labels), in.stringMap(e.Annotations)
+	return e
+}
+
+// str returns the first string equal to s that it was given.
+func (in *interner) str(s string) string {
+	if v, ok := in.strs[s]; ok {
+		return v
+	}
+	in.strs[s] = s
+	return s
+}
+
+// stringMap returns the first map equal to m that it was given; every
+// empty (or absent) map becomes one empty map, since the policy input
+// wants a map, not null, for every entry.
+func (in *interner) stringMap(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return in.empty
+	}
+	h := in.hash(m)
+	for _, v := range in.maps[h] {
+		if maps.Equal(v, m) {
+			return v
+		}
+	}
+	in.maps[h] = append(in.maps[h], m)
+	return m
+}
+
+// hash hashes m's content, keys in order, each key and value preceded by
+// its length so that no two contents hash alike by construction.
+func (in *interner) hash(m map[string]string) uint64 {
+	in.keys = in.keys[:0]
+	for k := range m {
+		in.keys = append(in.keys, k)
+	}
+	slices.Sort(in.keys)
+	var h maphash.Hash
+	h.SetSeed(in.seed)
+	for _, k := range in.keys {
+		maphash.WriteComparable(&h, len(k))
+		h.WriteString(k)
+		v := m[k]
+		maphash.WriteComparable(&h, len(v))
+		h.WriteString(v)
+	}
+	return h.Sum64()
+}
