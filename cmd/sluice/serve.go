@@ -97,7 +97,8 @@ func serve(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 
-	a.registry = registry.New(registry.Options{Paths: cfg.ResolveAll(cfg.Registry.Paths), Logger: log, MeterProvider: mp})
+	a.registry = registry.New(registry.Options{Paths: cfg.ResolveAll(cfg.Registry.Paths), Logger: log, MeterProvider: mp,
+		Build: registry.BuildOptions{MaxBytes: cfg.Limits.RegistryBytes}})
 	if err := a.registry.Load(ctx); err != nil {
 		return err
 	}

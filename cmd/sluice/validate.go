@@ -42,7 +42,7 @@ func validate(cmd *cobra.Command, cfgPath string) error {
 		return exitCode(1, err.Error())
 	}
 	failed := 0
-	snap, diags, err := registry.LoadPaths(cfg.ResolveAll(cfg.Registry.Paths), registry.BuildOptions{})
+	snap, diags, err := registry.LoadPaths(cfg.ResolveAll(cfg.Registry.Paths), registry.BuildOptions{MaxBytes: cfg.Limits.RegistryBytes})
 	for _, d := range diags {
 		fmt.Fprintln(errOut, d.String())
 	}
