@@ -1,0 +1,160 @@
+package registry
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// istioMessages are the formats of the messages of Istio's validation
+// webhook that Sluice emits, copied verbatim from istio/istio at
+// 86c9f01fd735 (2026-08-22): pkg/config/validation/validation.go,
+// pkg/config/validation/agent/validation.go and
+// pkg/config/visibility/visibility.go. Two of them lack a space between
+// "generated"/"hosts" and "from"/"field"; so does Istio.
+func istioMessages() []string {
+	return []string{
+		// ValidateServiceEntry
+		"service entry must have at least one host",
+		"invalid host %s",
+		"partial wildcard %q not allowed",
+		"CIDR addresses are allowed only for NONE/STATIC resolution types",
+		"service entry port name %q already defined",
+		"service entry port %d already defined",
+		"invalid port name: %s",
+		"unsupported protocol: %s",
+		"no endpoints should be provided for resolution type none",
+		"workloadSelector should not be set when resolution mode is NONE",
+		"hosts must be FQDN or contain only prefix wildcards if no endpoints are provided for resolution mode %s, %v",
+		"there must only be 0 or 1 endpoint for resolution mode %s",
+		"endpoint address %q is not a valid FQDN or an IP address",
+		"endpoint port %v is not defined by the service entry",
+		"service entry can not have more than one host specified simultaneously with address and tcp port",
+		"at least one wildcard host must be provided for resolution type %s",
+		"host must be wildcarded for resolution mode %s",
+		"addresses cannot be set for resolution type %s. HTTP route domains will only be generatedfrom the hosts field values",
+		"endpoints cannot be set for resolution type %s. Destination IP address determined from hostsfield values",
+		"only HTTP, TLS, GRPC, and HTTP2 protocols are supported for resolution type %s",
+		"unsupported resolution type %s",
+		"multiple hosts provided with non-HTTP, non-TLS ports",
+		"only one of WorkloadSelector or Endpoints is allowed in Service Entry",
+		// validateWorkloadEntry, ValidateUnixAddress
+		"address is required",
+		"address is unset with network %q",
+		"unix address must not be empty",
+		"%s is not an absolute path to a file",
+		"unix endpoint %s must not include ports",
+		"endpoint address %q is not a valid IP address",
+		"exactly 1 service port required for unix endpoints",
+		// agent: ValidateWildcardDomain, ValidateFQDN, ValidatePort, ValidateIPSubnet
+		"domain name %q invalid (label %q invalid)",
+		"domain name %q invalid (top level domain %q cannot be all-numeric)",
+		"domain name %q too long (max 255)",
+		"empty domain name not allowed",
+		"port number %d must be in the range 1..65535",
+		"%v is not a valid CIDR block",
+		"%v is not a valid IP",
+		// validateExportTo, visibility.Instance.Validate
+		"duplicate entries in exportTo for entry %s",
+		"duplicate entries in exportTo: . and current namespace %s",
+		"exportTo ~ (none) is not allowed for Istio configuration objects",
+		"only .,*, or a valid DNS 1123 label is allowed as exportTo entry",
+		"destination rule with workload selector cannot have exportTo beyond current namespace",
+		"destination rule with workload selector cannot have multiple entries in exportTo",
+		"cannot have both public (*) and non-public exportTo values for a resource",
+		"cannot export service entry to no one (~) and someone",
+		// ValidateDestinationRule, validateTrafficPolicy, validatePortTrafficPolicies, validateSubsetName
+		"traffic policy must have at least one field",
+		"tunnel and proxyProtocol must not be set together",
+		"portTrafficPolicy must have valid port",
+		"port traffic policy must have at least one field",
+		"duplicate subset names: %s",
+		"subset name cannot be empty",
+		"subset name is invalid: %s",
+		// agent.ValidateTLS
+		"cannot specify CaCertificates or CredentialName or SubjectAltNames when InsecureSkipVerify is set true",
+		"cannot specify CaCertificates or SubjectAltNames when InsecureSkipVerify is set true",
+		"cannot specify client certificates or CA certificate or CA CRL If credentialName is set",
+		"client certificate required for mutual tls",
+		"private key required for mutual tls",
+	}
+}
+
+// sluiceMessages are Sluice's own: what Istio leaves to the CRD schema
+// (sizes, enums, unknown keys, types: the API server's wording differs
+// and names no line), and what only Sluice checks because it loads
+// certificates and picks one DestinationRule itself.
+func sluiceMessages() []string {
+	return []string{
+		"must have at most 256 items",
+		"unsupported location %s (want MESH_EXTERNAL or MESH_INTERNAL)",
+		"unsupported tls mode %s (want DISABLE, SIMPLE, MUTUAL or ISTIO_MUTUAL)",
+		"unknown key %q (known keys: %s)",
+		"expected a list, got %q", // yamlx: a scalar, quoted
+		"no ports: the entry declares no reachable destination",
+		"port %d has more than one port-level policy; the first applies",
+		"ISTIO_MUTUAL is for hops inside the mesh; sluice does not originate Istio mTLS and sends plain traffic on this route",
+		"credential %q not found: mount the Secret at %s",
+		"open %s: no such file or directory",
+		"no ServiceEntry declares host %s; this DestinationRule has no effect in sluice",
+	}
+}
+
+// formatRegexp matches what fmt makes of format (verbs %s %q %v %d). A
+// %s or %v does not match text in quotes, so that a %q where Istio has
+// %v (or the reverse) is caught.
+func formatRegexp(format string) *regexp.Regexp {
+	const plain = `(|[^"].*)`
+	re := regexp.QuoteMeta(format)
+	re = strings.NewReplacer("%s", plain, "%v", plain, "%d", "-?[0-9]+", "%q", `".*"`).Replace(re)
+	return regexp.MustCompile("^" + re + "$")
+}
+
+// TestPinnedMessagesAreIstios guards the fidelity of the validation
+// tests: every message they pin is one of Istio's, or one of the few
+// listed as Sluice's own. A test that pinned a message of Sluice's
+// invention as if it were Istio's (as "duplicate entries in exportTo: ns"
+// once was) fails here.
+func TestPinnedMessagesAreIstios(t *testing.T) {
+	var known []*regexp.Regexp
+	for _, f := range append(istioMessages(), sluiceMessages()...) {
+		known = append(known, formatRegexp(f))
+	}
+	var pinned []string
+	for _, c := range serviceEntryCases() {
+		pinned = append(append(pinned, c.errs...), c.warns...)
+	}
+	for _, c := range destinationRuleCases() {
+		pinned = append(append(pinned, c.errs...), c.warns...)
+	}
+	for _, p := range pinned {
+		_, msg, _ := strings.Cut(p, ": ") // "field: message"
+		ok := false
+		for _, re := range known {
+			ok = ok || re.MatchString(msg)
+		}
+		if !ok {
+			t.Errorf("pinned message is neither Istio's nor listed as Sluice's own: %q", msg)
+		}
+	}
+}
+
+func TestFormatRegexp(t *testing.T) {
+	tests := []struct {
+		format, msg string
+		want        bool
+	}{
+		{"invalid host %s", "invalid host *", true},
+		{"%v is not a valid IP", "10.0.0.300 is not a valid IP", true},
+		{"%v is not a valid IP", `"10.0.0.300" is not a valid IP`, false}, // %q where Istio has %v
+		{"%v is not a valid IP", " is not a valid IP", true},
+		{"endpoint address %q is not a valid IP address", "endpoint address db is not a valid IP address", false},
+		{"service entry port %d already defined", "service entry port x already defined", false},
+		{"duplicate entries in exportTo for entry %s", "duplicate entries in exportTo: ns", false},
+	}
+	for _, tc := range tests {
+		if got := formatRegexp(tc.format).MatchString(tc.msg); got != tc.want {
+			t.Errorf("%q ~ %q = %v, want %v", tc.format, tc.msg, got, tc.want)
+		}
+	}
+}

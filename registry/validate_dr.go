@@ -1,0 +1,114 @@
+package registry
+
+import (
+	"fmt"
+	"strings"
+)
+
+// validateDestinationRule applies the rules of Istio's
+// ValidateDestinationRule for host, traffic policies, TLS settings,
+// subsets and exportTo, in Istio's order and with Istio's messages.
+func validateDestinationRule(r *Resource) Diagnostics {
+	dr := r.DestinationRule
+	var ds Diagnostics
+	// Istio accepts host "*" (every host); so does Sluice, as the least
+	// specific rule.
+	if err := validateWildcardDomain(dr.Host); err != nil {
+		ds = append(ds, r.diag(SevError, "spec.host", "%v", err))
+	}
+	ds = append(ds, validateTrafficPolicy(r, "spec.trafficPolicy", dr.TrafficPolicy)...)
+	names := map[string]bool{}
+	for i, s := range dr.Subsets {
+		f := fmt.Sprintf("spec.subsets[%d]", i)
+		if names[s.Name] {
+			ds = append(ds, r.diag(SevError, f+".name", "duplicate subset names: %s", s.Name))
+		}
+		names[s.Name] = true
+		if s.Name == "" {
+			ds = append(ds, r.diag(SevError, f+".name", "subset name cannot be empty"))
+		} else if !isDNS1123Label(s.Name) {
+			ds = append(ds, r.diag(SevError, f+".name", "subset name is invalid: %s", s.Name))
+		}
+		ds = append(ds, validateTrafficPolicy(r, f+".trafficPolicy", s.TrafficPolicy)...)
+	}
+	ds = append(ds, validateExportTo(r, dr.ExportTo, false, dr.WorkloadSelector != nil)...)
+	return ds
+}
+
+// validateTrafficPolicy is Istio's validateTrafficPolicy: an empty
+// policy, or one with both a tunnel and PROXY protocol, is reported alone.
+func validateTrafficPolicy(r *Resource, f string, tp *TrafficPolicy) Diagnostics {
+	if tp == nil {
+		return nil
+	}
+	if tp.LoadBalancer == nil && tp.ConnectionPool == nil && tp.OutlierDetection == nil && tp.TLS == nil &&
+		len(tp.PortLevelSettings) == 0 && tp.Tunnel == nil && tp.ProxyProtocol == nil && tp.RetryBudget == nil {
+		return Diagnostics{r.diag(SevError, f, "traffic policy must have at least one field")}
+	}
+	if tp.Tunnel != nil && tp.ProxyProtocol != nil {
+		return Diagnostics{r.diag(SevError, f, "tunnel and proxyProtocol must not be set together")}
+	}
+	ds := validateTLS(r, f+".tls", tp.TLS)
+	ports := map[int]bool{}
+	for i, pl := range tp.PortLevelSettings {
+		pf := fmt.Sprintf("%s.portLevelSettings[%d]", f, i)
+		if pl.Port == nil {
+			ds = append(ds, r.diag(SevError, pf+".port", "portTrafficPolicy must have valid port"))
+		} else {
+			if !validPort(pl.Port.Number) {
+				ds = append(ds, r.diag(SevError, pf+".port.number", "port number %d must be in the range 1..65535", pl.Port.Number))
+			}
+			if ports[pl.Port.Number] {
+				ds = append(ds, r.diag(SevWarning, pf+".port.number", "port %d has more than one port-level policy; the first applies", pl.Port.Number))
+			}
+			ports[pl.Port.Number] = true
+		}
+		if pl.OutlierDetection == nil && pl.ConnectionPool == nil && pl.LoadBalancer == nil && pl.TLS == nil {
+			ds = append(ds, r.diag(SevError, pf, "port traffic policy must have at least one field"))
+			continue
+		}
+		ds = append(ds, validateTLS(r, pf+".tls", pl.TLS)...)
+	}
+	return ds
+}
+
+// validateTLS is Istio's agent.ValidateTLS plus the checks Sluice needs to
+// originate: a known mode.
+func validateTLS(r *Resource, f string, s *ClientTLSSettings) Diagnostics {
+	if s == nil {
+		return nil
+	}
+	var ds Diagnostics
+	errf := func(field, format string, a ...any) { ds = append(ds, r.diag(SevError, field, format, a...)) }
+	mode := strings.ToUpper(s.Mode)
+	switch mode {
+	case "", TLSDisable, TLSSimple, TLSMutual:
+	case TLSIstioMutual:
+		ds = append(ds, r.diag(SevWarning, f+".mode", "ISTIO_MUTUAL is for hops inside the mesh; sluice does not originate Istio mTLS and sends plain traffic on this route"))
+	default:
+		errf(f+".mode", "unsupported tls mode %s (want DISABLE, SIMPLE, MUTUAL or ISTIO_MUTUAL)", s.Mode)
+	}
+	if s.InsecureSkipVerify != nil && *s.InsecureSkipVerify {
+		if mode == TLSSimple && (s.CACertificates != "" || s.CredentialName != "" || len(s.SubjectAltNames) > 0) {
+			errf(f+".insecureSkipVerify", "cannot specify CaCertificates or CredentialName or SubjectAltNames when InsecureSkipVerify is set true")
+		}
+		if mode == TLSMutual && (s.CACertificates != "" || len(s.SubjectAltNames) > 0) {
+			errf(f+".insecureSkipVerify", "cannot specify CaCertificates or SubjectAltNames when InsecureSkipVerify is set true")
+		}
+	}
+	if (mode == TLSSimple || mode == TLSMutual) && s.CredentialName != "" {
+		if s.ClientCertificate != "" || s.CACertificates != "" || s.PrivateKey != "" || s.CACrl != "" {
+			errf(f+".credentialName", "cannot specify client certificates or CA certificate or CA CRL If credentialName is set")
+		}
+		return ds
+	}
+	if mode == TLSMutual {
+		if s.ClientCertificate == "" {
+			errf(f+".clientCertificate", "client certificate required for mutual tls")
+		}
+		if s.PrivateKey == "" {
+			errf(f+".privateKey", "private key required for mutual tls")
+		}
+	}
+	return ds
+}
