@@ -30,7 +30,8 @@ func newCheckCmd() *cobra.Command {
 				return err
 			}
 			log := slog.New(slog.DiscardHandler)
-			reg := registry.New(registry.Options{Paths: cfg.ResolveAll(cfg.Registry.Paths), Logger: log})
+			reg := registry.New(registry.Options{Paths: cfg.ResolveAll(cfg.Registry.Paths), Logger: log,
+				Build: registry.BuildOptions{MaxBytes: cfg.Limits.RegistryBytes}})
 			if err := reg.Load(cmd.Context()); err != nil {
 				return err
 			}
