@@ -3,7 +3,9 @@
 # loopback harness (../shared/bench, or $BENCH_HARNESS).
 #   bench/egress/run.sh [OUT.md]
 # Env: RUNS, DURATION, CONNS (as the harness), NOAUDIT=1 adds a second
-# Sluice row with records discarded, for the audit-overhead ratio.
+# Sluice row with records discarded, for the audit-overhead ratio;
+# SLUICE_BASE=/path/to/sluice adds a row for another build (say the
+# landed main) with the same config, for a before/after in one run.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -24,9 +26,17 @@ if [[ ${NOAUDIT:-0} == 1 ]]; then
   "$RUN/sluice/sluice" serve -c "$HERE/.sluice-noaudit.yaml" 2>"$RUN/sluice/sluice-noaudit.log" & pids+=($!)
   extra+=" sluice-noaudit=http://127.0.0.1:33129@$RUN/sluice/sluice-noaudit.log"
 fi
-ports="39901"; [[ ${NOAUDIT:-0} == 1 ]] && ports+=" 39902"
+if [[ -n ${SLUICE_BASE:-} ]]; then
+  mkdir -p "$RUN/sluice-base"
+  rm -rf "$RUN/sluice-base/audit.db"*
+  sed -e 's#127.0.0.1:33128#127.0.0.1:33130#; s#127.0.0.1:39901#127.0.0.1:39903#; s#/tmp/egress-bench/sluice/audit.db#'"$RUN"'/sluice-base/audit.db#' \
+    "$HERE/sluice.yaml" >"$HERE/.sluice-base.yaml"
+  "$SLUICE_BASE" serve -c "$HERE/.sluice-base.yaml" 2>"$RUN/sluice-base/sluice.log" & pids+=($!)
+  extra+=" sluice-base=http://127.0.0.1:33130@$RUN/sluice-base/sluice.log"
+fi
+ports="39901"; [[ ${NOAUDIT:-0} == 1 ]] && ports+=" 39902"; [[ -n ${SLUICE_BASE:-} ]] && ports+=" 39903"
 for port in $ports; do
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
 done
 EXTRA_PROXIES="$extra" "$HARNESS/run_all.sh" "${1:-$RUN/results.md}"
-rm -f "$HERE/.sluice-noaudit.yaml"
+rm -f "$HERE/.sluice-noaudit.yaml" "$HERE/.sluice-base.yaml"
