@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/vocab"
 	"go.opentelemetry.io/otel/metric"
 )
 
@@ -302,7 +303,10 @@ func (a *Auditor) recover(ctx context.Context) error {
 }
 
 // assign gives r a fresh ID and seq, this gateway's id, and a start time
-// if it has none, and normalises the host.
+// if it has none. The host is kept exactly as given: the edge made it
+// canonical (internal/canon, docs/contract.md §2.1), and a second
+// normalisation here could only make the record disagree with what the
+// data plane matched, dialled and counted.
 func (a *Auditor) assign(r *Record) {
 	now := a.now()
 	if r.TimeStart.IsZero() {
@@ -311,9 +315,8 @@ func (a *Auditor) assign(r *Record) {
 	r.ID = a.ids.next(now)
 	r.Seq = a.seq.Add(1)
 	r.Gateway = a.opts.Gateway
-	r.Host = normHost(r.Host)
 	if r.Event == "" {
-		r.Event = EventOutboundCall
+		r.Event = vocab.EventOutboundCall
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/vocab"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
@@ -418,21 +419,23 @@ func TestCompleteAndEndWithoutBegin(t *testing.T) {
 	h := newHarness(t, nil)
 	ctx := context.Background()
 	deny := sample(1)
-	deny.Decision, deny.Reason, deny.PolicyRules = DecisionDeny, "policy_denied", []string{"no_payments", `odd "rule"`}
+	deny.Decision, deny.Reason, deny.PolicyRules = vocab.DecisionDeny, "policy_denied", []string{"no_payments", `odd "rule"`}
 	if err := h.a.Complete(ctx, deny); err != nil {
 		t.Fatal(err)
 	}
 	got := h.get(t, deny.ID)
-	if !got.TimeEnd.Equal(got.TimeStart) || got.Decision != DecisionDeny || got.Cost != 0 ||
+	if !got.TimeEnd.Equal(got.TimeStart) || got.Decision != vocab.DecisionDeny || got.Cost != 0 ||
 		strings.Join(got.PolicyRules, "|") != `no_payments|odd "rule"` {
 		t.Fatalf("completed: %+v", got)
 	}
-	dns := &Record{Event: EventDNSQuery, Host: "evil.example.", SourceIP: "10.1.2.3", Decision: DecisionDeny,
+	dns := &Record{Event: vocab.EventDNSQuery, Host: "evil.example.", SourceIP: "10.1.2.3", Decision: vocab.DecisionDeny,
 		Reason: "undeclared_destination", Count: 7, Listener: "dns", Kind: "dns"}
 	if err := h.a.Complete(ctx, dns); err != nil {
 		t.Fatal(err)
 	}
-	if got := h.get(t, dns.ID); got.Count != 7 || got.Host != "evil.example" || got.Event != EventDNSQuery {
+	// The host is recorded exactly as given: the data plane made it
+	// canonical, or (a DNS name refused as not a host name) kept it as sent.
+	if got := h.get(t, dns.ID); got.Count != 7 || got.Host != "evil.example." || got.Event != vocab.EventDNSQuery {
 		t.Fatalf("dns record: %+v", got)
 	}
 	// End without Begin still records the call, whole.
@@ -617,7 +620,7 @@ func TestOnFailureAllowKeepsOutcomes(t *testing.T) {
 	time.Sleep(60 * time.Millisecond) // a few failing probes
 	h.store.setFail(nil)
 	eventually(t, "kept outcome written", func() bool { return len(h.query(t, Filter{ID: r.ID})) == 1 })
-	if got := h.get(t, r.ID); got.Status != 200 || got.Host != r.Host || got.Decision != DecisionAllow {
+	if got := h.get(t, r.ID); got.Status != 200 || got.Host != r.Host || got.Decision != vocab.DecisionAllow {
 		t.Fatalf("kept record: %+v", got)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/vocab"
 )
 
 // The 10-million-record store for the query benchmarks: 30 days of
@@ -223,7 +225,7 @@ func BenchmarkQuery10MIdentity(b *testing.B) {
 
 func BenchmarkQuery10MDeniedSince24h(b *testing.B) {
 	benchQuery(b, func(now time.Time) Filter {
-		return Filter{Decision: DecisionDeny, Reason: "policy_denied", Since: now.Add(-24 * time.Hour), Limit: 100}
+		return Filter{Decision: vocab.DecisionDeny, Reason: "policy_denied", Since: now.Add(-24 * time.Hour), Limit: 100}
 	}, false)
 }
 

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"github.com/sluicehq/sluice/internal/vocab"
 	"strings"
 
 	"github.com/sluicehq/sluice/internal/config"
@@ -31,7 +32,7 @@ func newPricer(c config.Cost) *pricer {
 	for _, m := range c.Meters {
 		p.meters = append(p.meters, meter{
 			name:       m.Name,
-			host:       normHost(m.Host),
+			host:       strings.ToLower(strings.TrimSuffix(m.Host, ".")),
 			method:     strings.ToUpper(m.Method),
 			pathPrefix: m.PathPrefix,
 			perRequest: m.PerRequest,
@@ -39,8 +40,6 @@ func newPricer(c config.Cost) *pricer {
 	}
 	return p
 }
-
-func normHost(h string) string { return strings.ToLower(strings.TrimSuffix(h, ".")) }
 
 // hostMatches reports whether host matches pattern: exactly, or as a
 // subdomain of "*.domain" ("*.example.com" does not match example.com);
@@ -55,12 +54,12 @@ func hostMatches(pattern, host string) bool {
 	return false
 }
 
-// match returns the first meter for r, or nil.
+// match returns the first meter for r, or nil. r.Host is canonical (the
+// edge made it so); the meters' hosts were lower-cased when loaded.
 func (p *pricer) match(r *Record) *meter {
-	host := normHost(r.Host)
 	for i := range p.meters {
 		m := &p.meters[i]
-		if !hostMatches(m.host, host) {
+		if !hostMatches(m.host, r.Host) {
 			continue
 		}
 		if m.method != "" && !strings.EqualFold(m.method, r.Method) {
@@ -79,10 +78,10 @@ func (p *pricer) match(r *Record) *meter {
 func (p *pricer) price(r *Record) {
 	r.Currency = p.currency
 	r.Meter, r.Cost = "", 0
-	if r.Event != "" && r.Event != EventOutboundCall {
+	if r.Event != "" && r.Event != vocab.EventOutboundCall {
 		return
 	}
-	if r.Decision == DecisionDeny && r.Enforced {
+	if r.Decision == vocab.DecisionDeny && r.Enforced {
 		return
 	}
 	if m := p.match(r); m != nil {

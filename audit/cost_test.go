@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"github.com/sluicehq/sluice/internal/vocab"
 	"math"
 	"testing"
 
@@ -27,7 +28,9 @@ func TestPricer(t *testing.T) {
 		wantPrice bool
 	}{
 		{"first meter wins", Record{Host: "api.stripe.com", Method: "POST", Path: "/v1/charges/ch_1"}, "stripe.charge", 0.002, true},
-		{"method case-insensitive", Record{Host: "API.Stripe.com.", Method: "post", Path: "/v1/charges"}, "stripe.charge", 0.002, true},
+		{"method case-insensitive", Record{Host: "api.stripe.com", Method: "post", Path: "/v1/charges"}, "stripe.charge", 0.002, true},
+		// Hosts arrive canonical; the pricer does not normalise them again.
+		{"host as recorded", Record{Host: "API.Stripe.com.", Method: "POST", Path: "/v1/charges"}, "", 0, true},
 		{"path prefix miss falls through", Record{Host: "api.stripe.com", Method: "POST", Path: "/v1/refunds"}, "stripe.any", 0.001, true},
 		{"method miss falls through", Record{Host: "api.stripe.com", Method: "GET", Path: "/v1/charges"}, "stripe.any", 0.001, true},
 		{"wildcard subdomain", Record{Host: "bucket.s3.amazonaws.com", Method: "GET", Path: "/k"}, "s3", 0.0000004, true},
@@ -35,9 +38,9 @@ func TestPricer(t *testing.T) {
 		{"star matches any host", Record{Host: "example.org", Method: "DELETE"}, "catch-all", 0, true},
 		{"no meter, bytes only", Record{Host: "example.org", Method: "GET", BytesSent: gib / 2, BytesReceived: gib / 2}, "", 0.09, true},
 		{"meter plus bytes", Record{Host: "api.stripe.com", Method: "GET", BytesReceived: 2 * gib}, "stripe.any", 0.001 + 0.18, true},
-		{"enforced denial costs nothing", Record{Host: "api.stripe.com", Method: "POST", Path: "/v1/charges", Decision: DecisionDeny, Enforced: true}, "", 0, true},
-		{"report-mode denial went out", Record{Host: "api.stripe.com", Method: "POST", Path: "/v1/charges", Decision: DecisionDeny, Enforced: false}, "stripe.charge", 0.002, true},
-		{"dns records cost nothing", Record{Event: EventDNSQuery, Host: "api.stripe.com"}, "", 0, true},
+		{"enforced denial costs nothing", Record{Host: "api.stripe.com", Method: "POST", Path: "/v1/charges", Decision: vocab.DecisionDeny, Enforced: true}, "", 0, true},
+		{"report-mode denial went out", Record{Host: "api.stripe.com", Method: "POST", Path: "/v1/charges", Decision: vocab.DecisionDeny, Enforced: false}, "stripe.charge", 0.002, true},
+		{"dns records cost nothing", Record{Event: vocab.EventDNSQuery, Host: "api.stripe.com"}, "", 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := tc.r

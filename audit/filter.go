@@ -8,7 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/canon"
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/vocab"
 )
 
 // DefaultLimit is how many records `sluice audit query` and GET /v1/audit
@@ -23,7 +25,8 @@ type Filter struct {
 	Since, Until time.Time
 	// Source matches source_identity, source_workload or source_ip.
 	Source string
-	// Host matches the destination host exactly.
+	// Host matches the destination host: its canonical form, or the
+	// name exactly as typed (see Hosts).
 	Host string
 	// Decision is allow or deny.
 	Decision string
@@ -84,13 +87,30 @@ func ParseTimeArg(s string, now time.Time) (time.Time, error) {
 	return now.Add(-d).UTC(), nil
 }
 
+// Hosts are the values of the host column that f.Host selects: its
+// canonical form (internal/canon, the parser the edge uses, so
+// "API.Stripe.com." finds api.stripe.com) and, when that differs or the
+// name is not a host name at all, f.Host as typed (a DNS name refused as
+// not a host name is recorded as sent, e.g. "10.20.0.1."). Nil when
+// f.Host is empty.
+func (f *Filter) Hosts() []string {
+	if f.Host == "" {
+		return nil
+	}
+	h, err := canon.ParseHost(f.Host)
+	if err != nil || h.String() == f.Host {
+		return []string{f.Host}
+	}
+	return []string{h.String(), f.Host}
+}
+
 // Validate reports the first field that cannot match anything.
 func (f *Filter) Validate() error {
-	if f.Decision != "" && f.Decision != DecisionAllow && f.Decision != DecisionDeny {
+	if f.Decision != "" && f.Decision != vocab.DecisionAllow && f.Decision != vocab.DecisionDeny {
 		return fmt.Errorf("decision: must be allow or deny, got %q", f.Decision)
 	}
-	if f.Event != "" && f.Event != EventOutboundCall && f.Event != EventDNSQuery {
-		return fmt.Errorf("event: must be %s or %s, got %q", EventOutboundCall, EventDNSQuery, f.Event)
+	if f.Event != "" && f.Event != vocab.EventOutboundCall && f.Event != vocab.EventDNSQuery {
+		return fmt.Errorf("event: must be %s or %s, got %q", vocab.EventOutboundCall, vocab.EventDNSQuery, f.Event)
 	}
 	if f.Limit < 0 {
 		return fmt.Errorf("limit: must not be negative, got %d", f.Limit)

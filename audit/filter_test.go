@@ -2,9 +2,12 @@ package audit
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/vocab"
 )
 
 var testNow = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
@@ -47,7 +50,7 @@ func TestFilterFromQuery(t *testing.T) {
 		{"", Filter{Limit: DefaultLimit}, ""},
 		{"since=24h&host=api.stripe.com&decision=deny&reason=policy_denied&source=checkout&event=outbound_call&limit=5&until=2026-11-21T11:00:00Z&id=X",
 			Filter{Since: testNow.Add(-24 * time.Hour), Until: testNow.Add(-time.Hour), Host: "api.stripe.com", Decision: "deny",
-				Reason: "policy_denied", Source: "checkout", Event: EventOutboundCall, Limit: 5, ID: "X"}, ""},
+				Reason: "policy_denied", Source: "checkout", Event: vocab.EventOutboundCall, Limit: 5, ID: "X"}, ""},
 		{"limit=0", Filter{}, ""},
 		{"decision=maybe", Filter{}, "decision: must be allow or deny"},
 		{"event=x", Filter{}, "event: must be"},
@@ -72,6 +75,25 @@ func TestFilterFromQuery(t *testing.T) {
 		back, err := FilterFromQuery(got.Query(), testNow)
 		if err != nil || back != got {
 			t.Errorf("%q: round trip %+v, %v", tc.q, back, err)
+		}
+	}
+}
+
+func TestFilterHosts(t *testing.T) {
+	for _, tc := range []struct {
+		host string
+		want []string
+	}{
+		{"", nil},
+		{"api.stripe.com", []string{"api.stripe.com"}},
+		{"API.Stripe.com.", []string{"api.stripe.com", "API.Stripe.com."}},
+		{"10.20.0.1.", []string{"10.20.0.1", "10.20.0.1."}}, // a refused DNS name is recorded as sent
+		{`a\.b.test.`, []string{`a\.b.test.`}},               // not a host name: only as typed
+		{"*", []string{"*"}},
+	} {
+		f := Filter{Host: tc.host}
+		if got := f.Hosts(); !slices.Equal(got, tc.want) {
+			t.Errorf("%q: %q, want %q", tc.host, got, tc.want)
 		}
 	}
 }

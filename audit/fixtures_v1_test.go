@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/vocab"
 )
 
 // v1FixtureRecords are what sqlite/testdata/store-v1.db holds: a SQLite
@@ -17,24 +19,24 @@ import (
 func v1FixtureRecords() (inserts []*Record, outcomes []*Record) {
 	t0 := time.Date(2026, 11, 21, 12, 0, 0, 123_000_000, time.UTC)
 	base := func(id string, seq uint64, gw string, at time.Duration) *Record {
-		return &Record{ID: id, Seq: seq, Gateway: gw, TimeStart: t0.Add(at), Event: EventOutboundCall,
+		return &Record{ID: id, Seq: seq, Gateway: gw, TimeStart: t0.Add(at), Event: vocab.EventOutboundCall,
 			SourceIdentity: "spiffe://cluster.local/ns/shop/sa/checkout", IdentitySource: "mtls", SourceIP: "10.1.2.3",
 			SourceWorkload: "checkout", Listener: "proxy", Kind: "http", Method: "POST", Host: "api.stripe.com", Port: 443,
 			Path: "/v1/charges", SNI: "api.stripe.com", ServiceEntry: "payments/stripe", TLSOriginated: true,
-			Decision: DecisionAllow, Enforced: true, PolicyRules: []string{"allow_payments"}, TraceID: "4bf92f3577b34da6a3ce929d0e0e4736"}
+			Decision: vocab.DecisionAllow, Enforced: true, PolicyRules: []string{"allow_payments"}, TraceID: "4bf92f3577b34da6a3ce929d0e0e4736"}
 	}
 	a := base("01FIXTURE0000000000000000A", 1, "gw-a", 0)
 	b := base("01FIXTURE0000000000000000B", 2, "gw-a", time.Second)
 	b.Host, b.Path, b.Method, b.Kind = "api.github.com", "", "CONNECT", "connect"
 	c := base("01FIXTURE0000000000000000C", 3, "gw-a", 2*time.Second)
-	c.Decision, c.Reason, c.PolicyRules = DecisionDeny, "policy_denied", []string{`no "pay"`, "second"}
+	c.Decision, c.Reason, c.PolicyRules = vocab.DecisionDeny, "policy_denied", []string{`no "pay"`, "second"}
 	c.TimeEnd, c.TLSOriginated = c.TimeStart, false
 	d := &Record{ID: "01FIXTURE0000000000000000D", Seq: 4, Gateway: "gw-a", TimeStart: t0.Add(3 * time.Second),
-		TimeEnd: t0.Add(13 * time.Second), Event: EventDNSQuery, IdentitySource: "none", SourceIP: "10.9.9.9",
-		Listener: "dns", Kind: "dns", Method: "A", Host: "evil.example", Decision: DecisionDeny, Enforced: true,
+		TimeEnd: t0.Add(13 * time.Second), Event: vocab.EventDNSQuery, IdentitySource: "none", SourceIP: "10.9.9.9",
+		Listener: "dns", Kind: "dns", Method: "A", Host: "evil.example", Decision: vocab.DecisionDeny, Enforced: true,
 		Reason: "undeclared_destination", Count: 5, DurationMS: 10000}
 	e := base("01FIXTURE0000000000000000E", 1, "gw-ü", 4*time.Second)
-	e.Decision, e.Enforced, e.Reason = DecisionDeny, false, "undeclared_destination"
+	e.Decision, e.Enforced, e.Reason = vocab.DecisionDeny, false, "undeclared_destination"
 	e.TimeEnd = e.TimeStart.Add(7 * time.Millisecond)
 	e.DurationMS, e.Status, e.BytesSent, e.BytesReceived, e.DialedIP, e.TLSVersion = 7, 201, 100, 2000, "192.0.2.7", "TLS1.3"
 	e.Meter, e.Cost, e.Currency = "charge", 0.002, "USD"
@@ -51,7 +53,6 @@ func v1FixtureRecords() (inserts []*Record, outcomes []*Record) {
 	outcomes = []*Record{&ao, f}
 	return inserts, outcomes
 }
-
 
 // The store fixture reads back as written.
 func TestStoreV1Fixture(t *testing.T) {

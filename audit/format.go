@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/vocab"
 )
 
 // Formats of `sluice audit query`.
@@ -83,7 +85,7 @@ func (t *tableWriter) Write(r *Record) error {
 		}
 	}
 	decision := r.Decision
-	if r.Decision == DecisionDeny && !r.Enforced {
+	if r.Decision == vocab.DecisionDeny && !r.Enforced {
 		decision = "deny(report)"
 	}
 	if r.Count > 1 {

@@ -4,17 +4,18 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-
-	"github.com/sluicehq/sluice/internal/config"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/vocab"
 )
 
 // sample returns a typical allowed call record, i-th of a series.
 func sample(i int) *Record {
 	return &Record{
 		TimeStart:      time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Millisecond),
-		Event:          EventOutboundCall,
+		Event:          vocab.EventOutboundCall,
 		SourceIdentity: fmt.Sprintf("spiffe://cluster.local/ns/shop/sa/svc%d", i%20),
 		IdentitySource: "mtls",
 		SourceIP:       fmt.Sprintf("10.1.%d.%d", i%7, i%250),
@@ -27,7 +28,7 @@ func sample(i int) *Record {
 		Path:           "/v1/charges",
 		ServiceEntry:   "payments/stripe",
 		TLSOriginated:  true,
-		Decision:       DecisionAllow,
+		Decision:       vocab.DecisionAllow,
 		Enforced:       true,
 		PolicyRules:    []string{"allow_payments"},
 		TraceID:        "4bf92f3577b34da6a3ce929d0e0e4736",

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/vocab"
 )
 
 func TestHandler(t *testing.T) {
@@ -102,12 +104,12 @@ func TestRecordWriters(t *testing.T) {
 	r := Record{
 		ID: "01JDAZ3J8V0000000000000000", Seq: 7, Gateway: "gw-1",
 		TimeStart: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC), TimeEnd: time.Date(2026, 11, 21, 12, 0, 0, 42_500_000, time.UTC),
-		DurationMS: 42.5, Event: EventOutboundCall, SourceWorkload: "checkout", SourceIdentity: idCheckout, SourceIP: "10.0.0.1",
-		Method: "POST", Host: "api.stripe.com", Port: 443, Path: "/v1/charges", Decision: DecisionAllow, Enforced: true,
+		DurationMS: 42.5, Event: vocab.EventOutboundCall, SourceWorkload: "checkout", SourceIdentity: idCheckout, SourceIP: "10.0.0.1",
+		Method: "POST", Host: "api.stripe.com", Port: 443, Path: "/v1/charges", Decision: vocab.DecisionAllow, Enforced: true,
 		PolicyRules: []string{"a", "b"}, Status: 200, BytesSent: 10, BytesReceived: 20, Meter: "charge", Cost: 0.002, Currency: "USD", Count: 1,
 	}
 	open := Record{ID: "01JDAZ3J8V0000000000000001", TimeStart: r.TimeStart, SourceIP: "10.0.0.9", Host: "x.example",
-		Decision: DecisionDeny, Reason: "policy_denied", Enforced: false}
+		Decision: vocab.DecisionDeny, Reason: "policy_denied", Enforced: false}
 
 	var b bytes.Buffer
 	w, err := NewRecordWriter(&b, FormatTable)

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/vocab"
 )
 
 // pgArgs numbers the parameters of a statement being built.
@@ -28,15 +30,18 @@ func pgWhere(f *Filter, args *pgArgs) []string {
 	if !f.Until.IsZero() {
 		conds = append(conds, "time_start < "+args.add(f.Until))
 	}
-	if f.Host != "" {
-		conds = append(conds, "host = "+args.add(strings.ToLower(strings.TrimSuffix(f.Host, "."))))
+	switch hosts := f.Hosts(); len(hosts) {
+	case 1:
+		conds = append(conds, "host = "+args.add(hosts[0]))
+	case 2:
+		conds = append(conds, "host IN ("+args.add(hosts[0])+", "+args.add(hosts[1])+")")
 	}
 	switch f.Decision {
-	case DecisionDeny:
+	case vocab.DecisionDeny:
 		// A literal, so that the planner can use the partial index of
 		// denials.
 		conds = append(conds, "decision = 'deny'")
-	case DecisionAllow:
+	case vocab.DecisionAllow:
 		conds = append(conds, "decision = 'allow'")
 	}
 	if f.Reason != "" {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/pgtest"
+	"github.com/sluicehq/sluice/internal/vocab"
 )
 
 // storeKind opens fresh stores of one backend for the conformance test.
@@ -181,13 +182,13 @@ func confFixture(t *testing.T, s Store) []*Record {
 		r.SourceWorkload = []string{"checkout", "billing", "", "other"}[i%4]
 		r.SourceIP = fmt.Sprintf("10.0.0.%d", i%5)
 		if i%3 == 2 {
-			r.Decision, r.Reason = DecisionDeny, "policy_denied"
+			r.Decision, r.Reason = vocab.DecisionDeny, "policy_denied"
 			if i%2 == 0 {
 				r.Reason = "undeclared_destination"
 			}
 		}
 		if i%7 == 0 {
-			r.Event = EventDNSQuery
+			r.Event = vocab.EventDNSQuery
 		}
 		recs = append(recs, r)
 	}
@@ -215,7 +216,7 @@ func matches(f Filter, r *Record) bool {
 			return false
 		}
 	}
-	return (f.Host == "" || normHost(f.Host) == r.Host) &&
+	return (f.Host == "" || slices.Contains(f.Hosts(), r.Host)) &&
 		(f.Decision == "" || f.Decision == r.Decision) &&
 		(f.Reason == "" || f.Reason == r.Reason) &&
 		(f.Event == "" || f.Event == r.Event) &&
@@ -239,15 +240,16 @@ func confQuery(t *testing.T, s Store, _ string) {
 		{Source: "10.0.0.3"},
 		{Source: "10.0.0.3", Host: "api.github.com", Limit: 2},
 		{Host: "API.Stripe.com."},
+		{Host: "evil.example."}, // the canonical name, or the name as typed
 		{Host: "evil.example", Limit: 2},
-		{Decision: DecisionDeny},
-		{Decision: DecisionAllow, Limit: 7},
+		{Decision: vocab.DecisionDeny},
+		{Decision: vocab.DecisionAllow, Limit: 7},
 		{Reason: "undeclared_destination"},
-		{Event: EventDNSQuery},
-		{Event: EventOutboundCall, Decision: DecisionDeny, Since: confTime.Add(2 * time.Minute)},
+		{Event: vocab.EventDNSQuery},
+		{Event: vocab.EventOutboundCall, Decision: vocab.DecisionDeny, Since: confTime.Add(2 * time.Minute)},
 		{ID: recs[11].ID},
 		{ID: "nope"},
-		{Source: "other", Decision: DecisionDeny, Reason: "policy_denied", Limit: 1},
+		{Source: "other", Decision: vocab.DecisionDeny, Reason: "policy_denied", Limit: 1},
 	} {
 		var want []string
 		for _, r := range newest {
@@ -334,10 +336,10 @@ func confCost(t *testing.T, s Store, _ string) {
 		mk(3, 80*time.Minute, "billing", "api.stripe.com", "charge", 0.125, nil),
 		mk(4, 90*time.Minute, "billing", "api.github.com", "", 0, func(r *Record) { r.Count = 3 }),
 		// Denied only in report mode: it went out, it counts.
-		mk(5, 100*time.Minute, "checkout", "api.github.com", "", 0.0625, func(r *Record) { r.Decision, r.Enforced = DecisionDeny, false }),
+		mk(5, 100*time.Minute, "checkout", "api.github.com", "", 0.0625, func(r *Record) { r.Decision, r.Enforced = vocab.DecisionDeny, false }),
 		// Enforced denial, DNS query: never went out.
-		mk(6, 110*time.Minute, "checkout", "api.stripe.com", "charge", 8, func(r *Record) { r.Decision = DecisionDeny }),
-		mk(7, 120*time.Minute, "checkout", "evil.example", "", 8, func(r *Record) { r.Event = EventDNSQuery }),
+		mk(6, 110*time.Minute, "checkout", "api.stripe.com", "charge", 8, func(r *Record) { r.Decision = vocab.DecisionDeny }),
+		mk(7, 120*time.Minute, "checkout", "evil.example", "", 8, func(r *Record) { r.Event = vocab.EventDNSQuery }),
 	}
 	// Still open: not counted.
 	openRec := confRecord("gw1", 8, 130*time.Minute)
@@ -477,8 +479,8 @@ func TestPostgresAuditor(t *testing.T) {
 	if a.spool != nil {
 		t.Fatal("a postgres store runs behind a spool")
 	}
-	call := Record{SourceWorkload: "checkout", Host: "API.Stripe.com", Port: 443, Method: "POST", Path: "/v1/charges",
-		Decision: DecisionAllow, Enforced: true}
+	call := Record{SourceWorkload: "checkout", Host: "api.stripe.com", Port: 443, Method: "POST", Path: "/v1/charges",
+		Decision: vocab.DecisionAllow, Enforced: true}
 	if err := a.Begin(ctx, &call); err != nil {
 		t.Fatal(err)
 	}
@@ -488,11 +490,11 @@ func TestPostgresAuditor(t *testing.T) {
 	}
 	call.Status, call.BytesSent, call.BytesReceived = 200, 10, 20
 	a.End(&call)
-	denied := Record{SourceWorkload: "checkout", Host: "evil.example", Decision: DecisionDeny, Enforced: true, Reason: "policy_denied"}
+	denied := Record{SourceWorkload: "checkout", Host: "evil.example", Decision: vocab.DecisionDeny, Enforced: true, Reason: "policy_denied"}
 	if err := a.Complete(ctx, &denied); err != nil {
 		t.Fatal(err)
 	}
-	left := Record{SourceWorkload: "billing", Host: "api.github.com", Decision: DecisionAllow, Enforced: true}
+	left := Record{SourceWorkload: "billing", Host: "api.github.com", Decision: vocab.DecisionAllow, Enforced: true}
 	if err := a.Begin(ctx, &left); err != nil {
 		t.Fatal(err)
 	}
@@ -520,14 +522,14 @@ func TestPostgresAuditor(t *testing.T) {
 		r.Cost != 0.002 || r.Currency != "USD" || r.Seq != 1 || r.Gateway != "gw-pg" || r.BytesReceived != 20 {
 		t.Errorf("ended call: %+v", r)
 	}
-	if r := byID[denied.ID]; r.Reason != "policy_denied" || r.Decision != DecisionDeny || r.TimeEnd.IsZero() || r.Seq != 2 {
+	if r := byID[denied.ID]; r.Reason != "policy_denied" || r.Decision != vocab.DecisionDeny || r.TimeEnd.IsZero() || r.Seq != 2 {
 		t.Errorf("denial: %+v", r)
 	}
 	if r := byID[left.ID]; r.Error != ErrorGatewayRestart || r.TimeEnd.IsZero() {
 		t.Errorf("call left open: %+v", r)
 	}
 	// seq continues.
-	next := Record{Host: "api.github.com", Decision: DecisionAllow, Enforced: true}
+	next := Record{Host: "api.github.com", Decision: vocab.DecisionAllow, Enforced: true}
 	if err := a.Complete(ctx, &next); err != nil {
 		t.Fatal(err)
 	}
@@ -572,12 +574,12 @@ func TestPostgresCostRollupMatchesRecords(t *testing.T) {
 				t.Fatal(err)
 			}
 		case 2: // enforced denial: not a cost
-			r.Decision, r.Enforced, r.Reason = DecisionDeny, true, "policy_denied"
+			r.Decision, r.Enforced, r.Reason = vocab.DecisionDeny, true, "policy_denied"
 			if err := s.Write(ctx, &Batch{Inserts: []*Record{end(r, 403)}}); err != nil {
 				t.Fatal(err)
 			}
 		case 3: // report mode: went out, costs
-			r.Decision, r.Enforced = DecisionDeny, false
+			r.Decision, r.Enforced = vocab.DecisionDeny, false
 			if err := s.Write(ctx, &Batch{Inserts: []*Record{end(r, 200)}}); err != nil {
 				t.Fatal(err)
 			}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/vocab"
 )
 
 const (
@@ -30,30 +31,30 @@ func fixture(t *testing.T, h *harness) map[string]*Record {
 	}
 	entries := []entry{
 		{name: "r0", r: Record{TimeStart: now.Add(-1 * time.Hour), SourceWorkload: "checkout", SourceIdentity: idCheckout, SourceIP: "10.0.0.1",
-			Host: "api.stripe.com", Port: 443, Method: "POST", Path: "/v1/charges", Decision: DecisionAllow, Enforced: true},
+			Host: "api.stripe.com", Port: 443, Method: "POST", Path: "/v1/charges", Decision: vocab.DecisionAllow, Enforced: true},
 			outcome: func(r *Record) { r.Status, r.BytesSent, r.BytesReceived = 200, gib/2, gib/2 }},
 		{name: "r1", r: Record{TimeStart: now.Add(-2 * time.Hour), SourceWorkload: "checkout", SourceIdentity: idCheckout, SourceIP: "10.0.0.1",
-			Host: "api.stripe.com", Port: 443, Method: "POST", Path: "/v1/charges", Decision: DecisionDeny, Enforced: true, Reason: "policy_denied"},
+			Host: "api.stripe.com", Port: 443, Method: "POST", Path: "/v1/charges", Decision: vocab.DecisionDeny, Enforced: true, Reason: "policy_denied"},
 			complete: true},
 		{name: "r2", r: Record{TimeStart: now.Add(-30 * time.Hour), SourceIdentity: idBilling, SourceIP: "10.0.0.2",
-			Host: "api.github.com", Port: 443, Method: "GET", Path: "/repos", Decision: DecisionAllow, Enforced: true},
+			Host: "api.github.com", Port: 443, Method: "GET", Path: "/repos", Decision: vocab.DecisionAllow, Enforced: true},
 			outcome: func(r *Record) {
 				r.Status, r.Reason, r.Error, r.BytesReceived = 504, "upstream_timeout", "i/o timeout", 2*gib
 			}},
 		{name: "r3", r: Record{TimeStart: now.Add(-10 * 24 * time.Hour), SourceIP: "10.0.0.3",
-			Host: "API.GitHub.com.", Port: 443, Method: "GET", Decision: DecisionAllow, Enforced: true},
+			Host: "api.github.com", Port: 443, Method: "GET", Decision: vocab.DecisionAllow, Enforced: true},
 			outcome: func(r *Record) { r.Status = 200 }},
-		{name: "r4", r: Record{TimeStart: now.Add(-3 * time.Hour), Event: EventDNSQuery, SourceIP: "10.0.0.3",
-			Host: "evil.example", Decision: DecisionDeny, Enforced: true, Reason: "undeclared_destination", Count: 3},
+		{name: "r4", r: Record{TimeStart: now.Add(-3 * time.Hour), Event: vocab.EventDNSQuery, SourceIP: "10.0.0.3",
+			Host: "evil.example", Decision: vocab.DecisionDeny, Enforced: true, Reason: "undeclared_destination", Count: 3},
 			complete: true},
 		{name: "r5", r: Record{TimeStart: now.Add(-5 * time.Hour), SourceWorkload: "billing", SourceIdentity: idBilling, SourceIP: "10.0.0.2",
-			Host: "api.stripe.com", Port: 443, Method: "POST", Path: "/v1/charges", Decision: DecisionDeny, Enforced: false, Reason: "undeclared_destination"},
+			Host: "api.stripe.com", Port: 443, Method: "POST", Path: "/v1/charges", Decision: vocab.DecisionDeny, Enforced: false, Reason: "undeclared_destination"},
 			outcome: func(r *Record) { r.Status = 200 }},
 		{name: "old", r: Record{TimeStart: now.Add(-40 * 24 * time.Hour), SourceWorkload: "checkout", Host: "api.stripe.com",
-			Method: "POST", Path: "/v1/charges", Decision: DecisionAllow, Enforced: true},
+			Method: "POST", Path: "/v1/charges", Decision: vocab.DecisionAllow, Enforced: true},
 			outcome: func(r *Record) { r.Status = 200 }},
 		{name: "ip9", r: Record{TimeStart: now.Add(-4 * time.Hour), SourceIP: "10.0.0.9", Host: "api.github.com",
-			Method: "GET", Decision: DecisionAllow, Enforced: true},
+			Method: "GET", Decision: vocab.DecisionAllow, Enforced: true},
 			outcome: func(r *Record) { r.Status = 200 }},
 	}
 	out := map[string]*Record{}
@@ -103,14 +104,14 @@ func TestQueryFilters(t *testing.T) {
 		{"source ip", Filter{Source: "10.0.0.3"}, "r4 r3"},
 		{"host", Filter{Host: "api.github.com"}, "ip9 r2 r3"},
 		{"host normalised", Filter{Host: "API.GITHUB.COM."}, "ip9 r2 r3"},
-		{"decision deny", Filter{Decision: DecisionDeny}, "r1 r4 r5"},
-		{"decision allow", Filter{Decision: DecisionAllow}, "r0 ip9 r2 r3 old"},
+		{"decision deny", Filter{Decision: vocab.DecisionDeny}, "r1 r4 r5"},
+		{"decision allow", Filter{Decision: vocab.DecisionAllow}, "r0 ip9 r2 r3 old"},
 		{"reason", Filter{Reason: "undeclared_destination"}, "r4 r5"},
 		{"reason from the outcome", Filter{Reason: "upstream_timeout"}, "r2"},
-		{"event", Filter{Event: EventDNSQuery}, "r4"},
+		{"event", Filter{Event: vocab.EventDNSQuery}, "r4"},
 		{"id", Filter{ID: recs["r3"].ID}, "r3"},
 		{"limit", Filter{Limit: 2}, "r0 r1"},
-		{"source and decision", Filter{Source: "checkout", Decision: DecisionDeny}, "r1"},
+		{"source and decision", Filter{Source: "checkout", Decision: vocab.DecisionDeny}, "r1"},
 		{"source with limit", Filter{Source: idBilling, Limit: 1}, "r5"},
 		{"host and since", Filter{Host: "api.stripe.com", Since: now.Add(-24 * time.Hour)}, "r0 r1 r5"},
 		{"nothing", Filter{Host: "nowhere.example"}, ""},
@@ -138,7 +139,7 @@ func TestQueryFilters(t *testing.T) {
 		!got.TimeStart.Equal(want.TimeStart.Truncate(time.Millisecond)) || got.SourceIdentity != idBilling {
 		t.Errorf("r2 read back as %+v", got)
 	}
-	if got := h.query(t, Filter{ID: recs["r4"].ID})[0]; got.Count != 3 || got.Event != EventDNSQuery {
+	if got := h.query(t, Filter{ID: recs["r4"].ID})[0]; got.Count != 3 || got.Event != vocab.EventDNSQuery {
 		t.Errorf("r4 read back as %+v", got)
 	}
 }

@@ -4,18 +4,18 @@
 // admin API, or plain SQL.
 package audit
 
-import "time"
+import (
+	"time"
 
-// Events.
-const (
-	EventOutboundCall = "outbound_call"
-	EventDNSQuery     = "dns_query"
+	"github.com/sluicehq/sluice/internal/vocab"
 )
 
-// Decisions.
+// EventDNSQuery and DecisionDeny are internal/vocab's names, kept only
+// because dnsproxy's tests still spell them audit.*; everything else uses
+// internal/vocab.
 const (
-	DecisionAllow = "allow"
-	DecisionDeny  = "deny"
+	EventDNSQuery = vocab.EventDNSQuery
+	DecisionDeny  = vocab.DecisionDeny
 )
 
 // Record is one audit record: one per HTTP request, one per tunnel, one
@@ -29,16 +29,19 @@ type Record struct {
 	TimeEnd   time.Time `json:"time_end,omitzero"`
 	// DurationMS is set from TimeStart and TimeEnd by the Auditor.
 	DurationMS float64 `json:"duration_ms"`
-	Event      string  `json:"event"`
+	Event      string  `json:"event"` // vocab.Event*
 
 	SourceIdentity string `json:"source_identity"`
-	IdentitySource string `json:"identity_source"` // mtls|xfcc|proxy_auth|cidr|none
+	IdentitySource string `json:"identity_source"` // vocab.Identity*
 	SourceIP       string `json:"source_ip"`
 	SourceWorkload string `json:"source_workload"`
 
-	Listener      string `json:"listener"` // proxy|http|tls|dns|check
-	Kind          string `json:"kind"`     // http|connect|tls|dns
+	Listener      string `json:"listener"` // vocab.Listener*
+	Kind          string `json:"kind"`     // vocab.Kind*
 	Method        string `json:"method"`
+	// Host is the canonical destination the data plane computed
+	// (internal/canon), or for a DNS name refused as not a host name the
+	// name as sent; recorded exactly as given.
 	Host          string `json:"host"`
 	Port          int    `json:"port"`
 	Path          string `json:"path"` // without the query string
@@ -48,9 +51,9 @@ type Record struct {
 	TLSOriginated bool   `json:"tls_originated"`
 	TLSVersion    string `json:"tls_version"`
 
-	Decision    string   `json:"decision"` // allow|deny
+	Decision    string   `json:"decision"` // vocab.Decision*
 	Enforced    bool     `json:"enforced"` // false when a denial was only reported
-	Reason      string   `json:"reason"`
+	Reason      string   `json:"reason"` // a vocab.Reason
 	PolicyRules []string `json:"policy_rules"`
 
 	Status        int     `json:"status"`

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/vocab"
 )
 
 // The SQLite layout. Rows are only ever appended (and pruned by
@@ -298,7 +300,7 @@ type costSum struct {
 // costGroup returns the cost_hourly group of a finished record, and false
 // for records that did not go out (enforced denials, DNS queries).
 func costGroup(r *Record) (costKey, costSum, bool) {
-	if (r.Event != "" && r.Event != EventOutboundCall) || (r.Decision == DecisionDeny && r.Enforced) {
+	if (r.Event != "" && r.Event != vocab.EventOutboundCall) || (r.Decision == vocab.DecisionDeny && r.Enforced) {
 		return costKey{}, costSum{}, false
 	}
 	k := costKey{

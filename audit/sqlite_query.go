@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/vocab"
 )
 
 // whereClause renders the conditions of f except Source.
@@ -23,15 +25,19 @@ func whereClause(f *Filter) ([]string, []any) {
 	if !f.Until.IsZero() {
 		add("time_start < ?", formatTime(f.Until))
 	}
-	if f.Host != "" {
-		add("host = ?", strings.ToLower(strings.TrimSuffix(f.Host, ".")))
+	switch hosts := f.Hosts(); len(hosts) {
+	case 1:
+		add("host = ?", hosts[0])
+	case 2:
+		conds = append(conds, "host IN (?, ?)")
+		args = append(args, hosts[0], hosts[1])
 	}
 	switch f.Decision {
-	case DecisionDeny:
+	case vocab.DecisionDeny:
 		// A literal, so that the planner can use the partial index of
 		// denials (a bound parameter cannot prove the index applies).
 		conds = append(conds, "decision = 'deny'")
-	case DecisionAllow:
+	case vocab.DecisionAllow:
 		conds = append(conds, "decision = 'allow'")
 	}
 	if f.Reason != "" {

@@ -280,8 +280,8 @@ func TestDNSHardeningNameSpellings(t *testing.T) {
 		status string
 		ips    []string
 		// host is as stored: the canonical name, or the name as sent in
-		// presentation form (escapes kept) without the root's final dot,
-		// which the audit store drops from every host.
+		// presentation form (escapes and the root's final dot kept): the
+		// audit store records the host exactly as the DNS proxy gives it.
 		host   string // "" for no record
 		reason string
 	}
@@ -294,14 +294,14 @@ func TestDNSHardeningNameSpellings(t *testing.T) {
 		{"a declared name in upper case", "PARTNER.TEST.", nil, want{"NOERROR", []string{"10.20.0.1"}, "", ""}},
 		{"a declared A-label in upper case", "XN--BCHER-KVA.TEST.", nil, want{"NOERROR", []string{"10.20.0.2"}, "", ""}},
 		{"an undeclared name in mixed case", "Partner.Example.", nil, want{"NXDOMAIN", nil, "partner.example", "undeclared_destination"}},
-		{"an escaped dot", `a\.b.test`, nil, want{"NXDOMAIN", nil, `a\.b.test`, "bad_request"}},
-		{"the declared name as one label", `partner\.test`, nil, want{"NXDOMAIN", nil, `partner\.test`, "bad_request"}},
-		{"an invalid A-label", "xn--a.test", nil, want{"NXDOMAIN", nil, "xn--a.test", "bad_request"}},
-		{"a label starting with '-'", "-partner.test", nil, want{"NXDOMAIN", nil, "-partner.test", "bad_request"}},
-		{"an address as a name", "10.20.0.1.", nil, want{"NXDOMAIN", nil, "10.20.0.1", "bad_request"}},
-		{"a numeric last label", "partner.123", nil, want{"NXDOMAIN", nil, "partner.123", "bad_request"}},
+		{"an escaped dot", `a\.b.test`, nil, want{"NXDOMAIN", nil, `a\.b.test.`, "bad_request"}},
+		{"the declared name as one label", `partner\.test`, nil, want{"NXDOMAIN", nil, `partner\.test.`, "bad_request"}},
+		{"an invalid A-label", "xn--a.test", nil, want{"NXDOMAIN", nil, "xn--a.test.", "bad_request"}},
+		{"a label starting with '-'", "-partner.test", nil, want{"NXDOMAIN", nil, "-partner.test.", "bad_request"}},
+		{"an address as a name", "10.20.0.1.", nil, want{"NXDOMAIN", nil, "10.20.0.1.", "bad_request"}},
+		{"a numeric last label", "partner.123", nil, want{"NXDOMAIN", nil, "partner.123.", "bad_request"}},
 		{"partner.test.. as one label test. (miekg/dns)", "", mustPack(t, `partner.test\..`),
-			want{"NXDOMAIN", nil, `partner.test\.`, "bad_request"}},
+			want{"NXDOMAIN", nil, `partner.test\..`, "bad_request"}},
 		// "partner.test.." encoded naively ends the name early: the bytes
 		// after it are read as type 0 and class 256, which is refused;
 		// never partner.test's answer.
