@@ -1,6 +1,7 @@
 package yamlx
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -74,6 +75,32 @@ func TestLocate(t *testing.T) {
 		l, c := Locate(&n, path)
 		if l != want[0] || c != want[1] {
 			t.Errorf("Locate(%s) = %d:%d, want %d:%d", path, l, c, want[0], want[1])
+		}
+	}
+}
+
+// setScalar must leave every value exactly as n.Decode would: it only
+// saves the decoder.
+func TestSetScalarAgreesWithDecode(t *testing.T) {
+	type myString string
+	scalars := []string{"abc", "'abc'", `"a\tb"`, "443", "-7", "0", "-0", "00", "017", "0x1F", "0o7", "1_000", "+5",
+		"99999999999999999999", "128", "-129", "3.0", "1e3", ".inf", "true", "True", "TRUE", "yes", "off", "false",
+		"2001-12-14", "~", "null", "''", "!!str 12", "!!int 12", "!!binary aGk=", "! 12", "<<", "|\n  block\n", ">\n  folded\n"}
+	for _, s := range scalars {
+		var doc yaml.Node
+		if err := yaml.Unmarshal([]byte("v: "+s+"\n"), &doc); err != nil {
+			t.Fatal(err)
+		}
+		n := doc.Content[0].Content[1]
+		for _, target := range []any{new(string), new(myString), new(int), new(int8), new(int64), new(bool), new(uint)} {
+			want := reflect.New(reflect.TypeOf(target).Elem())
+			wantErr := n.Decode(want.Interface())
+			got := reflect.New(reflect.TypeOf(target).Elem())
+			if setScalar(n, got.Elem()) {
+				if wantErr != nil || got.Elem().Interface() != want.Elem().Interface() {
+					t.Errorf("%q into %T: setScalar gives %v, Decode %v (%v)", s, target, got.Elem(), want.Elem(), wantErr)
+				}
+			}
 		}
 	}
 }
