@@ -88,7 +88,7 @@ func TestFilterHosts(t *testing.T) {
 		{"api.stripe.com", []string{"api.stripe.com"}},
 		{"API.Stripe.com.", []string{"api.stripe.com", "API.Stripe.com."}},
 		{"10.20.0.1.", []string{"10.20.0.1", "10.20.0.1."}}, // a refused DNS name is recorded as sent
-		{`a\.b.test.`, []string{`a\.b.test.`}},               // not a host name: only as typed
+		{`a\.b.test.`, []string{`a\.b.test.`}},              // not a host name: only as typed
 		{"*", []string{"*"}},
 	} {
 		f := Filter{Host: tc.host}

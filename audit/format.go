@@ -40,7 +40,7 @@ func NewRecordWriter(w io.Writer, format string) (RecordWriter, error) {
 		return &jsonWriter{enc: json.NewEncoder(w)}, nil
 	case FormatCSV:
 		cw := csv.NewWriter(w)
-		if err := cw.Write(columns); err != nil {
+		if err := cw.Write(Columns()); err != nil {
 			return nil, err
 		}
 		return &csvWriter{cw: cw}, nil
@@ -50,19 +50,6 @@ func NewRecordWriter(w io.Writer, format string) (RecordWriter, error) {
 }
 
 type tableWriter struct{ tw *tabwriter.Writer }
-
-// Source is how a record's caller is shown: the workload, else the
-// identity, else the IP.
-func (r *Record) Source() string {
-	switch {
-	case r.SourceWorkload != "":
-		return r.SourceWorkload
-	case r.SourceIdentity != "":
-		return r.SourceIdentity
-	default:
-		return r.SourceIP
-	}
-}
 
 func (t *tableWriter) Write(r *Record) error {
 	dest := r.Host
@@ -120,26 +107,10 @@ func (j *jsonWriter) Flush() error          { return nil }
 
 type csvWriter struct{ cw *csv.Writer }
 
-func (c *csvWriter) Write(r *Record) error { return c.cw.Write(r.fields()) }
+func (c *csvWriter) Write(r *Record) error { return c.cw.Write(r.Fields()) }
 func (c *csvWriter) Flush() error {
 	c.cw.Flush()
 	return c.cw.Error()
-}
-
-// fields renders r's columns as text, in Columns order.
-func (r *Record) fields() []string {
-	b := strconv.FormatBool
-	i := func(v int64) string { return strconv.FormatInt(v, 10) }
-	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
-	return []string{
-		r.ID, strconv.FormatUint(r.Seq, 10), r.Gateway, formatTime(r.TimeStart), formatTime(r.TimeEnd), f(r.DurationMS), r.Event,
-		r.SourceIdentity, r.IdentitySource, r.SourceIP, r.SourceWorkload,
-		r.Listener, r.Kind, r.Method, r.Host, i(int64(r.Port)), r.Path, r.SNI, r.ServiceEntry,
-		r.DialedIP, b(r.TLSOriginated), r.TLSVersion,
-		r.Decision, b(r.Enforced), r.Reason, rulesJSON(r.PolicyRules),
-		i(int64(r.Status)), r.Error, i(r.BytesSent), i(r.BytesReceived), r.Meter, f(r.Cost), r.Currency, r.TraceID,
-		i(countOf(r)),
-	}
 }
 
 // WriteCost writes a cost report as table (with a total per currency),

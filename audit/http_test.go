@@ -146,7 +146,7 @@ func TestRecordWriters(t *testing.T) {
 	}
 	var fields map[string]any
 	_ = json.Unmarshal([]byte(lines[0]), &fields)
-	for _, c := range columns {
+	for _, c := range Columns() {
 		if _, ok := fields[c]; !ok {
 			t.Errorf("json lacks %s", c)
 		}
@@ -158,11 +158,11 @@ func TestRecordWriters(t *testing.T) {
 	_ = w.Write(&open)
 	_ = w.Flush()
 	rows, err := csv.NewReader(&b).ReadAll()
-	if err != nil || len(rows) != 3 || strings.Join(rows[0], ",") != strings.Join(columns, ",") {
+	if err != nil || len(rows) != 3 || strings.Join(rows[0], ",") != strings.Join(Columns(), ",") {
 		t.Fatalf("csv: %v %v", rows, err)
 	}
 	col := func(row []string, name string) string {
-		for i, c := range columns {
+		for i, c := range Columns() {
 			if c == name {
 				return row[i]
 			}

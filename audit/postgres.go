@@ -45,49 +45,52 @@ const pgSchemaVersion = 1
 // between gateways starting together on the same database.
 const pgSchemaLock = 0x736c7569636501 // "sluice\x01"
 
-const pgTableDDL = `CREATE TABLE IF NOT EXISTS sluice_audit_meta (
+// pgTableDDL creates the tables and indexes (not the view: pgViewDDL).
+func pgTableDDL() string {
+	var b strings.Builder
+	b.WriteString(`CREATE TABLE IF NOT EXISTS sluice_audit_meta (
 	key   text   PRIMARY KEY,
 	value bigint NOT NULL
 );
 CREATE TABLE IF NOT EXISTS decisions (
-	rid             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-	id              text             NOT NULL,
-	seq             bigint           NOT NULL,
-	gateway         text             NOT NULL,
-	time_start      timestamptz      NOT NULL,
-	time_end        timestamptz,
-	duration_ms     double precision NOT NULL,
-	event           text             NOT NULL,
-	source_identity text             NOT NULL,
-	identity_source text             NOT NULL,
-	source_ip       text             NOT NULL,
-	source_workload text             NOT NULL,
-	listener        text             NOT NULL,
-	kind            text             NOT NULL,
-	method          text             NOT NULL,
-	host            text             NOT NULL,
-	port            integer          NOT NULL,
-	path            text             NOT NULL,
-	sni             text             NOT NULL,
-	service_entry   text             NOT NULL,
-	dialed_ip       text             NOT NULL,
-	tls_originated  boolean          NOT NULL,
-	tls_version     text             NOT NULL,
-	decision        text             NOT NULL,
-	enforced        boolean          NOT NULL,
-	reason          text             NOT NULL,
-	policy_rules    jsonb            NOT NULL,
-	status          integer          NOT NULL,
-	error           text             NOT NULL,
-	bytes_sent      bigint           NOT NULL,
-	bytes_received  bigint           NOT NULL,
-	meter           text             NOT NULL,
-	cost            double precision NOT NULL,
-	currency        text             NOT NULL,
-	trace_id        text             NOT NULL,
-	count           integer          NOT NULL
-) WITH (fillfactor = 90);
-CREATE TABLE IF NOT EXISTS open_calls (
+	rid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY`)
+	for _, c := range columns {
+		fmt.Fprintf(&b, ",\n\t%s %s", c.Name, pgType(c.Type))
+		if c.Type != OptTime {
+			b.WriteString(" NOT NULL")
+		}
+	}
+	b.WriteString("\n) WITH (fillfactor = 90);\n")
+	b.WriteString(pgBookkeepingDDL)
+	return b.String()
+}
+
+// pgViewDDL creates the records view: every record column in schema
+// order, then rid (the same columns as SQLite's view).
+func pgViewDDL() string {
+	return "CREATE VIEW records AS SELECT\n\t" + strings.Join(Columns(), ", ") + ", rid\nFROM decisions"
+}
+
+// pgType is the PostgreSQL type of a record column.
+func pgType(t Type) string {
+	switch t {
+	case Uint, Int64:
+		return "bigint"
+	case Int, Count:
+		return "integer"
+	case Float:
+		return "double precision"
+	case Bool:
+		return "boolean"
+	case Time, OptTime:
+		return "timestamptz"
+	case List:
+		return "jsonb"
+	}
+	return "text"
+}
+
+const pgBookkeepingDDL = `CREATE TABLE IF NOT EXISTS open_calls (
 	rid     bigint PRIMARY KEY,
 	gateway text   NOT NULL
 );
@@ -116,94 +119,69 @@ CREATE INDEX IF NOT EXISTS decisions_host_time ON decisions (host, time_start, r
 CREATE INDEX IF NOT EXISTS decisions_identity_time ON decisions (source_identity, time_start, rid);
 CREATE INDEX IF NOT EXISTS decisions_workload_time ON decisions (source_workload, time_start, rid);
 CREATE INDEX IF NOT EXISTS decisions_ip_time ON decisions (source_ip, time_start, rid);
-CREATE INDEX IF NOT EXISTS decisions_denied_time ON decisions (time_start, rid) WHERE decision = 'deny';
-CREATE OR REPLACE VIEW records AS SELECT ` + "\n\t" + `id, seq, gateway, time_start, time_end, duration_ms, event,
-	source_identity, identity_source, source_ip, source_workload,
-	listener, kind, method, host, port, path, sni, service_entry,
-	dialed_ip, tls_originated, tls_version,
-	decision, enforced, reason, policy_rules,
-	status, error, bytes_sent, bytes_received, meter, cost, currency, trace_id,
-	count, rid
-FROM decisions;`
-
-// pgKind is the PostgreSQL type of a record column as sent in an array.
-type pgKind int
-
-const (
-	pgText pgKind = iota
-	pgInt8
-	pgInt4
-	pgFloat8
-	pgBool
-	pgTime     // timestamptz, never NULL
-	pgTimeNull // timestamptz, NULL for the zero time
-	pgJSON     // jsonb, sent as text
-)
-
-// pgArrayType is the array type of each kind in unnest($n::type).
-var pgArrayType = map[pgKind]string{
-	pgText: "text[]", pgInt8: "bigint[]", pgInt4: "integer[]", pgFloat8: "double precision[]",
-	pgBool: "boolean[]", pgTime: "timestamptz[]", pgTimeNull: "timestamptz[]", pgJSON: "text[]",
-}
+CREATE INDEX IF NOT EXISTS decisions_denied_time ON decisions (time_start, rid) WHERE decision = 'deny';`
 
 // pgCol is a column of decisions and how to read it from a Record.
 type pgCol struct {
 	name string
-	kind pgKind
+	typ  Type
 	get  func(*Record) any
 }
 
-// pgRecordCols are the columns of decisions (after rid), in view order.
-var pgRecordCols = []pgCol{
-	{"id", pgText, func(r *Record) any { return r.ID }},
-	{"seq", pgInt8, func(r *Record) any { return int64(r.Seq) }},
-	{"gateway", pgText, func(r *Record) any { return r.Gateway }},
-	{"time_start", pgTime, func(r *Record) any { return r.TimeStart }},
-	{"time_end", pgTimeNull, func(r *Record) any { return r.TimeEnd }},
-	{"duration_ms", pgFloat8, func(r *Record) any { return r.DurationMS }},
-	{"event", pgText, func(r *Record) any { return r.Event }},
-	{"source_identity", pgText, func(r *Record) any { return r.SourceIdentity }},
-	{"identity_source", pgText, func(r *Record) any { return r.IdentitySource }},
-	{"source_ip", pgText, func(r *Record) any { return r.SourceIP }},
-	{"source_workload", pgText, func(r *Record) any { return r.SourceWorkload }},
-	{"listener", pgText, func(r *Record) any { return r.Listener }},
-	{"kind", pgText, func(r *Record) any { return r.Kind }},
-	{"method", pgText, func(r *Record) any { return r.Method }},
-	{"host", pgText, func(r *Record) any { return r.Host }},
-	{"port", pgInt4, func(r *Record) any { return int32(r.Port) }},
-	{"path", pgText, func(r *Record) any { return r.Path }},
-	{"sni", pgText, func(r *Record) any { return r.SNI }},
-	{"service_entry", pgText, func(r *Record) any { return r.ServiceEntry }},
-	{"dialed_ip", pgText, func(r *Record) any { return r.DialedIP }},
-	{"tls_originated", pgBool, func(r *Record) any { return r.TLSOriginated }},
-	{"tls_version", pgText, func(r *Record) any { return r.TLSVersion }},
-	{"decision", pgText, func(r *Record) any { return r.Decision }},
-	{"enforced", pgBool, func(r *Record) any { return r.Enforced }},
-	{"reason", pgText, func(r *Record) any { return r.Reason }},
-	{"policy_rules", pgJSON, func(r *Record) any { return rulesJSON(r.PolicyRules) }},
-	{"status", pgInt4, func(r *Record) any { return int32(r.Status) }},
-	{"error", pgText, func(r *Record) any { return r.Error }},
-	{"bytes_sent", pgInt8, func(r *Record) any { return r.BytesSent }},
-	{"bytes_received", pgInt8, func(r *Record) any { return r.BytesReceived }},
-	{"meter", pgText, func(r *Record) any { return r.Meter }},
-	{"cost", pgFloat8, func(r *Record) any { return r.Cost }},
-	{"currency", pgText, func(r *Record) any { return r.Currency }},
-	{"trace_id", pgText, func(r *Record) any { return r.TraceID }},
-	{"count", pgInt4, func(r *Record) any { return int32(countOf(r)) }},
+// pgArrayType is the array type of a column in unnest($n::type): jsonb
+// is sent as text.
+func pgArrayType(t Type) string {
+	if t == List {
+		return "text[]"
+	}
+	return pgType(t) + "[]"
 }
 
+// pgArg is the value of the field p points to (of type t) as sent in an
+// array: the Go type pgArrays collects for t.
+func pgArg(t Type, p any) any {
+	switch t {
+	case Text:
+		return *p.(*string)
+	case Uint:
+		return int64(*p.(*uint64))
+	case Int:
+		return int32(*p.(*int))
+	case Count:
+		return int32(max(*p.(*int), 1))
+	case Int64:
+		return *p.(*int64)
+	case Float:
+		return *p.(*float64)
+	case Bool:
+		return *p.(*bool)
+	case Time, OptTime:
+		return *p.(*time.Time)
+	case List:
+		return rulesJSON(*p.(*[]string))
+	}
+	return nil
+}
+
+// pgRecordCols are the columns of decisions (after rid), in view order.
+var pgRecordCols = func() []pgCol {
+	cols := make([]pgCol, len(columns))
+	for i, c := range columns {
+		cols[i] = pgCol{c.Name, c.Type, func(r *Record) any { return pgArg(c.Type, c.Field(r)) }}
+	}
+	return cols
+}()
+
 // pgRidCol is rid as an input column (outcome updates).
-var pgRidCol = pgCol{"rid", pgInt8, func(r *Record) any { return r.rid }}
+var pgRidCol = pgCol{"rid", Int64, func(r *Record) any { return r.rid }}
 
 // pgOutcomeCols are the columns End sets: rid and id to find the row,
-// then outcomeColumns (what the SQLite outcomes table holds).
+// then the columns the outcome part sets.
 var pgOutcomeCols = func() []pgCol {
 	cols := []pgCol{pgRidCol, pgRecordCols[0]}
-	for _, name := range outcomeColumns {
-		for _, c := range pgRecordCols {
-			if c.name == name {
-				cols = append(cols, c)
-			}
+	for i, c := range columns {
+		if c.Part.InOutcome() {
+			cols = append(cols, pgRecordCols[i])
 		}
 	}
 	return cols
@@ -213,21 +191,21 @@ var pgOutcomeCols = func() []pgCol {
 func pgArrays(cols []pgCol, recs []*Record) []any {
 	args := make([]any, len(cols))
 	for i, c := range cols {
-		switch c.kind {
-		case pgText, pgJSON:
+		switch c.typ {
+		case Text, List:
 			args[i] = pgColumn[string](c, recs)
-		case pgInt8:
+		case Uint, Int64:
 			args[i] = pgColumn[int64](c, recs)
-		case pgInt4:
+		case Int, Count:
 			args[i] = pgColumn[int32](c, recs)
-		case pgFloat8:
+		case Float:
 			args[i] = pgColumn[float64](c, recs)
-		case pgBool:
+		case Bool:
 			args[i] = pgColumn[bool](c, recs)
-		case pgTime, pgTimeNull:
+		case Time, OptTime:
 			a := make([]pgtype.Timestamptz, len(recs))
 			for j, t := range pgColumn[time.Time](c, recs) {
-				a[j] = pgtype.Timestamptz{Time: t, Valid: !t.IsZero() || c.kind == pgTime}
+				a[j] = pgtype.Timestamptz{Time: t, Valid: !t.IsZero() || c.typ == Time}
 			}
 			args[i] = a
 		}
@@ -249,7 +227,7 @@ func pgUnnest(cols []pgCol) string {
 	params := make([]string, len(cols))
 	names := make([]string, len(cols))
 	for i, c := range cols {
-		params[i] = fmt.Sprintf("$%d::%s", i+1, pgArrayType[c.kind])
+		params[i] = fmt.Sprintf("$%d::%s", i+1, pgArrayType(c.typ))
 		names[i] = c.name
 	}
 	return "unnest(" + strings.Join(params, ", ") + ") AS u(" + strings.Join(names, ", ") + ")"
@@ -257,7 +235,7 @@ func pgUnnest(cols []pgCol) string {
 
 // pgValue is the expression that stores input column c of u.
 func pgValue(c pgCol) string {
-	if c.kind == pgJSON {
+	if c.typ == List {
 		return "u." + c.name + "::jsonb"
 	}
 	return "u." + c.name
@@ -288,7 +266,7 @@ func pgInsertSQL(open, guard bool) string {
 // (byRid) or by id alone, closes them in open_calls and returns the ids
 // of the rows it found.
 func pgUpdateSQL(byRid bool) string {
-	set := make([]string, 0, len(outcomeColumns))
+	set := make([]string, 0, len(pgOutcomeCols)-2)
 	for _, c := range pgOutcomeCols[2:] {
 		set = append(set, c.name+" = "+pgValue(c))
 	}
@@ -501,8 +479,11 @@ func (s *pgStore) createSchema(ctx context.Context) (err error) {
 	if v > pgSchemaVersion {
 		return fmt.Errorf("audit: postgres: schema version %d is newer than this Sluice understands (%d)", v, pgSchemaVersion)
 	}
-	if _, err = tx.Exec(ctx, pgTableDDL); err != nil {
+	if _, err = tx.Exec(ctx, pgTableDDL()); err != nil {
 		return fmt.Errorf("audit: postgres: creating tables: %w", err)
+	}
+	if err = pgMigrate(ctx, tx); err != nil {
+		return err
 	}
 	if _, err = tx.Exec(ctx, `INSERT INTO sluice_audit_meta (key, value) VALUES ('schema_version', $1)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, int64(pgSchemaVersion)); err != nil {
@@ -550,8 +531,7 @@ func (s *pgStore) Write(ctx context.Context, b *Batch) (err error) {
 		ins[i] = r
 		if r.TimeEnd.IsZero() {
 			c := *r
-			c.DurationMS, c.DialedIP, c.TLSVersion, c.Status, c.Error = 0, "", "", 0, ""
-			c.BytesSent, c.BytesReceived, c.Meter, c.Cost, c.Currency = 0, 0, "", 0, ""
+			ClearOutcome(&c)
 			ins[i] = &c
 		}
 	}
@@ -729,8 +709,9 @@ func (s *pgStore) OpenRecords(ctx context.Context, gateway string) ([]Record, er
 	}
 	defer rows.Close()
 	var out []Record
+	sc := newPGRowScanner()
 	for rows.Next() {
-		r, err := pgScanRecord(rows)
+		r, err := sc.scan(rows)
 		if err != nil {
 			return nil, fmt.Errorf("audit: postgres: open records: %w", err)
 		}
@@ -796,37 +777,153 @@ func (s *pgStore) Close() error {
 	return nil
 }
 
-// pgScanRecord reads one row selected with selectList.
-func pgScanRecord(rows pgx.Rows) (Record, error) {
-	var (
-		r                   Record
-		seq                 int64
-		port, status, count int32
-		start               time.Time
-		end                 pgtype.Timestamptz
-		rules               []byte
-	)
-	err := rows.Scan(
-		&r.ID, &seq, &r.Gateway, &start, &end, &r.DurationMS, &r.Event,
-		&r.SourceIdentity, &r.IdentitySource, &r.SourceIP, &r.SourceWorkload,
-		&r.Listener, &r.Kind, &r.Method, &r.Host, &port, &r.Path, &r.SNI, &r.ServiceEntry,
-		&r.DialedIP, &r.TLSOriginated, &r.TLSVersion,
-		&r.Decision, &r.Enforced, &r.Reason, &rules,
-		&status, &r.Error, &r.BytesSent, &r.BytesReceived, &r.Meter, &r.Cost, &r.Currency, &r.TraceID,
-		&count, &r.rid,
-	)
-	if err != nil {
-		return r, err
-	}
-	r.Seq, r.Port, r.Status, r.Count = uint64(seq), int(port), int(status), int(count)
-	r.TimeStart = start.UTC()
-	if end.Valid {
-		r.TimeEnd = end.Time.UTC()
-	}
-	if len(rules) > 0 && string(rules) != "[]" {
-		if err := json.Unmarshal(rules, &r.PolicyRules); err != nil {
-			return r, fmt.Errorf("record %s: policy_rules: %w", r.ID, err)
+// pgRowScanner reads rows selected with selectList into Records: one
+// holder per column, reused from row to row.
+type pgRowScanner struct {
+	dest []any
+}
+
+func newPGRowScanner() *pgRowScanner {
+	s := &pgRowScanner{dest: make([]any, len(columns)+1)}
+	for i, c := range columns {
+		switch c.Type {
+		case Text:
+			s.dest[i] = new(string)
+		case Uint, Int64:
+			s.dest[i] = new(int64)
+		case Int, Count:
+			s.dest[i] = new(int32)
+		case Float:
+			s.dest[i] = new(float64)
+		case Bool:
+			s.dest[i] = new(bool)
+		case Time, OptTime:
+			s.dest[i] = new(pgtype.Timestamptz)
+		case List:
+			s.dest[i] = new([]byte)
 		}
 	}
+	s.dest[len(columns)] = new(int64)
+	return s
+}
+
+// scan reads the current row of rows into a new Record.
+func (s *pgRowScanner) scan(rows pgx.Rows) (Record, error) {
+	var r Record
+	if err := rows.Scan(s.dest...); err != nil {
+		return r, err
+	}
+	for i := range columns {
+		c := &columns[i]
+		if err := assignPG(c.Type, s.dest[i], c.Field(&r)); err != nil {
+			return r, fmt.Errorf("record %s: %s: %w", r.ID, c.Name, err)
+		}
+	}
+	r.rid = *s.dest[len(columns)].(*int64)
 	return r, nil
+}
+
+// assignPG stores a scanned value (held by dest) into the field p points
+// to (of type t).
+func assignPG(t Type, dest, p any) error {
+	switch t {
+	case Text:
+		*p.(*string) = *dest.(*string)
+	case Uint:
+		*p.(*uint64) = uint64(*dest.(*int64))
+	case Int, Count:
+		*p.(*int) = int(*dest.(*int32))
+	case Int64:
+		*p.(*int64) = *dest.(*int64)
+	case Float:
+		*p.(*float64) = *dest.(*float64)
+	case Bool:
+		*p.(*bool) = *dest.(*bool)
+	case Time, OptTime:
+		*p.(*time.Time) = time.Time{}
+		if ts := dest.(*pgtype.Timestamptz); ts.Valid {
+			*p.(*time.Time) = ts.Time.UTC()
+		}
+	case List:
+		*p.(*[]string) = nil
+		if v := *dest.(*[]byte); len(v) > 0 && string(v) != "[]" {
+			return json.Unmarshal(v, p)
+		}
+	}
+	return nil
+}
+
+// pgMigrate brings a database written by an earlier version up to the
+// record schema: every column decisions lacks is added (NOT NULL with its
+// zero value as default, so existing rows read as zero), and the records
+// view is recreated when it lacks a column. Columns it has beyond the
+// schema (written by a newer version) are left alone.
+func pgMigrate(ctx context.Context, tx pgx.Tx) error {
+	have, err := pgColumnsOf(ctx, tx, "decisions")
+	if err != nil {
+		return fmt.Errorf("audit: postgres: migrating: %w", err)
+	}
+	for _, c := range columns {
+		if have[c.Name] {
+			continue
+		}
+		ddl := fmt.Sprintf("ALTER TABLE decisions ADD COLUMN %s %s", c.Name, pgType(c.Type))
+		if z, ok := pgZero(c.Type); ok {
+			ddl += " NOT NULL DEFAULT " + z
+		}
+		if _, err := tx.Exec(ctx, ddl); err != nil {
+			return fmt.Errorf("audit: postgres: adding column %s: %w", c.Name, err)
+		}
+	}
+	view, err := pgColumnsOf(ctx, tx, "records")
+	if err != nil {
+		return fmt.Errorf("audit: postgres: migrating: %w", err)
+	}
+	for _, name := range append(Columns(), "rid") {
+		if !view[name] {
+			if _, err := tx.Exec(ctx, "DROP VIEW IF EXISTS records; "+pgViewDDL()); err != nil {
+				return fmt.Errorf("audit: postgres: creating the records view: %w", err)
+			}
+			break
+		}
+	}
+	return nil
+}
+
+// pgColumnsOf returns the column names of the table or view rel (resolved
+// through the search path); none when it does not exist.
+func pgColumnsOf(ctx context.Context, tx pgx.Tx, rel string) (map[string]bool, error) {
+	rows, err := tx.Query(ctx, `SELECT attname FROM pg_attribute
+		WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped`, rel)
+	if err != nil {
+		return nil, err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	have := make(map[string]bool, len(names))
+	for _, n := range names {
+		have[n] = true
+	}
+	return have, nil
+}
+
+// pgZero is the SQL literal of a column's zero value as stored, and false
+// for times, which have none (a time column added later is nullable, and
+// NULL reads as the zero time).
+func pgZero(t Type) (string, bool) {
+	switch t {
+	case Uint, Int, Int64, Float:
+		return "0", true
+	case Count:
+		return "1", true
+	case Bool:
+		return "false", true
+	case List:
+		return "'[]'", true
+	case Time, OptTime:
+		return "", false
+	}
+	return "''", true
 }

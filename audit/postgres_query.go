@@ -107,8 +107,9 @@ func (s *pgStore) Query(ctx context.Context, f Filter, fn func(*Record) error) e
 		return fmt.Errorf("audit: postgres: query: %w", err)
 	}
 	defer rows.Close()
+	sc := newPGRowScanner()
 	for rows.Next() {
-		rec, err := pgScanRecord(rows)
+		rec, err := sc.scan(rows)
 		if err != nil {
 			return fmt.Errorf("audit: postgres: query: %w", err)
 		}

@@ -19,55 +19,57 @@ const (
 )
 
 // Record is one audit record: one per HTTP request, one per tunnel, one
-// per denied DNS query. The fields are the contract of docs/contract.md §8;
-// their JSON names are the column names.
+// per denied DNS query. The fields are the contract of docs/contract.md §8.
+// Every field is a column of the record schema (columns.go), which names
+// it in the stores, the spool, JSON and CSV: add a field there, not only
+// here.
 type Record struct {
-	ID        string    `json:"id"`      // sortable and unique, assigned by the Auditor
-	Seq       uint64    `json:"seq"`     // per gateway instance, assigned by the Auditor
-	Gateway   string    `json:"gateway"` // instance id, assigned by the Auditor
-	TimeStart time.Time `json:"time_start"`
-	TimeEnd   time.Time `json:"time_end,omitzero"`
+	ID        string // sortable and unique, assigned by the Auditor
+	Seq       uint64 // per gateway instance, assigned by the Auditor
+	Gateway   string // instance id, assigned by the Auditor
+	TimeStart time.Time
+	TimeEnd   time.Time // zero while the call is open
 	// DurationMS is set from TimeStart and TimeEnd by the Auditor.
-	DurationMS float64 `json:"duration_ms"`
-	Event      string  `json:"event"` // vocab.Event*
+	DurationMS float64
+	Event      string // vocab.Event*
 
-	SourceIdentity string `json:"source_identity"`
-	IdentitySource string `json:"identity_source"` // vocab.Identity*
-	SourceIP       string `json:"source_ip"`
-	SourceWorkload string `json:"source_workload"`
+	SourceIdentity string
+	IdentitySource string // vocab.Identity*
+	SourceIP       string
+	SourceWorkload string
 
-	Listener      string `json:"listener"` // vocab.Listener*
-	Kind          string `json:"kind"`     // vocab.Kind*
-	Method        string `json:"method"`
+	Listener string // vocab.Listener*
+	Kind     string // vocab.Kind*
+	Method   string
 	// Host is the canonical destination the data plane computed
 	// (internal/canon), or for a DNS name refused as not a host name the
 	// name as sent; recorded exactly as given.
-	Host          string `json:"host"`
-	Port          int    `json:"port"`
-	Path          string `json:"path"` // without the query string
-	SNI           string `json:"sni"`
-	ServiceEntry  string `json:"service_entry"` // namespace/name
-	DialedIP      string `json:"dialed_ip"`
-	TLSOriginated bool   `json:"tls_originated"`
-	TLSVersion    string `json:"tls_version"`
+	Host          string
+	Port          int
+	Path          string // without the query string
+	SNI           string
+	ServiceEntry  string // namespace/name
+	DialedIP      string
+	TLSOriginated bool
+	TLSVersion    string
 
-	Decision    string   `json:"decision"` // vocab.Decision*
-	Enforced    bool     `json:"enforced"` // false when a denial was only reported
-	Reason      string   `json:"reason"` // a vocab.Reason
-	PolicyRules []string `json:"policy_rules"`
+	Decision    string   // vocab.Decision*
+	Enforced    bool     // false when a denial was only reported
+	Reason      string   // a vocab.Reason
+	PolicyRules []string // the policy rules that decided
 
-	Status        int     `json:"status"`
-	Error         string  `json:"error"`
-	BytesSent     int64   `json:"bytes_sent"`
-	BytesReceived int64   `json:"bytes_received"`
-	Meter         string  `json:"meter"`
-	Cost          float64 `json:"cost"`
-	Currency      string  `json:"currency"`
-	TraceID       string  `json:"trace_id"`
+	Status        int
+	Error         string
+	BytesSent     int64
+	BytesReceived int64
+	Meter         string
+	Cost          float64
+	Currency      string
+	TraceID       string
 
 	// Count folds identical records (a flood of the same denied DNS query
 	// from one source) into one; 0 and 1 both mean one.
-	Count int `json:"count,omitempty"`
+	Count int
 
 	// rid and gen locate the stored decision row (set when Begin's insert
 	// commits) so that End appends the outcome to it; gen tells a row of
@@ -76,4 +78,23 @@ type Record struct {
 	gen uint64
 	// ended is set by End: the first outcome of a call is the one kept.
 	ended bool
+}
+
+// Source is how a record's caller is shown: the workload, else the
+// identity, else the IP.
+func (r *Record) Source() string {
+	switch {
+	case r.SourceWorkload != "":
+		return r.SourceWorkload
+	case r.SourceIdentity != "":
+		return r.SourceIdentity
+	default:
+		return r.SourceIP
+	}
+}
+
+// Calls is the number of calls the record stands for: Count, where 0
+// means one.
+func (r *Record) Calls() int {
+	return max(r.Count, 1)
 }

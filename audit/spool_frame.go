@@ -20,7 +20,7 @@ import (
 //	[4]  CRC-32C (Castagnoli) of bytes 4..12 of this header and the
 //	     payload, its initial value a mix of the segment number and the
 //	     entry's offset in the segment (frameCRC)
-//	[n]  payload: a record (spool_codec.go), a segment start, or nothing
+//	[n]  payload: a record (codec.go), a segment start, or nothing
 //
 // The marker lets replay find the next entry after damaged bytes (scan
 // for the marker, accept the first one whose checksum holds); the
@@ -45,6 +45,16 @@ const (
 	// maxEntryPayload bounds a payload length: a record is a few hundred
 	// bytes; a larger length is damage, not an entry.
 	maxEntryPayload = 16 << 20
+)
+
+// Spool entry kinds.
+const (
+	// entryRecord is a new record: the decision part of a call begun, or
+	// a whole record (Complete) when TimeEnd is set.
+	entryRecord byte = 1
+	// entryOutcome is the whole record again, with its outcome, for a
+	// call begun earlier.
+	entryOutcome byte = 2
 )
 
 // spoolMarker starts every framing-2 entry.
@@ -127,7 +137,7 @@ func appendSegStart(dst []byte, seg int64, st segStart) []byte {
 }
 
 func decodeSegStart(p []byte) (segStart, bool) {
-	d := &recordDecoder{b: p}
+	d := &payloadReader{b: p}
 	st := segStart{PrevSeg: int64(d.uvarint()), PrevEnd: int64(d.uvarint()), MaxSeq: d.uvarint()}
 	return st, d.err == nil && len(d.b) == 0 && st.PrevSeg >= 0 && st.PrevEnd >= 0
 }
@@ -201,7 +211,8 @@ func decodeFrameV1(b []byte) (kind byte, payload []byte, n int64, ok bool) {
 		return 0, nil, 0, false
 	}
 	// Cheap tests first (replay tries every offset of a damaged legacy
-	// segment): a known kind, and a record's codec byte.
+	// segment): a known kind, and a record's payload version (framing 1
+	// only ever carried version 1).
 	p := b[frameV1Header : frameV1Header+size]
 	switch p[0] {
 	case entryProbe:
@@ -209,7 +220,7 @@ func decodeFrameV1(b []byte) (kind byte, payload []byte, n int64, ok bool) {
 			return 0, nil, 0, false
 		}
 	case entryRecord, entryOutcome:
-		if size < 2 || p[1] != codecVersion {
+		if size < 2 || p[1] != payloadV1 {
 			return 0, nil, 0, false
 		}
 	default:

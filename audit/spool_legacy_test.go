@@ -19,7 +19,7 @@ func appendEntryV1(dst []byte, kind byte, r *Record) []byte {
 	dst = append(dst, make([]byte, frameV1Header)...)
 	dst = append(dst, kind)
 	if r != nil {
-		dst = appendRecord(dst, r)
+		dst = appendRecordV1(dst, r)
 	}
 	payload := dst[start+frameV1Header:]
 	binary.LittleEndian.PutUint32(dst[start:], uint32(len(payload)))

@@ -6,58 +6,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/config"
 )
-
-func TestSpoolCodecRoundTrip(t *testing.T) {
-	full := sample(3)
-	full.ID, full.Seq, full.Gateway = "01KAAAAAAAAAAAAAAAAAAAAAAA", 42, "gw-ü"
-	full.TimeEnd = full.TimeStart.Add(1500 * time.Microsecond)
-	full.DurationMS, full.Status, full.Error = 1.5, 502, "upstream_tls_error: x509"
-	full.BytesSent, full.BytesReceived, full.Cost, full.Meter, full.Currency = 1<<40, -1, 0.002, "charge", "EUR"
-	full.PolicyRules = []string{"a", "", "ü"}
-	full.Count = 7
-	full.TimeStart = full.TimeStart.Add(123) // nanoseconds survive
-	for name, r := range map[string]*Record{
-		"zero":     {},
-		"begin":    sample(1),
-		"full":     full,
-		"no rules": {ID: "x", PolicyRules: nil, Port: -1},
-	} {
-		t.Run(name, func(t *testing.T) {
-			got, err := decodeRecord(appendRecord(nil, r))
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := *r
-			want.TimeStart, want.TimeEnd = want.TimeStart.UTC(), want.TimeEnd.UTC()
-			if want.TimeStart.IsZero() {
-				want.TimeStart = time.Time{}
-			}
-			if want.TimeEnd.IsZero() {
-				want.TimeEnd = time.Time{}
-			}
-			if len(want.PolicyRules) == 0 {
-				want.PolicyRules = nil
-			}
-			if !reflect.DeepEqual(*got, want) {
-				t.Fatalf("round trip:\n got %+v\nwant %+v", *got, want)
-			}
-		})
-	}
-	// Every truncation of an encoding is rejected, never a panic.
-	b := appendRecord(nil, full)
-	for i := range len(b) {
-		if _, err := decodeRecord(b[:i]); err == nil {
-			t.Fatalf("truncated to %d bytes: accepted", i)
-		}
-	}
-}
 
 func spoolItems(n, from int) []spoolItem {
 	items := make([]spoolItem, n)

@@ -328,8 +328,11 @@ func createSchema(ctx context.Context, conn *sql.Conn, indexes bool) error {
 	if v > schemaVersion {
 		return fmt.Errorf("schema version %d is newer than this Sluice understands (%d)", v, schemaVersion)
 	}
-	if _, err := conn.ExecContext(ctx, tableDDL); err != nil {
+	if _, err := conn.ExecContext(ctx, tableDDL()); err != nil {
 		return fmt.Errorf("creating tables: %w", err)
+	}
+	if err := migrate(ctx, conn); err != nil {
+		return err
 	}
 	if indexes {
 		if err := createIndexes(ctx, conn); err != nil {
@@ -483,7 +486,7 @@ func (s *sqliteStore) write(ctx context.Context, b *Batch) (err error) {
 
 	args := s.args[:0]
 	for i, r := range s.decs {
-		args = appendDecisionArgs(args, s.decRids[i], r)
+		args = appendRowArgs(args, s.decRids[i], decisionColumns, r)
 	}
 	if err := s.decisions.exec(ctx, len(s.decs), args); err != nil {
 		return fmt.Errorf("insert decisions: %w", err)
@@ -497,7 +500,7 @@ func (s *sqliteStore) write(ctx context.Context, b *Batch) (err error) {
 	}
 	args = args[:0]
 	for i, r := range s.outs {
-		args = appendOutcomeArgs(args, s.outRids[i], r)
+		args = appendRowArgs(args, s.outRids[i], outcomeColumns, r)
 	}
 	if err := s.outcomes.exec(ctx, len(s.outs), args); err != nil {
 		return fmt.Errorf("insert outcomes: %w", err)
@@ -672,8 +675,9 @@ func (s *sqliteStore) OpenRecords(ctx context.Context, gateway string) ([]Record
 	}
 	defer rows.Close()
 	var out []Record
+	sc := newRowScanner()
 	for rows.Next() {
-		r, err := scanRecord(rows)
+		r, err := sc.scan(rows)
 		if err != nil {
 			return nil, fmt.Errorf("audit: %s: %w", s.path, err)
 		}

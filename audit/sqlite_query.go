@@ -115,8 +115,9 @@ func (s *sqliteStore) Query(ctx context.Context, f Filter, fn func(*Record) erro
 		return fmt.Errorf("audit: %s: query: %w", s.path, err)
 	}
 	defer rows.Close()
+	sc := newRowScanner()
 	for rows.Next() {
-		rec, err := scanRecord(rows)
+		rec, err := sc.scan(rows)
 		if err != nil {
 			return fmt.Errorf("audit: %s: %w", s.path, err)
 		}

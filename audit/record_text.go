@@ -1,0 +1,97 @@
+package audit
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// TimeLayout is how the text forms of a record (CSV, the SQLite store)
+// write times: UTC with milliseconds, fixed width, so that text order is
+// time order and SQLite's strftime('%Y-%m-%dT%H:%M:%fZ', …) produces
+// comparable values.
+const TimeLayout = "2006-01-02T15:04:05.000Z"
+
+// formatTime renders t in TimeLayout; the zero time is "".
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(TimeLayout)
+}
+
+// parseTime reads a time written with formatTime (or any RFC 3339 time);
+// "" is the zero time.
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.RFC3339Nano, s)
+}
+
+// rulesJSON renders policy_rules as a JSON array.
+func rulesJSON(rules []string) string {
+	if len(rules) == 0 {
+		return "[]"
+	}
+	simple := true
+	for _, r := range rules {
+		for i := 0; i < len(r) && simple; i++ {
+			simple = r[i] >= 0x20 && r[i] < 0x7f && r[i] != '"' && r[i] != '\\'
+		}
+	}
+	if !simple {
+		b, _ := json.Marshal(rules)
+		return string(b)
+	}
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, r := range rules {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		b.WriteString(r)
+		b.WriteByte('"')
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// text renders the field p points to (of t's Go type) as the CSV does:
+// times in TimeLayout ("" for the zero time), lists as JSON arrays,
+// counts as at least 1.
+func (t Type) text(p any) string {
+	switch t {
+	case Text:
+		return *p.(*string)
+	case Uint:
+		return strconv.FormatUint(*p.(*uint64), 10)
+	case Int:
+		return strconv.Itoa(*p.(*int))
+	case Count:
+		return strconv.Itoa(max(*p.(*int), 1))
+	case Int64:
+		return strconv.FormatInt(*p.(*int64), 10)
+	case Float:
+		return strconv.FormatFloat(*p.(*float64), 'f', -1, 64)
+	case Bool:
+		return strconv.FormatBool(*p.(*bool))
+	case Time, OptTime:
+		return formatTime(*p.(*time.Time))
+	case List:
+		return rulesJSON(*p.(*[]string))
+	}
+	return ""
+}
+
+// Fields renders r's columns as text, in schema order (the CSV row).
+func (r *Record) Fields() []string {
+	out := make([]string, len(columns))
+	for i := range columns {
+		c := &columns[i]
+		out[i] = c.Type.text(c.Field(r))
+	}
+	return out
+}
