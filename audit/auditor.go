@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluicehq/sluice/audit/spool"
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/vocab"
 	"go.opentelemetry.io/otel/metric"
@@ -94,7 +95,7 @@ type Options struct {
 	HighWaterSync time.Duration
 
 	// openSpoolFile opens spool segment files (tests inject faults).
-	openSpoolFile openSpoolFileFunc
+	openSpoolFile spool.OpenFileFunc
 }
 
 // Auditor records calls durably. Begin and Complete return once their
@@ -127,7 +128,7 @@ type Auditor struct {
 	// spool, when set, is where records are committed; the ingester
 	// copies them into the store (ingest.go). storeMu serialises the
 	// store's write side between the ingester and the writer (prune).
-	spool   *spool
+	spool   *spool.Spool
 	iq      *ingestQueue
 	storeMu sync.Mutex
 
@@ -186,9 +187,6 @@ func Open(ctx context.Context, opts Options) (*Auditor, error) {
 	if opts.HighWaterSync <= 0 {
 		opts.HighWaterSync = time.Second
 	}
-	if opts.openSpoolFile == nil {
-		opts.openSpoolFile = openOSSpoolFile
-	}
 	if opts.Config.OnFailure == "" {
 		opts.Config.OnFailure = "deny"
 	}
@@ -225,8 +223,8 @@ func Open(ctx context.Context, opts Options) (*Auditor, error) {
 	a.ins = ins
 	fail := func(err error) (*Auditor, error) {
 		if a.spool != nil {
-			a.spool.close()
-			a.spool.unlock()
+			a.spool.Close()
+			a.spool.Unlock()
 		}
 		if ins.reg != nil {
 			_ = ins.reg.Unregister()
@@ -246,7 +244,7 @@ func Open(ctx context.Context, opts Options) (*Auditor, error) {
 	}
 	bgCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.bgCancel = cancel
-	if a.spool != nil && a.spool.hwm != nil {
+	if a.spool != nil && a.spool.HasHighWater() {
 		a.bg.Add(1)
 		go func() {
 			defer a.bg.Done()
@@ -273,7 +271,7 @@ func (a *Auditor) recover(ctx context.Context) error {
 	if a.spool != nil {
 		// Seqs the spool reached and the store never got (damage) are
 		// not handed out again: they stay a gap.
-		last = max(last, a.spool.maxSeq)
+		last = max(last, a.spool.MaxSeq())
 	}
 	a.seq.Store(last)
 	open, err := a.store.OpenRecords(ctx, a.opts.Gateway)
@@ -500,8 +498,8 @@ func (a *Auditor) Close(ctx context.Context) error {
 		case <-ctx.Done():
 			return fmt.Errorf("audit: close: %w", ctx.Err())
 		}
-		a.spool.close()
-		a.spool.unlock()
+		a.spool.Close()
+		a.spool.Unlock()
 	}
 	var errs []error
 	if a.ins.reg != nil {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/sluicehq/sluice/audit/spool"
 )
 
 // openSpool sets up the spool when there is one: it checks the store
@@ -28,19 +30,19 @@ func (a *Auditor) openSpool(ctx context.Context) error {
 	}
 	// One spool per gateway id: instances sharing a store file each
 	// replay only their own.
-	sp, err := openSpool(filepath.Join(a.opts.SpoolDir, spoolName(a.opts.Gateway)), cur, a.log)
+	sp, err := spool.Open(filepath.Join(a.opts.SpoolDir, spool.Name(a.opts.Gateway)), cur,
+		spool.Options{Logger: a.log, Decode: decodePayload, OpenFile: a.opts.openSpoolFile})
 	if err != nil {
 		return err
 	}
-	sp.openFile = a.opts.openSpoolFile
 	a.spool, a.iq = sp, newIngestQueue() // Open's failure path closes them
 
-	hw, gen, found, err := readHighWater(sp.dir)
+	hw, found, err := sp.ReadHighWater()
 	switch {
-	case errors.Is(err, errHighWaterUnreadable):
-		a.reportDamage(DamageEvent{Kind: DamageHighWater, File: filepath.Join(sp.dir, hwmName),
+	case errors.Is(err, spool.ErrHighWaterUnreadable):
+		a.reportDamage(spool.DamageEvent{Kind: spool.DamageHighWater, File: sp.HighWaterPath(),
 			Detail: "the high-water mark is unreadable, so this start cannot tell whether the store or the spool lost records; it is rewritten"})
-		hw, found = highWater{}, false
+		hw, found = spool.HighWater{}, false
 	case err != nil:
 		return err
 	}
@@ -55,12 +57,12 @@ func (a *Auditor) openSpool(ctx context.Context) error {
 		}
 	}
 	hw.StoreID = id // the file the mark describes from now on
-	if sp.hwm, err = openHighWater(sp.dir, hw, gen, a.log); err != nil {
+	if err := sp.OpenHighWater(hw); err != nil {
 		return err
 	}
-	exp := replayExpect{seqBefore: last}
+	exp := spool.Expect{SeqBefore: last}
 	if found {
-		exp.durable, exp.maxSeq = hw.Durable, hw.SpoolSeq
+		exp.Durable, exp.MaxSeq = hw.Durable, hw.SpoolSeq
 	}
 	if err := a.replaySpool(ctx, cur, exp); err != nil {
 		return err
@@ -68,20 +70,20 @@ func (a *Auditor) openSpool(ctx context.Context) error {
 	if last, err = a.store.LastSeq(ctx, a.opts.Gateway); err != nil {
 		return err
 	}
-	sp.maxSeq = max(last, hw.SpoolSeq)
+	sp.SetMaxSeq(max(last, hw.SpoolSeq))
 	// The replayed segments are gone: no durable end is expected until
 	// the next write.
-	return sp.hwm.set(highWater{StoreID: storeIDOf(a.store), StoreSeq: last, SpoolSeq: sp.maxSeq})
+	return sp.SetHighWater(spool.HighWater{StoreID: storeIDOf(a.store), StoreSeq: last, SpoolSeq: sp.MaxSeq()})
 }
 
 // checkBehind refuses a store that lacks records this gateway committed
 // to it: the high-water mark says the store reached seq hw.StoreSeq, the
 // store says last.
-func (a *Auditor) checkBehind(sp *spool, hw highWater, last uint64, id string) error {
+func (a *Auditor) checkBehind(sp *spool.Spool, hw spool.HighWater, last uint64, id string) error {
 	if hw.StoreSeq == 0 || last >= hw.StoreSeq {
 		return nil
 	}
-	mark := filepath.Join(sp.dir, hwmName)
+	mark := sp.HighWaterPath()
 	other := ""
 	if hw.StoreID != "" && id != hw.StoreID {
 		other = fmt.Sprintf(" It is not the file the gateway last wrote (store id %q, the mark says %q).", id, hw.StoreID)
@@ -97,55 +99,42 @@ func (a *Auditor) checkBehind(sp *spool, hw highWater, last uint64, id string) e
 // store's cursor (a crash, or a store that was down at the last Close),
 // reports the damage replay found, then deletes the replayed segments
 // (damaged ones are kept aside, renamed).
-func (a *Auditor) replaySpool(ctx context.Context, from spoolPos, exp replayExpect) error {
+func (a *Auditor) replaySpool(ctx context.Context, from spool.Pos, exp spool.Expect) error {
 	n := 0
-	res, err := a.spool.replay(from, a.opts.IngestBatch, exp, func(items []spoolItem) error {
+	res, err := a.spool.Replay(from, a.opts.IngestBatch, exp, func(items []spool.Item) error {
 		n += len(items)
 		return a.writeIngest(ctx, items)
 	})
 	if err != nil {
-		return fmt.Errorf("audit: replaying spool %s: %w", a.spool.dir, err)
+		return fmt.Errorf("audit: replaying spool %s: %w", a.spool.Dir(), err)
 	}
-	for _, d := range res.damage {
+	for _, d := range res.Damage {
 		a.reportDamage(d)
 	}
-	a.keepDamaged(res.damage)
-	a.spool.removeBefore(a.spool.nextSeg)
+	// Damaged segments are kept aside rather than deleted: what could
+	// not be read stays there for a person to look at.
+	for _, path := range a.spool.KeepDamaged(res.Damage, a.now()) {
+		a.log.Warn("audit: damaged spool segment kept aside", "path", path)
+	}
+	a.spool.RemoveBefore(a.spool.NextSegment())
 	if n > 0 {
-		a.log.Warn("audit: wrote records the previous run left in the spool", "count", n, "spool", a.spool.dir,
-			"damage_events", len(res.damage))
+		a.log.Warn("audit: wrote records the previous run left in the spool", "count", n, "spool", a.spool.Dir(),
+			"damage_events", len(res.Damage))
 	}
 	return nil
-}
-
-// keepDamaged renames the damaged segments to <segment>.damaged-<time>
-// instead of letting them be deleted: their intact entries are in the
-// store, and what could not be read stays there for a person to look at.
-func (a *Auditor) keepDamaged(events []DamageEvent) {
-	done := map[string]bool{}
-	for _, d := range events {
-		if !strings.HasSuffix(d.File, ".spool") || done[d.File] {
-			continue
-		}
-		done[d.File] = true
-		to := d.File + ".damaged-" + a.now().UTC().Format("20060102T150405Z")
-		if err := os.Rename(d.File, to); err == nil {
-			a.log.Warn("audit: damaged spool segment kept aside", "path", to)
-		}
-	}
 }
 
 // noteStored records in the high-water mark what the store committed (the
 // ingester calls it under storeMu, after each successful write), and
 // reports a store file replaced while the gateway ran.
 func (a *Auditor) noteStored(seq uint64) {
-	if a.spool == nil || a.spool.hwm == nil {
+	if a.spool == nil || !a.spool.HasHighWater() {
 		return
 	}
 	id := storeIDOf(a.store)
-	prevID, prevSeq := a.spool.hwm.noteStore(id, seq)
+	prevID, prevSeq := a.spool.NoteStored(id, seq)
 	if prevID != "" && id != "" && id != prevID && prevSeq > 0 {
-		a.reportDamage(DamageEvent{Kind: DamageStoreReplaced, File: a.storePath(), SeqBefore: prevSeq,
+		a.reportDamage(spool.DamageEvent{Kind: DamageStoreReplaced, File: a.storePath(), SeqBefore: prevSeq,
 			Detail: fmt.Sprintf("the store file was replaced or recreated while the gateway ran: this gateway's records up to seq %d were in the old file and are not in the new one", prevSeq)})
 	}
 }
@@ -161,7 +150,7 @@ func (a *Auditor) syncHighWater(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if err := a.spool.hwm.sync(); err != nil {
+		if err := a.spool.SyncHighWater(); err != nil {
 			a.log.Warn("audit: high-water mark", "err", err)
 		}
 	}
@@ -190,7 +179,7 @@ func damagedStoreHint(err error, spoolDir, gateway string) error {
 	if !errors.Is(err, ErrStoreDamaged) || spoolDir == "" {
 		return err
 	}
-	mark := filepath.Join(spoolDir, spoolName(gateway), hwmName)
+	mark := filepath.Join(spoolDir, spool.Name(gateway), spool.HighWaterName)
 	if _, serr := os.Stat(mark); serr != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/audit/spool"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
@@ -116,24 +117,24 @@ func BenchmarkAuditorBeginEnd(b *testing.B) {
 // BenchmarkSpoolAppend measures the durable append alone: batches of
 // 1024 records encoded, written and fdatasynced into the spool.
 func BenchmarkSpoolAppend(b *testing.B) {
-	s, err := openSpool(b.TempDir(), spoolPos{}, quiet)
+	s, err := spool.Open(b.TempDir(), spool.Pos{}, spool.Options{Logger: quiet})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.unlock()
-	defer s.close()
+	defer s.Unlock()
+	defer s.Close()
 	const batch = 1024
-	items := make([]spoolItem, batch)
+	items := make([]spool.Item, batch)
 	for i := range items {
 		r := sample(i)
 		r.ID, r.Seq, r.Gateway = "01KAAAAAAAAAAAAAAAAAAAAAAA", uint64(i), "g1"
-		items[i] = spoolItem{kind: entryRecord, rec: r}
+		items[i] = spool.Item{Kind: spool.KindRecord, Seq: r.Seq, Payload: spooled{r}}
 	}
 	cpu := startCPU()
 	b.ResetTimer()
 	n := 0
 	for n < b.N {
-		if err := s.append(items); err != nil {
+		if err := s.Append(items); err != nil {
 			b.Fatal(err)
 		}
 		n += batch
@@ -217,7 +218,7 @@ func BenchmarkSpoolEncode(b *testing.B) {
 		if len(buf) > 60<<10 {
 			buf = buf[:0]
 		}
-		buf = appendEntry(buf, 1, int64(len(buf)), entryRecord, r)
+		buf = spool.EncodeEntry(buf, 1, int64(len(buf)), spool.KindRecord, spooled{r})
 	}
-	b.SetBytes(int64(len(appendEntry(nil, 1, 0, entryRecord, r))))
+	b.SetBytes(int64(len(spool.EncodeEntry(nil, 1, 0, spool.KindRecord, spooled{r}))))
 }

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"time"
 	"unsafe"
+
+	"github.com/sluicehq/sluice/audit/spool"
 )
 
 // The record payload of a spool entry: a compact binary form of a Record,
@@ -244,3 +246,24 @@ func (t Type) readValue(d *payloadReader, p any) {
 		d.err = errBadEntry
 	}
 }
+
+// spooled is a record as a spool entry's payload: the spool frames what
+// AppendPayload writes (the current payload version) without knowing its
+// form. A struct of one pointer, so it goes into the spool.Payload
+// interface without an allocation.
+type spooled struct{ r *Record }
+
+// AppendPayload implements spool.Payload.
+func (p spooled) AppendPayload(dst []byte) []byte { return appendRecord(dst, p.r) }
+
+// decodePayload is the spool.Decoder of record payloads, of any version.
+func decodePayload(b []byte) (spool.Payload, uint64, error) {
+	r, err := decodeRecord(b)
+	if err != nil {
+		return nil, 0, err
+	}
+	return spooled{r}, r.Seq, nil
+}
+
+// recordOf is the record an entry of the Auditor's spool carries.
+func recordOf(it *spool.Item) *Record { return it.Payload.(spooled).r }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/audit/spool"
 	"github.com/sluicehq/sluice/internal/config"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
@@ -133,7 +134,7 @@ func TestSpoolDamageAfterKill9(t *testing.T) {
 			d := dmg[0]
 			// (The damaged bytes may have held only outcomes: then no seq
 			// is named, and nothing may be missing.)
-			if d.Kind != DamageSpool || d.File != seg || d.Offset <= 0 || d.Bytes <= 0 {
+			if d.Kind != spool.DamageSpool || d.File != seg || d.Offset <= 0 || d.Bytes <= 0 {
 				t.Fatalf("damage %+v", d)
 			}
 			// Every seq the event does not name is in the store; those it
@@ -190,7 +191,7 @@ func TestSpoolDamageAfterKill9(t *testing.T) {
 			rec := httptest.NewRecorder()
 			a.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/v1/audit?limit=1", nil))
 			var body struct {
-				Damage []DamageEvent `json:"damage"`
+				Damage []spool.DamageEvent `json:"damage"`
 			}
 			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || len(body.Damage) != 1 || body.Damage[0].File != seg ||
 				body.Damage[0].LostSeqFrom != d.LostSeqFrom {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/audit/spool"
 	"github.com/sluicehq/sluice/internal/vocab"
 )
 
@@ -84,38 +85,7 @@ func TestStoreV1Fixture(t *testing.T) {
 			t.Errorf("%s:\n got %+v\nwant %+v", r.ID, public(r), want[r.ID])
 		}
 	}
-	if cur, err := s.spoolCursor(ctx, "gw-a"); err != nil || cur != (spoolPos{3, 4567}) {
+	if cur, err := s.spoolCursor(ctx, "gw-a"); err != nil || cur != (spool.Pos{Seg: 3, Off: 4567}) {
 		t.Errorf("cursor %+v %v", cur, err)
-	}
-}
-
-// testdata/spool-framing2 holds a segment written by the spool of commit
-// 943f5b2: framing 2, record payload version 1, the records of
-// legacyFixture as testdata/spool-v1 holds them.
-func TestSpoolFraming2Payload1Fixture(t *testing.T) {
-	dir := t.TempDir()
-	copyFile(t, "testdata/spool-framing2/0000000000000001.spool", filepath.Join(dir, "0000000000000001.spool"))
-	s, err := openSpool(dir, spoolPos{}, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.unlock()
-	var got []spoolItem
-	res, err := s.replay(spoolPos{}, 7, replayExpect{}, func(items []spoolItem) error {
-		got = append(got, items...)
-		return nil
-	})
-	if err != nil || len(got) != 25 || len(res.damage) != 0 {
-		t.Fatalf("replayed %d entries, damage %v, %v", len(got), res.damage, err)
-	}
-	for i := range 20 {
-		if want := legacyFixture(i); got[i].kind != entryRecord || !reflect.DeepEqual(public(*got[i].rec), public(*want)) {
-			t.Fatalf("entry %d: %+v, want %+v", i, *got[i].rec, *want)
-		}
-	}
-	for i, g := range got[20:] {
-		if g.kind != entryOutcome || g.rec.ID != legacyFixture(4*i).ID || g.rec.Status != 200 || g.rec.DurationMS != 7 {
-			t.Fatalf("outcome %d: kind %d %+v", i, g.kind, *g.rec)
-		}
 	}
 }

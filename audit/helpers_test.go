@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -49,4 +50,15 @@ func openTestStore(t testing.TB) (*sqliteStore, string) {
 
 func testAuditConfig(path string) config.Audit {
 	return config.Audit{Store: "sqlite://" + path, OnFailure: "deny"}
+}
+
+func damageFile(t *testing.T, path string, fn func([]byte) []byte) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, fn(data), 0o640); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/sluicehq/sluice/audit/spool"
 )
 
 // NewHandler serves the admin API's audit endpoints from r:
@@ -32,7 +34,7 @@ type handler struct {
 	// damage, when set, lists the damage the Auditor found: GET
 	// /v1/audit carries it as "damage" (an empty list when there is
 	// none), so the damage is seen where the records are read.
-	damage func() []DamageEvent
+	damage func() []spool.DamageEvent
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {

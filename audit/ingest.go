@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/sluicehq/sluice/audit/spool"
 )
 
 // ingestQueue holds what the spool has made durable and the store has not
@@ -12,9 +14,9 @@ import (
 // front.
 type ingestQueue struct {
 	mu       sync.Mutex
-	pending  []spoolItem
-	queued   spoolPos      // position of the last item handed over
-	ingested spoolPos      // the store has everything up to here
+	pending  []spool.Item
+	queued   spool.Pos     // position of the last item handed over
+	ingested spool.Pos     // the store has everything up to here
 	progress chan struct{} // closed (and replaced) when ingested advances
 	err      error         // the last ingest failure; nil after a success
 
@@ -38,13 +40,13 @@ func newIngestQueue() *ingestQueue {
 }
 
 // add queues items (already durable in the spool) for the store.
-func (q *ingestQueue) add(items []spoolItem) {
+func (q *ingestQueue) add(items []spool.Item) {
 	if len(items) == 0 {
 		return
 	}
 	q.mu.Lock()
 	q.pending = append(q.pending, items...)
-	q.queued = items[len(items)-1].pos
+	q.queued = items[len(items)-1].Pos
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
@@ -71,7 +73,7 @@ func (q *ingestQueue) lastErr() error {
 // ingester reads them or removes them (advance), and add appends past
 // them (the capacity of the returned slice stops an append from reaching
 // into it).
-func (q *ingestQueue) take(n int) []spoolItem {
+func (q *ingestQueue) take(n int) []spool.Item {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n = min(n, len(q.pending))
@@ -80,7 +82,7 @@ func (q *ingestQueue) take(n int) []spoolItem {
 
 // advance drops the first n items, ingested up to pos. The items taken
 // are not to be read after it.
-func (q *ingestQueue) advance(n int, pos spoolPos) {
+func (q *ingestQueue) advance(n int, pos spool.Pos) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	rest := copy(q.pending, q.pending[n:])
@@ -156,7 +158,7 @@ func (a *Auditor) ingestRest(removed *int64) {
 	for a.iq.backlog() > 0 {
 		if err := a.ingestOnce(removed); err != nil {
 			a.log.Error("audit: records stay in the spool until the next start (the store cannot take them now)",
-				"count", a.iq.backlog(), "spool", a.spool.dir, "err", err)
+				"count", a.iq.backlog(), "spool", a.spool.Dir(), "err", err)
 			return
 		}
 	}
@@ -182,11 +184,11 @@ func (a *Auditor) ingestOnce(removed *int64) error {
 	if q.lastErr() != nil {
 		a.log.Info("audit: store takes spooled records again", "backlog", q.backlog()-len(items))
 	}
-	pos := items[len(items)-1].pos
+	pos := items[len(items)-1].Pos
 	q.advance(len(items), pos)
 	a.ins.ingested.Add(ctx, int64(len(items)))
 	if pos.Seg > *removed {
-		a.spool.removeBefore(pos.Seg)
+		a.spool.RemoveBefore(pos.Seg)
 		*removed = pos.Seg
 	}
 	return nil
@@ -195,28 +197,27 @@ func (a *Auditor) ingestOnce(removed *int64) error {
 // writeIngest merges items into one batch and writes it with the spool
 // position it reaches. A call whose decision and outcome are both in
 // items becomes one whole record: no open row, no later update.
-func (a *Auditor) writeIngest(ctx context.Context, items []spoolItem) error {
+func (a *Auditor) writeIngest(ctx context.Context, items []spool.Item) error {
 	idx := a.iq.idx
 	clear(idx)
 	b := &Batch{Inserts: make([]*Record, 0, len(items))}
-	for _, it := range items {
-		switch it.kind {
-		case entryRecord:
-			idx[it.rec.ID] = len(b.Inserts)
-			b.Inserts = append(b.Inserts, it.rec)
-		case entryOutcome:
-			if i, ok := idx[it.rec.ID]; ok && b.Inserts[i].TimeEnd.IsZero() {
-				b.Inserts[i] = it.rec
+	var maxSeq uint64
+	for i := range items {
+		r := recordOf(&items[i])
+		maxSeq = max(maxSeq, r.Seq)
+		switch items[i].Kind {
+		case spool.KindRecord:
+			idx[r.ID] = len(b.Inserts)
+			b.Inserts = append(b.Inserts, r)
+		case spool.KindOutcome:
+			if j, ok := idx[r.ID]; ok && b.Inserts[j].TimeEnd.IsZero() {
+				b.Inserts[j] = r
 			} else {
-				b.Outcomes = append(b.Outcomes, it.rec)
+				b.Outcomes = append(b.Outcomes, r)
 			}
 		}
 	}
-	b.cursor = &spoolCursor{gateway: a.opts.Gateway, pos: items[len(items)-1].pos}
-	var maxSeq uint64
-	for _, it := range items {
-		maxSeq = max(maxSeq, it.rec.Seq)
-	}
+	b.cursor = &spoolCursor{gateway: a.opts.Gateway, pos: items[len(items)-1].Pos}
 	a.storeMu.Lock()
 	defer a.storeMu.Unlock()
 	start := time.Now()
@@ -245,7 +246,7 @@ func (a *Auditor) Sync(ctx context.Context) error {
 	}
 	for {
 		q.mu.Lock()
-		done, ch, err := !q.ingested.before(target), q.progress, q.err
+		done, ch, err := !q.ingested.Before(target), q.progress, q.err
 		q.mu.Unlock()
 		if done {
 			return nil

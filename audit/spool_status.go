@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sluicehq/sluice/audit/spool"
 	"github.com/sluicehq/sluice/internal/config"
 )
 
@@ -29,7 +30,7 @@ type SpoolStatus struct {
 	LastWrite time.Time
 	// Damage is the damage a replay would report (the gateway reports it
 	// when it replays the spool).
-	Damage []DamageEvent
+	Damage []spool.DamageEvent
 }
 
 // PendingSpool reads, without locking or changing anything, the spools
@@ -60,23 +61,25 @@ func PendingSpool(ctx context.Context, url string) ([]SpoolStatus, error) {
 		if !e.IsDir() {
 			continue
 		}
-		s := &spool{dir: filepath.Join(root, e.Name()), log: quietLog}
-		st := SpoolStatus{Gateway: e.Name(), Dir: s.dir}
-		var from spoolPos // no cursor: everything in the spool is pending
+		s := spool.Peek(filepath.Join(root, e.Name()), spool.Options{Logger: quietLog, Decode: decodePayload})
+		st := SpoolStatus{Gateway: e.Name(), Dir: s.Dir()}
+		var from spool.Pos // no cursor: everything in the spool is pending
 		for gw, pos := range cursors {
-			if spoolName(gw) == e.Name() {
+			if spool.Name(gw) == e.Name() {
 				st.Gateway, from = gw, pos
 			}
 		}
-		var exp replayExpect
-		if hw, _, found, err := readHighWater(s.dir); err == nil && found {
-			exp.durable, exp.maxSeq = hw.Durable, hw.SpoolSeq
+		var exp spool.Expect
+		if hw, found, err := s.ReadHighWater(); err == nil && found {
+			exp.Durable, exp.MaxSeq = hw.Durable, hw.SpoolSeq
 		}
-		res, err := s.replay(from, 4096, exp, func(items []spoolItem) error {
-			if st.Gateway == e.Name() && len(items) > 0 && items[0].rec != nil && spoolName(items[0].rec.Gateway) == e.Name() {
-				// No cursor named it: the records do (the directory
-				// name may be the id's hex form).
-				st.Gateway = items[0].rec.Gateway
+		res, err := s.Replay(from, 4096, exp, func(items []spool.Item) error {
+			if st.Gateway == e.Name() && len(items) > 0 {
+				if gw := recordOf(&items[0]).Gateway; spool.Name(gw) == e.Name() {
+					// No cursor named it: the records do (the directory
+					// name may be the id's hex form).
+					st.Gateway = gw
+				}
 			}
 			st.Pending += len(items)
 			return nil
@@ -84,10 +87,10 @@ func PendingSpool(ctx context.Context, url string) ([]SpoolStatus, error) {
 		if err != nil {
 			return out, err
 		}
-		st.Damage = res.damage
-		segs, _ := s.segments()
+		st.Damage = res.Damage
+		segs, _ := s.Segments()
 		for _, n := range segs {
-			if fi, err := os.Stat(s.segPath(n)); err == nil && fi.ModTime().After(st.LastWrite) {
+			if fi, err := os.Stat(s.SegPath(n)); err == nil && fi.ModTime().After(st.LastWrite) {
 				st.LastWrite = fi.ModTime()
 			}
 		}
@@ -98,7 +101,7 @@ func PendingSpool(ctx context.Context, url string) ([]SpoolStatus, error) {
 
 // readCursors reads every gateway's spool cursor from the store at path,
 // read-only. A store written before spools existed has none.
-func readCursors(ctx context.Context, path string) (map[string]spoolPos, error) {
+func readCursors(ctx context.Context, path string) (map[string]spool.Pos, error) {
 	s, err := openSQLite(ctx, path, StoreOptions{ReadOnly: true})
 	if err != nil {
 		return nil, err
@@ -107,15 +110,15 @@ func readCursors(ctx context.Context, path string) (map[string]spoolPos, error) 
 	rows, err := s.r.Load().QueryContext(ctx, `SELECT gateway, seg, off FROM spool_cursor`)
 	if err != nil {
 		if strings.Contains(err.Error(), "no such table") {
-			return map[string]spoolPos{}, nil
+			return map[string]spool.Pos{}, nil
 		}
 		return nil, fmt.Errorf("audit: %s: spool cursors: %w", path, err)
 	}
 	defer rows.Close()
-	out := map[string]spoolPos{}
+	out := map[string]spool.Pos{}
 	for rows.Next() {
 		var gw string
-		var p spoolPos
+		var p spool.Pos
 		if err := rows.Scan(&gw, &p.Seg, &p.Off); err != nil {
 			return nil, err
 		}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/sluicehq/sluice/audit/spool"
 )
 
 // faultFiles records what the spool does to its segment files and makes
@@ -25,12 +27,12 @@ type fileOp struct {
 	data []byte // what a Write wrote
 }
 
-func (ff *faultFiles) open(path string, flag int, perm os.FileMode) (spoolFile, error) {
-	f, err := openOSSpoolFile(path, flag, perm)
+func (ff *faultFiles) open(path string, flag int, perm os.FileMode) (spool.File, error) {
+	f, err := spool.OpenOSFile(path, flag, perm)
 	if err != nil {
 		return nil, err
 	}
-	return &faultFile{spoolFile: f, ff: ff}, nil
+	return &faultFile{File: f, ff: ff}, nil
 }
 
 func (ff *faultFiles) set(writeErr, syncErr error) {
@@ -47,7 +49,7 @@ func (ff *faultFiles) snapshot() []fileOp {
 
 // faultFile is a segment file under faultFiles' control.
 type faultFile struct {
-	spoolFile
+	spool.File
 	ff *faultFiles
 }
 
@@ -59,7 +61,7 @@ func (f *faultFile) Write(b []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return f.spoolFile.Write(b)
+	return f.File.Write(b)
 }
 
 func (f *faultFile) Datasync() error {
@@ -70,7 +72,7 @@ func (f *faultFile) Datasync() error {
 	if err != nil {
 		return err
 	}
-	return f.spoolFile.Datasync()
+	return f.File.Datasync()
 }
 
 // syncedAfter reports whether ops hold a Write containing id followed by

@@ -10,115 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/audit/spool"
 	"github.com/sluicehq/sluice/internal/config"
 )
-
-func spoolItems(n, from int) []spoolItem {
-	items := make([]spoolItem, n)
-	for i := range items {
-		r := sample(from + i)
-		r.ID = string(rune('A'+i%26)) + strings.Repeat("0", IDLen-1)
-		items[i] = spoolItem{kind: entryRecord, rec: r}
-	}
-	return items
-}
-
-func TestSpoolAppendReplay(t *testing.T) {
-	dir := t.TempDir()
-	s, err := openSpool(dir, spoolPos{}, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, second := spoolItems(3, 0), spoolItems(2, 3)
-	second[1].kind = entryOutcome
-	if err := s.append(first); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.check(); err != nil { // a probe entry between them
-		t.Fatal(err)
-	}
-	if err := s.append(second); err != nil {
-		t.Fatal(err)
-	}
-	s.close()
-	s.unlock()
-
-	replay := func(from spoolPos) []spoolItem {
-		t.Helper()
-		s, err := openSpool(dir, from, quiet)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.unlock()
-		var got []spoolItem
-		if _, err := s.replay(from, 2, replayExpect{}, func(items []spoolItem) error {
-			if len(items) > 2 {
-				t.Fatalf("chunk of %d", len(items))
-			}
-			got = append(got, items...)
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-		return got
-	}
-	all := replay(spoolPos{})
-	if len(all) != 5 {
-		t.Fatalf("replayed %d entries, want 5 (the probe skipped)", len(all))
-	}
-	for i, want := range append(first, second...) {
-		if all[i].kind != want.kind || all[i].rec.ID != want.rec.ID || all[i].rec.Host != want.rec.Host || all[i].pos != want.pos {
-			t.Fatalf("entry %d: got %v %s %v, want %v %s %v", i, all[i].kind, all[i].rec.ID, all[i].pos, want.kind, want.rec.ID, want.pos)
-		}
-	}
-	if rest := replay(first[2].pos); len(rest) != 2 || rest[0].rec.ID != second[0].rec.ID {
-		t.Fatalf("replay from the third entry: %d entries", len(rest))
-	}
-	if rest := replay(second[1].pos); len(rest) != 0 {
-		t.Fatalf("replay from the end: %d entries", len(rest))
-	}
-
-	// A write cut short by a crash: the torn entry and nothing after it.
-	seg := filepath.Join(dir, "0000000000000001.spool")
-	fi, err := os.Stat(seg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(seg, fi.Size()-3); err != nil {
-		t.Fatal(err)
-	}
-	if got := replay(spoolPos{}); len(got) != 4 {
-		t.Fatalf("after a torn tail: %d entries, want 4", len(got))
-	}
-	// A flipped byte fails its entry's checksum; replay resumes at the
-	// next entry (spool_damage_test.go covers the damage report).
-	data, _ := os.ReadFile(seg)
-	firstStart := first[0].pos.Off - int64(len(appendEntry(nil, 1, 0, entryRecord, first[0].rec)))
-	data[firstStart+frameV2Header+5] ^= 0xff
-	if err := os.WriteFile(seg, data, 0o640); err != nil {
-		t.Fatal(err)
-	}
-	if got := replay(spoolPos{}); len(got) != 3 || got[0].rec.ID != first[1].rec.ID {
-		t.Fatalf("after corruption of the first entry: %d entries, want the 3 after it", len(got))
-	}
-}
-
-func TestSpoolLockedByOneProcess(t *testing.T) {
-	dir := t.TempDir()
-	s, err := openSpool(dir, spoolPos{}, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := openSpool(dir, spoolPos{}, quiet); err == nil || !strings.Contains(err.Error(), "in use") {
-		t.Fatalf("second open: %v", err)
-	}
-	s.unlock()
-	s2, err := openSpool(dir, spoolPos{}, quiet)
-	if err != nil {
-		t.Fatalf("open after unlock: %v", err)
-	}
-	s2.unlock()
-}
 
 // openSpooled opens an Auditor with the spool on the SQLite store at
 // path (as `sluice serve` does).
@@ -157,7 +51,7 @@ func crash(a *Auditor) {
 	if a.opts.ProbeInterval != time.Hour {
 		panic("crash: open the Auditor with parked")
 	}
-	a.spool.unlock()
+	a.spool.Unlock()
 }
 
 func countRecords(t *testing.T, path string) (all, open int) {
@@ -246,7 +140,7 @@ func TestSpoolReplayAfterCrash(t *testing.T) {
 			t.Errorf("record %d: error %q, want %q", i, recs[0].Error, wantErr)
 		}
 	}
-	segs, _ := a.spool.segments()
+	segs, _ := a.spool.Segments()
 	if len(segs) > 1 {
 		t.Errorf("replayed segments not removed: %v", segs)
 	}
@@ -287,9 +181,9 @@ func TestSpoolFailure(t *testing.T) {
 	if err := a.Begin(ctx, sample(0)); err != nil {
 		t.Fatal(err)
 	}
-	dir := a.spool.dir
-	segs, _ := a.spool.segments()
-	if err := os.Remove(a.spool.segPath(segs[len(segs)-1])); err != nil {
+	dir := a.spool.Dir()
+	segs, _ := a.spool.Segments()
+	if err := os.Remove(a.spool.SegPath(segs[len(segs)-1])); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Begin(ctx, sample(1)); !errors.Is(err, ErrUnavailable) {
@@ -332,7 +226,7 @@ type cursorWrap struct {
 	real *sqliteStore
 }
 
-func (c cursorWrap) spoolCursor(ctx context.Context, gw string) (spoolPos, error) {
+func (c cursorWrap) spoolCursor(ctx context.Context, gw string) (spool.Pos, error) {
 	return c.real.spoolCursor(ctx, gw)
 }
 
@@ -470,51 +364,6 @@ func TestReplaySpools(t *testing.T) {
 	}
 	if _, err := ReplaySpools(ctx, "discard://", quiet); err == nil {
 		t.Error("replay of a store without spools: no error")
-	}
-}
-
-// A busy spool writes into a segment of zeros prepared beforehand;
-// replay stops quietly at the unused rest.
-func TestSpoolPreparedSegment(t *testing.T) {
-	dir := t.TempDir()
-	s, err := openSpool(dir, spoolPos{}, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.append(spoolItems(2, 0)); err != nil {
-		t.Fatal(err)
-	}
-	s.prepareSpare()
-	<-s.spareDone
-	s.abandon() // the next append starts segment 2 from the spare
-	items := spoolItems(3, 2)
-	if err := s.append(items); err != nil {
-		t.Fatal(err)
-	}
-	if items[0].pos.Seg != 2 {
-		t.Fatalf("second segment is %d", items[0].pos.Seg)
-	}
-	fi, err := os.Stat(s.segPath(2))
-	if err != nil || fi.Size() != spoolSegmentMax {
-		t.Fatalf("segment 2 is not the prepared one: %v %v", fi.Size(), err)
-	}
-	s.close()
-	s.unlock()
-	if _, err := os.Stat(filepath.Join(dir, spareName)); err == nil {
-		t.Fatal("spare not taken")
-	}
-	var logs strings.Builder
-	s2, err := openSpool(dir, spoolPos{}, slogTo(&logs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.unlock()
-	n := 0
-	if _, err := s2.replay(spoolPos{}, 100, replayExpect{}, func(items []spoolItem) error { n += len(items); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if n != 5 || logs.Len() != 0 {
-		t.Fatalf("replayed %d entries (want 5), logged %q", n, logs.String())
 	}
 }
 

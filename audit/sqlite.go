@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluicehq/sluice/audit/spool"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
@@ -553,17 +554,17 @@ func (s *sqliteStore) write(ctx context.Context, b *Batch) (err error) {
 
 // spoolCursor is the position of the last entry of gateway's spool
 // ingested ({0, 0} for a new file).
-func (s *sqliteStore) spoolCursor(ctx context.Context, gateway string) (spoolPos, error) {
+func (s *sqliteStore) spoolCursor(ctx context.Context, gateway string) (spool.Pos, error) {
 	if err := s.ensureOpen(ctx); err != nil {
-		return spoolPos{}, err
+		return spool.Pos{}, err
 	}
-	var p spoolPos
+	var p spool.Pos
 	err := s.conn.QueryRowContext(ctx, `SELECT seg, off FROM spool_cursor WHERE gateway = ?`, gateway).Scan(&p.Seg, &p.Off)
 	if errors.Is(err, sql.ErrNoRows) {
-		return spoolPos{}, nil
+		return spool.Pos{}, nil
 	}
 	if err != nil {
-		return spoolPos{}, fmt.Errorf("audit: %s: spool cursor: %w", s.path, err)
+		return spool.Pos{}, fmt.Errorf("audit: %s: spool cursor: %w", s.path, err)
 	}
 	return p, nil
 }

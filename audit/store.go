@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/sluicehq/sluice/audit/spool"
 )
 
 // Batch is what the writer commits in one transaction: new records (the
@@ -32,7 +34,7 @@ type Batch struct {
 // spoolCursor is how far a gateway's spool has reached the store.
 type spoolCursor struct {
 	gateway string
-	pos     spoolPos
+	pos     spool.Pos
 }
 
 // identifiedStore is a store whose file has an id (SQLite's store_meta),
@@ -45,7 +47,7 @@ type identifiedStore interface {
 // the position of the last spool entry ingested.
 type spoolCursorStore interface {
 	Store
-	spoolCursor(ctx context.Context, gateway string) (spoolPos, error)
+	spoolCursor(ctx context.Context, gateway string) (spool.Pos, error)
 }
 
 // Len is the number of rows in the batch.

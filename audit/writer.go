@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/sluicehq/sluice/audit/spool"
 )
 
 // op is one row for the writer: a new record (done is the waiting
@@ -179,14 +181,14 @@ func (a *Auditor) persist(ctx context.Context, b *Batch) error {
 	if err := a.backlogFull(); err != nil {
 		return err
 	}
-	items := make([]spoolItem, 0, b.Len())
+	items := make([]spool.Item, 0, b.Len())
 	for _, r := range b.Inserts {
-		items = append(items, spoolItem{kind: entryRecord, rec: r})
+		items = append(items, spool.Item{Kind: spool.KindRecord, Seq: r.Seq, Payload: spooled{r}})
 	}
 	for _, r := range b.Outcomes {
-		items = append(items, spoolItem{kind: entryOutcome, rec: r})
+		items = append(items, spool.Item{Kind: spool.KindOutcome, Seq: r.Seq, Payload: spooled{r}})
 	}
-	if err := a.spool.append(items); err != nil {
+	if err := a.spool.Append(items); err != nil {
 		return err
 	}
 	a.iq.add(items)
@@ -201,7 +203,7 @@ func (a *Auditor) persistCheck(ctx context.Context) error {
 	if err := a.backlogFull(); err != nil {
 		return err
 	}
-	return a.spool.check()
+	return a.spool.Check()
 }
 
 // backlogFull applies when MaxBacklog spooled records wait for the store.

@@ -1,4 +1,4 @@
-package audit
+package spool
 
 import (
 	"bytes"
@@ -14,13 +14,13 @@ import (
 //
 //	[4]  sync marker C1 FF 53 A7 (0xC1 and 0xFF never occur in UTF-8 text)
 //	[1]  framing version, 2
-//	[1]  kind (entryRecord, entryOutcome, entryProbe, entrySegStart)
+//	[1]  kind (KindRecord, KindOutcome, kindProbe, kindSegStart)
 //	[2]  reserved, 0
 //	[4]  payload length n, little endian
 //	[4]  CRC-32C (Castagnoli) of bytes 4..12 of this header and the
 //	     payload, its initial value a mix of the segment number and the
 //	     entry's offset in the segment (frameCRC)
-//	[n]  payload: a record (codec.go), a segment start, or nothing
+//	[n]  payload: a record (Payload), a segment start, or nothing
 //
 // The marker lets replay find the next entry after damaged bytes (scan
 // for the marker, accept the first one whose checksum holds); the
@@ -47,24 +47,34 @@ const (
 	maxEntryPayload = 16 << 20
 )
 
-// Spool entry kinds.
+// Kind is what an entry is.
+type Kind byte
+
+// Entry kinds.
 const (
-	// entryRecord is a new record: the decision part of a call begun, or
-	// a whole record (Complete) when TimeEnd is set.
-	entryRecord byte = 1
-	// entryOutcome is the whole record again, with its outcome, for a
+	// KindRecord is a new record: the decision part of a call begun, or
+	// a whole record (Complete) when its payload says it ended.
+	KindRecord Kind = 1
+	// KindOutcome is the whole record again, with its outcome, for a
 	// call begun earlier.
-	entryOutcome byte = 2
+	KindOutcome Kind = 2
+	// kindProbe is a health-check entry (Check); replay skips it.
+	kindProbe Kind = 3
+	// kindSegStart is the first entry of every framing-2 segment: which
+	// segment this process wrote before it and where that one's durable
+	// data ends, so replay can tell a segment that lost its end (damage)
+	// from one whose last write failed or was cut short (never
+	// acknowledged).
+	kindSegStart Kind = 4
 )
+
+// legacyPayloadVersion is the first byte of every record payload that
+// framing 1 carried: it never carried any other, which lets replay test
+// candidate offsets of a damaged legacy segment cheaply.
+const legacyPayloadVersion = 1
 
 // spoolMarker starts every framing-2 entry.
 var spoolMarker = [4]byte{0xC1, 0xFF, 0x53, 0xA7}
-
-// entrySegStart is the first entry of every framing-2 segment: which
-// segment this process wrote before it and where that one's durable data
-// ends, so replay can tell a segment that lost its end (damage) from one
-// whose last write failed or was cut short (never acknowledged).
-const entrySegStart byte = 4
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
@@ -91,10 +101,10 @@ func posSeed(seg, off int64) uint32 {
 
 // beginFrame appends a framing-2 header for kind to dst; endFrame fills
 // in the length and checksum once the payload follows it.
-func beginFrame(dst []byte, kind byte) ([]byte, int) {
+func beginFrame(dst []byte, kind Kind) ([]byte, int) {
 	start := len(dst)
 	dst = append(dst, spoolMarker[0], spoolMarker[1], spoolMarker[2], spoolMarker[3],
-		framingV2, kind, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+		framingV2, byte(kind), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 	return dst, start
 }
 
@@ -108,16 +118,16 @@ func endFrame(dst []byte, start int, seg, off int64) []byte {
 }
 
 // appendEntry encodes one entry after dst, to be written at offset off of
-// segment seg: header, then the record (none for a probe).
-func appendEntry(dst []byte, seg, off int64, kind byte, r *Record) []byte {
+// segment seg: header, then the payload (none for a probe).
+func appendEntry(dst []byte, seg, off int64, kind Kind, p Payload) []byte {
 	dst, start := beginFrame(dst, kind)
-	if r != nil {
-		dst = appendRecord(dst, r)
+	if p != nil {
+		dst = p.AppendPayload(dst)
 	}
 	return endFrame(dst, start, seg, off)
 }
 
-// segStart is the payload of an entrySegStart entry.
+// segStart is the payload of a kindSegStart entry.
 type segStart struct {
 	// PrevSeg is the segment this process wrote before this one (0: none,
 	// this is its first), PrevEnd where that segment's durable data ends.
@@ -126,10 +136,10 @@ type segStart struct {
 	MaxSeq uint64
 }
 
-// appendSegStart encodes the entrySegStart entry of segment seg after dst
+// appendSegStart encodes the kindSegStart entry of segment seg after dst
 // (it is at offset 0).
 func appendSegStart(dst []byte, seg int64, st segStart) []byte {
-	dst, start := beginFrame(dst, entrySegStart)
+	dst, start := beginFrame(dst, kindSegStart)
 	dst = binary.AppendUvarint(dst, uint64(st.PrevSeg))
 	dst = binary.AppendUvarint(dst, uint64(st.PrevEnd))
 	dst = binary.AppendUvarint(dst, st.MaxSeq)
@@ -137,22 +147,30 @@ func appendSegStart(dst []byte, seg int64, st segStart) []byte {
 }
 
 func decodeSegStart(p []byte) (segStart, bool) {
-	d := &payloadReader{b: p}
-	st := segStart{PrevSeg: int64(d.uvarint()), PrevEnd: int64(d.uvarint()), MaxSeq: d.uvarint()}
-	return st, d.err == nil && len(d.b) == 0 && st.PrevSeg >= 0 && st.PrevEnd >= 0
+	var vals [3]uint64
+	for i := range vals {
+		v, n := binary.Uvarint(p)
+		if n <= 0 {
+			return segStart{}, false
+		}
+		vals[i], p = v, p[n:]
+	}
+	st := segStart{PrevSeg: int64(vals[0]), PrevEnd: int64(vals[1]), MaxSeq: vals[2]}
+	return st, len(p) == 0 && st.PrevSeg >= 0 && st.PrevEnd >= 0
 }
 
-// spoolEntry is one decoded entry.
-type spoolEntry struct {
-	kind  byte
-	rec   *Record  // entryRecord, entryOutcome
-	start segStart // entrySegStart
+// entry is one decoded entry.
+type entry struct {
+	kind    Kind
+	payload Payload  // KindRecord, KindOutcome
+	seq     uint64   // KindRecord, KindOutcome
+	start   segStart // kindSegStart
 }
 
 // decodeFrame decodes the entry of framing f at data[off:], in segment
 // seg, and returns it and its length; ok is false unless a whole, intact
-// entry of a known kind is there.
-func decodeFrame(f byte, data []byte, seg, off int64) (e spoolEntry, n int64, ok bool) {
+// entry of a known kind is there, its payload read by decode.
+func decodeFrame(f byte, data []byte, seg, off int64, decode Decoder) (e entry, n int64, ok bool) {
 	var payload []byte
 	switch f {
 	case framingV2:
@@ -168,7 +186,7 @@ func decodeFrame(f byte, data []byte, seg, off int64) (e spoolEntry, n int64, ok
 		if frameCRC(b[4:12], seg, off, payload) != binary.LittleEndian.Uint32(b[12:]) {
 			return e, 0, false
 		}
-		e.kind, n = b[5], frameV2Header+size
+		e.kind, n = Kind(b[5]), frameV2Header+size
 	case framingV1:
 		kind, p, size, valid := decodeFrameV1(data[off:])
 		if !valid {
@@ -179,16 +197,16 @@ func decodeFrame(f byte, data []byte, seg, off int64) (e spoolEntry, n int64, ok
 		return e, 0, false
 	}
 	switch e.kind {
-	case entryProbe:
+	case kindProbe:
 		return e, n, len(payload) == 0
-	case entryRecord, entryOutcome:
-		r, err := decodeRecord(payload)
+	case KindRecord, KindOutcome:
+		p, seq, err := decode(payload)
 		if err != nil {
 			return e, 0, false
 		}
-		e.rec = r
+		e.payload, e.seq = p, seq
 		return e, n, true
-	case entrySegStart:
+	case kindSegStart:
 		st, valid := decodeSegStart(payload)
 		if !valid || f != framingV2 || off != 0 {
 			return e, 0, false
@@ -202,7 +220,7 @@ func decodeFrame(f byte, data []byte, seg, off int64) (e spoolEntry, n int64, ok
 
 // decodeFrameV1 reads a legacy (framing 1) entry: kind, record bytes, and
 // the entry's length.
-func decodeFrameV1(b []byte) (kind byte, payload []byte, n int64, ok bool) {
+func decodeFrameV1(b []byte) (kind Kind, payload []byte, n int64, ok bool) {
 	if len(b) < frameV1Header {
 		return 0, nil, 0, false
 	}
@@ -214,13 +232,13 @@ func decodeFrameV1(b []byte) (kind byte, payload []byte, n int64, ok bool) {
 	// segment): a known kind, and a record's payload version (framing 1
 	// only ever carried version 1).
 	p := b[frameV1Header : frameV1Header+size]
-	switch p[0] {
-	case entryProbe:
+	switch Kind(p[0]) {
+	case kindProbe:
 		if size != 1 {
 			return 0, nil, 0, false
 		}
-	case entryRecord, entryOutcome:
-		if size < 2 || p[1] != payloadV1 {
+	case KindRecord, KindOutcome:
+		if size < 2 || p[1] != legacyPayloadVersion {
 			return 0, nil, 0, false
 		}
 	default:
@@ -229,13 +247,13 @@ func decodeFrameV1(b []byte) (kind byte, payload []byte, n int64, ok bool) {
 	if crc32.Checksum(p, crcTable) != binary.LittleEndian.Uint32(b[4:]) {
 		return 0, nil, 0, false
 	}
-	return p[0], p[1:], frameV1Header + size, true
+	return Kind(p[0]), p[1:], frameV1Header + size, true
 }
 
 // nextFrame returns the offset of the first intact entry of framing f at
 // or after from in data, or -1. Framing 2 jumps from marker to marker;
 // framing 1 has none and tries every offset.
-func nextFrame(f byte, data []byte, seg, from int64) int64 {
+func nextFrame(f byte, data []byte, seg, from int64, decode Decoder) int64 {
 	for off := from; off < int64(len(data)); {
 		if f == framingV2 {
 			i := bytes.Index(data[off:], spoolMarker[:])
@@ -244,7 +262,7 @@ func nextFrame(f byte, data []byte, seg, from int64) int64 {
 			}
 			off += int64(i)
 		}
-		if _, _, ok := decodeFrame(f, data, seg, off); ok {
+		if _, _, ok := decodeFrame(f, data, seg, off, decode); ok {
 			return off
 		}
 		off++
@@ -255,18 +273,25 @@ func nextFrame(f byte, data []byte, seg, from int64) int64 {
 // segmentFraming tells which framing a segment was written with: the
 // framing of its first entry, else of the first intact entry anywhere in
 // it (its start is damaged), else framing 2.
-func segmentFraming(data []byte, seg int64) byte {
+func segmentFraming(data []byte, seg int64, decode Decoder) byte {
 	if len(data) >= 4 && bytes.Equal(data[:4], spoolMarker[:]) {
 		return framingV2
 	}
-	if _, _, ok := decodeFrame(framingV1, data, seg, 0); ok {
+	if _, _, ok := decodeFrame(framingV1, data, seg, 0, decode); ok {
 		return framingV1
 	}
-	if nextFrame(framingV2, data, seg, 0) >= 0 {
+	if nextFrame(framingV2, data, seg, 0, decode) >= 0 {
 		return framingV2
 	}
-	if nextFrame(framingV1, data, seg, 0) >= 0 {
+	if nextFrame(framingV1, data, seg, 0, decode) >= 0 {
 		return framingV1
 	}
 	return framingV2
+}
+
+// EncodeEntry appends the bytes Append writes for one entry of kind
+// carrying p, to be written at offset off of segment seg (its checksum
+// binds it there): what an entry costs, for benchmarks and tests.
+func EncodeEntry(dst []byte, seg, off int64, kind Kind, p Payload) []byte {
+	return appendEntry(dst, seg, off, kind, p)
 }

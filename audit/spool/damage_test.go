@@ -1,7 +1,6 @@
-package audit
+package spool
 
 import (
-	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -28,19 +27,12 @@ type writtenEntry struct {
 func writeSpool(t *testing.T, n, batch int, splits ...int) *writtenSpool {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := openSpool(dir, spoolPos{}, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.hwm, err = openHighWater(dir, highWater{}, 0, quiet); err != nil {
+	s := open(t, dir, Pos{}, quiet)
+	if err := s.OpenHighWater(HighWater{}); err != nil {
 		t.Fatal(err)
 	}
 	w := &writtenSpool{dir: dir}
-	items := spoolItems(n, 0)
-	for i := range items {
-		items[i].rec.Seq = uint64(i + 1)
-		items[i].rec.ID = fmt.Sprintf("01TEST%020d", i)
-	}
+	items := testItems(n, 0)
 	split := map[int]bool{}
 	for _, i := range splits {
 		split[i] = true
@@ -55,44 +47,41 @@ func writeSpool(t *testing.T, n, batch int, splits ...int) *writtenSpool {
 		if split[i] {
 			s.abandon()
 		}
-		if err := s.append(items[i:j]); err != nil {
+		if err := s.Append(items[i:j]); err != nil {
 			t.Fatal(err)
 		}
 		i = j
 	}
-	for i, it := range items {
-		size := int64(len(appendEntry(nil, it.pos.Seg, 0, it.kind, it.rec)))
-		w.ents = append(w.ents, writtenEntry{id: it.rec.ID, seq: uint64(i + 1), seg: it.pos.Seg, start: it.pos.Off - size, end: it.pos.Off})
+	for _, it := range items {
+		size := int64(len(appendEntry(nil, it.Pos.Seg, 0, it.Kind, it.Payload)))
+		w.ents = append(w.ents, writtenEntry{id: idOf(it), seq: it.Seq, seg: it.Pos.Seg, start: it.Pos.Off - size, end: it.Pos.Off})
 	}
-	s.close()
-	s.unlock()
+	s.Close()
+	s.Unlock()
 	return w
 }
 
-func (w *writtenSpool) segPath(seg int64) string { return (&spool{dir: w.dir}).segPath(seg) }
+func (w *writtenSpool) segPath(seg int64) string { return Peek(w.dir, Options{}).SegPath(seg) }
 
 // replayAll replays the spool from the start with its high-water mark.
-func (w *writtenSpool) replayAll(t *testing.T) (map[string]bool, replayResult, string) {
+func (w *writtenSpool) replayAll(t *testing.T) (map[string]bool, ReplayResult, string) {
 	t.Helper()
 	var logs strings.Builder
-	s, err := openSpool(w.dir, spoolPos{}, slogTo(&logs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.unlock()
-	var exp replayExpect
-	if hw, _, found, err := readHighWater(w.dir); err != nil || !found {
+	s := open(t, w.dir, Pos{}, slogTo(&logs))
+	defer s.Unlock()
+	var exp Expect
+	if hw, found, err := ReadHighWater(w.dir); err != nil || !found {
 		t.Fatalf("high-water mark: %v %v", found, err)
 	} else {
-		exp.durable, exp.maxSeq = hw.Durable, hw.SpoolSeq
+		exp.Durable, exp.MaxSeq = hw.Durable, hw.SpoolSeq
 	}
 	got := map[string]bool{}
-	res, err := s.replay(spoolPos{}, 64, exp, func(items []spoolItem) error {
+	res, err := s.Replay(Pos{}, 64, exp, func(items []Item) error {
 		for _, it := range items {
-			if got[it.rec.ID] {
-				t.Errorf("%s replayed twice", it.rec.ID)
+			if got[idOf(it)] {
+				t.Errorf("%s replayed twice", idOf(it))
 			}
-			got[it.rec.ID] = true
+			got[idOf(it)] = true
 		}
 		return nil
 	})
@@ -100,17 +89,6 @@ func (w *writtenSpool) replayAll(t *testing.T) (map[string]bool, replayResult, s
 		t.Fatal(err)
 	}
 	return got, res, logs.String()
-}
-
-func damageFile(t *testing.T, path string, fn func([]byte) []byte) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, fn(data), 0o640); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // Damage anywhere in a segment costs only the entries it touches: replay
@@ -158,7 +136,7 @@ func TestSpoolDamageSkipsOnlyDamagedEntries(t *testing.T) {
 		}, false},
 		{"torn tail", func(w *writtenSpool, data []byte) ([]byte, int64, int64) {
 			// Part of a write the crash cut short, never synced.
-			extra := appendEntry(nil, 1, int64(len(data)), entryRecord, sample(9999))
+			extra := appendEntry(nil, 1, int64(len(data)), KindRecord, testItems(1, 9999)[0].Payload)
 			return append(data, extra[:len(extra)/2]...), int64(len(data)), int64(len(data))
 		}, true},
 	} {
@@ -185,15 +163,15 @@ func TestSpoolDamageSkipsOnlyDamagedEntries(t *testing.T) {
 				}
 			}
 			if tc.torn {
-				if len(res.damage) != 0 || len(res.torn) != 1 || !strings.Contains(logs, "never acknowledged") {
-					t.Fatalf("torn tail: damage %+v, torn %v, logs %s", res.damage, res.torn, logs)
+				if len(res.Damage) != 0 || len(res.Torn) != 1 || !strings.Contains(logs, "never acknowledged") {
+					t.Fatalf("torn tail: damage %+v, torn %v, logs %s", res.Damage, res.Torn, logs)
 				}
 				return
 			}
-			if len(res.damage) != 1 {
-				t.Fatalf("damage events: %+v", res.damage)
+			if len(res.Damage) != 1 {
+				t.Fatalf("damage events: %+v", res.Damage)
 			}
-			d := res.damage[0]
+			d := res.Damage[0]
 			first, last := lost[0], lost[len(lost)-1]
 			wantOff := first.start
 			if from < w.ents[0].start {
@@ -206,8 +184,8 @@ func TestSpoolDamageSkipsOnlyDamagedEntries(t *testing.T) {
 			if d.LostSeqFrom != first.seq || d.LostSeqTo != last.seq {
 				t.Errorf("lost seqs %d..%d, want %d..%d", d.LostSeqFrom, d.LostSeqTo, first.seq, last.seq)
 			}
-			if len(res.torn) != 0 {
-				t.Errorf("damage also reported as a torn tail: %v", res.torn)
+			if len(res.Torn) != 0 {
+				t.Errorf("damage also reported as a torn tail: %v", res.Torn)
 			}
 		})
 	}
@@ -240,8 +218,8 @@ func TestSpoolDamageInEarlierSegment(t *testing.T) {
 				t.Fatalf("intact seq %d (segment %d) not replayed", e.seq, e.seg)
 			}
 		}
-		if len(res.damage) != 1 || res.damage[0].File != seg1 || res.damage[0].LostSeqFrom != lostFrom || res.damage[0].LostSeqTo != lostTo {
-			t.Fatalf("damage %+v, want %s seqs %d..%d", res.damage, seg1, lostFrom, lostTo)
+		if len(res.Damage) != 1 || res.Damage[0].File != seg1 || res.Damage[0].LostSeqFrom != lostFrom || res.Damage[0].LostSeqTo != lostTo {
+			t.Fatalf("damage %+v, want %s seqs %d..%d", res.Damage, seg1, lostFrom, lostTo)
 		}
 	})
 	t.Run("missing", func(t *testing.T) {
@@ -250,10 +228,10 @@ func TestSpoolDamageInEarlierSegment(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, res, _ := w.replayAll(t)
-		if len(got) != 200 || len(res.damage) != 1 {
-			t.Fatalf("replayed %d (want 200), damage %+v", len(got), res.damage)
+		if len(got) != 200 || len(res.Damage) != 1 {
+			t.Fatalf("replayed %d (want 200), damage %+v", len(got), res.Damage)
 		}
-		if d := res.damage[0]; d.Kind != DamageSpoolMissing || d.File != w.segPath(2) || d.LostSeqFrom != 101 || d.LostSeqTo != 200 {
+		if d := res.Damage[0]; d.Kind != DamageSpoolMissing || d.File != w.segPath(2) || d.LostSeqFrom != 101 || d.LostSeqTo != 200 {
 			t.Fatalf("damage %+v, want segment 2 missing, seqs 101..200", d)
 		}
 	})
@@ -263,9 +241,9 @@ func TestSpoolDamageInEarlierSegment(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, res, _ := w.replayAll(t)
-		if len(got) != 100 || len(res.damage) != 1 || res.damage[0].Kind != DamageSpoolMissing ||
-			res.damage[0].LostSeqFrom != 101 || res.damage[0].LostSeqTo != 300 {
-			t.Fatalf("replayed %d (want 100), damage %+v", len(got), res.damage)
+		if len(got) != 100 || len(res.Damage) != 1 || res.Damage[0].Kind != DamageSpoolMissing ||
+			res.Damage[0].LostSeqFrom != 101 || res.Damage[0].LostSeqTo != 300 {
+			t.Fatalf("replayed %d (want 100), damage %+v", len(got), res.Damage)
 		}
 	})
 	t.Run("earlier segment's write cut short", func(t *testing.T) {
@@ -273,12 +251,12 @@ func TestSpoolDamageInEarlierSegment(t *testing.T) {
 		// the writer then starts a new segment. Not damage.
 		w := writeSpool(t, 300, 16, 160)
 		damageFile(t, w.segPath(1), func(data []byte) []byte {
-			extra := appendEntry(nil, 1, int64(len(data)), entryRecord, sample(9999))
+			extra := appendEntry(nil, 1, int64(len(data)), KindRecord, testItems(1, 9999)[0].Payload)
 			return append(data, extra[:len(extra)-5]...)
 		})
 		got, res, logs := w.replayAll(t)
-		if len(got) != 300 || len(res.damage) != 0 || len(res.torn) != 1 || !strings.Contains(logs, "never acknowledged") {
-			t.Fatalf("replayed %d, damage %+v, torn %v", len(got), res.damage, res.torn)
+		if len(got) != 300 || len(res.Damage) != 0 || len(res.Torn) != 1 || !strings.Contains(logs, "never acknowledged") {
+			t.Fatalf("replayed %d, damage %+v, torn %v", len(got), res.Damage, res.Torn)
 		}
 	})
 }

@@ -1,4 +1,4 @@
-package audit
+package spool
 
 import (
 	"fmt"
@@ -20,32 +20,32 @@ import (
 //     segment's start entry records (the writer notes where each segment's
 //     synced data ends when it starts the next);
 //   - the last segment ending before the durable end the high-water mark
-//     records (spool_hwm.go), or missing.
+//     records (hwm.go), or missing.
 //
 // Each damage event carries the segment file, the offset, the bytes
 // skipped, and the seqs of the intact entries on either side.
 
-// replayExpect is what replay knows about the spool from elsewhere.
-type replayExpect struct {
-	// seqBefore is the highest seq of this gateway the store holds.
-	seqBefore uint64
-	// durable and maxSeq are the high-water mark's: where the spool's
+// Expect is what replay knows about the spool from elsewhere.
+type Expect struct {
+	// SeqBefore is the highest seq of this gateway the store holds.
+	SeqBefore uint64
+	// Durable and MaxSeq are the high-water mark's: where the spool's
 	// synced data ends and the highest seq in it (zero: unknown).
-	durable spoolPos
-	maxSeq  uint64
+	Durable Pos
+	MaxSeq  uint64
 }
 
-// replayResult is what a replay found.
-type replayResult struct {
-	// end is the position after the last entry handed over.
-	end spoolPos
-	// maxSeq is the highest seq of the entries read (or seqBefore).
-	maxSeq uint64
-	// damage lists the damage found, settled (lost seqs inferred).
-	damage []DamageEvent
-	// torn lists the segments that end in a write cut short (not
+// ReplayResult is what a replay found.
+type ReplayResult struct {
+	// End is the position after the last entry handed over.
+	End Pos
+	// MaxSeq is the highest seq of the entries read (or SeqBefore).
+	MaxSeq uint64
+	// Damage lists the damage found, settled (lost seqs inferred).
+	Damage []DamageEvent
+	// Torn lists the segments that end in a write cut short (not
 	// damage).
-	torn []spoolPos
+	Torn []Pos
 }
 
 // segTail is where a segment's intact data ends, not yet classified: a
@@ -64,28 +64,33 @@ type segTail struct {
 
 // replayer is one replay's state.
 type replayer struct {
-	s     *spool
-	from  spoolPos
-	exp   replayExpect
+	s     *Spool
+	from  Pos
+	exp   Expect
 	chunk int
-	fn    func([]spoolItem) error
+	fn    func([]Item) error
 
-	items   []spoolItem
-	res     replayResult
+	items   []Item
+	res     ReplayResult
 	waiting []int    // damage events waiting for the next entry's seq
 	tail    *segTail // the previous segment's end, not yet classified
 	present map[int64]bool
 }
 
-// replay calls fn with the intact entries after from, in spool order, at
-// most chunk at a time, skipping damaged bytes; see above.
-func (s *spool) replay(from spoolPos, chunk int, exp replayExpect, fn func([]spoolItem) error) (replayResult, error) {
-	segs, err := s.segments()
+// Replay calls fn with the intact entries after from, in spool order, at
+// most chunk at a time, skipping damaged bytes; see above. The items
+// passed to fn are not to be kept after it returns (their slice is
+// reused); their payloads are.
+func (s *Spool) Replay(from Pos, chunk int, exp Expect, fn func([]Item) error) (ReplayResult, error) {
+	if s.decode == nil {
+		return ReplayResult{End: from}, fmt.Errorf("audit: spool %s: no payload decoder to replay with", s.dir)
+	}
+	segs, err := s.Segments()
 	if err != nil {
-		return replayResult{end: from}, err
+		return ReplayResult{End: from}, err
 	}
 	r := &replayer{s: s, from: from, exp: exp, chunk: chunk, fn: fn, present: map[int64]bool{}}
-	r.res.end, r.res.maxSeq = from, exp.seqBefore
+	r.res.End, r.res.MaxSeq = from, exp.SeqBefore
 	for _, seg := range segs {
 		r.present[seg] = true
 	}
@@ -93,7 +98,7 @@ func (s *spool) replay(from spoolPos, chunk int, exp replayExpect, fn func([]spo
 		if seg < from.Seg {
 			continue
 		}
-		data, err := os.ReadFile(s.segPath(seg))
+		data, err := os.ReadFile(s.SegPath(seg))
 		if err != nil {
 			return r.res, fmt.Errorf("audit: spool: %w", err)
 		}
@@ -111,10 +116,10 @@ func (r *replayer) segment(seg int64, data []byte) error {
 	if seg == r.from.Seg {
 		off = r.from.Off
 	}
-	f := segmentFraming(data, seg)
+	f := segmentFraming(data, seg, r.s.decode)
 	junk := int64(0)
 	for off < int64(len(data)) {
-		e, n, ok := decodeFrame(f, data, seg, off)
+		e, n, ok := decodeFrame(f, data, seg, off, r.s.decode)
 		if ok {
 			if err := r.entry(seg, off, n, e); err != nil {
 				return err
@@ -125,50 +130,50 @@ func (r *replayer) segment(seg int64, data []byte) error {
 		if allZero(data[off:]) {
 			break // the unused rest of a prepared segment
 		}
-		next := nextFrame(f, data, seg, off+1)
+		next := nextFrame(f, data, seg, off+1, r.s.decode)
 		if next < 0 {
 			junk = lastNonZero(data) + 1 - off
 			break
 		}
-		r.damage(DamageEvent{Kind: DamageSpool, File: r.s.segPath(seg), Offset: off, Bytes: next - off,
+		r.damage(DamageEvent{Kind: DamageSpool, File: r.s.SegPath(seg), Offset: off, Bytes: next - off,
 			Detail: "unreadable bytes between intact spool entries were skipped"})
 		off = next
 	}
 	if r.tail != nil {
 		r.classify(r.tail, 0, 0) // no start entry here said anything of it
 	}
-	r.tail = &segTail{seg: seg, end: off, junk: junk, seqAt: r.res.maxSeq}
-	if d := r.exp.durable; d.Seg == seg && r.from.before(d) {
-		r.tail.known, r.tail.knownSeq = d.Off, r.exp.maxSeq
+	r.tail = &segTail{seg: seg, end: off, junk: junk, seqAt: r.res.MaxSeq}
+	if d := r.exp.Durable; d.Seg == seg && r.from.Before(d) {
+		r.tail.known, r.tail.knownSeq = d.Off, r.exp.MaxSeq
 	}
 	return nil
 }
 
 // entry takes one intact entry.
-func (r *replayer) entry(seg, off, n int64, e spoolEntry) error {
+func (r *replayer) entry(seg, off, n int64, e entry) error {
 	switch e.kind {
-	case entrySegStart:
+	case kindSegStart:
 		r.segStarted(e.start)
 		return nil
-	case entryProbe:
+	case kindProbe:
 		return nil
 	}
-	seq := e.rec.Seq
+	seq := e.seq
 	// The first entry after damage whose seq is past the damage's
 	// bounds the records lost there.
 	keep := r.waiting[:0]
 	for _, i := range r.waiting {
-		if d := &r.res.damage[i]; seq > d.SeqBefore {
+		if d := &r.res.Damage[i]; seq > d.SeqBefore {
 			d.SeqAfter = seq
 		} else {
 			keep = append(keep, i)
 		}
 	}
 	r.waiting = keep
-	r.res.maxSeq = max(r.res.maxSeq, seq)
-	pos := spoolPos{seg, off + n}
-	r.res.end = pos
-	r.items = append(r.items, spoolItem{kind: e.kind, rec: e.rec, pos: pos})
+	r.res.MaxSeq = max(r.res.MaxSeq, seq)
+	pos := Pos{seg, off + n}
+	r.res.End = pos
+	r.items = append(r.items, Item{Kind: e.kind, Seq: seq, Payload: e.payload, Pos: pos})
 	if len(r.items) == r.chunk {
 		return r.flush()
 	}
@@ -212,15 +217,15 @@ func (r *replayer) classify(t *segTail, durableEnd int64, seqThen uint64) {
 		durableEnd, seqThen = t.known, max(seqThen, t.knownSeq)
 	}
 	if t.end < durableEnd {
-		r.damage(DamageEvent{Kind: DamageSpool, File: r.s.segPath(t.seg), Offset: t.end, Bytes: durableEnd - t.end,
+		r.damage(DamageEvent{Kind: DamageSpool, File: r.s.SegPath(t.seg), Offset: t.end, Bytes: durableEnd - t.end,
 			SeqBefore: t.seqAt, upTo: seqThen,
 			Detail: "the spool segment ends before data that was durable (truncated or overwritten); the entries there are lost"})
 		return
 	}
 	if t.junk > 0 {
-		r.res.torn = append(r.res.torn, spoolPos{t.seg, t.end})
+		r.res.Torn = append(r.res.Torn, Pos{t.seg, t.end})
 		r.s.log.Warn("audit: spool segment ends in an incomplete entry (a write cut short by a crash or a failed write; it was never acknowledged)",
-			"segment", r.s.segPath(t.seg), "offset", t.end, "bytes_ignored", t.junk)
+			"segment", r.s.SegPath(t.seg), "offset", t.end, "bytes_ignored", t.junk)
 	}
 }
 
@@ -234,8 +239,8 @@ func (r *replayer) missing(seg, durableEnd int64, seqThen uint64) {
 	if seg == r.from.Seg {
 		off = r.from.Off
 	}
-	r.damage(DamageEvent{Kind: DamageSpoolMissing, File: r.s.segPath(seg), Offset: off, Bytes: durableEnd - off,
-		SeqBefore: r.res.maxSeq, upTo: seqThen,
+	r.damage(DamageEvent{Kind: DamageSpoolMissing, File: r.s.SegPath(seg), Offset: off, Bytes: durableEnd - off,
+		SeqBefore: r.res.MaxSeq, upTo: seqThen,
 		Detail: "a spool segment that held durable entries is missing"})
 }
 
@@ -244,31 +249,31 @@ func (r *replayer) missing(seg, durableEnd int64, seqThen uint64) {
 func (r *replayer) finish() {
 	r.classify(r.tail, 0, 0) // against the high-water mark, when it is this segment's
 	r.tail = nil
-	if d := r.exp.durable; d.Seg != 0 {
-		r.missing(d.Seg, d.Off, r.exp.maxSeq)
+	if d := r.exp.Durable; d.Seg != 0 {
+		r.missing(d.Seg, d.Off, r.exp.MaxSeq)
 	}
-	if len(r.res.damage) == 0 && r.exp.maxSeq > r.res.maxSeq {
+	if len(r.res.Damage) == 0 && r.exp.MaxSeq > r.res.MaxSeq {
 		// Seqs known durable that no entry carries, with nothing else
 		// to show where they went.
-		r.damage(DamageEvent{Kind: DamageSpool, File: r.s.dir, SeqBefore: r.res.maxSeq, upTo: r.exp.maxSeq,
+		r.damage(DamageEvent{Kind: DamageSpool, File: r.s.dir, SeqBefore: r.res.MaxSeq, upTo: r.exp.MaxSeq,
 			Detail: "records the high-water mark says were durable in the spool are not in it"})
 	}
 	for _, i := range r.waiting {
-		r.res.damage[i].upTo = max(r.res.damage[i].upTo, r.exp.maxSeq)
+		r.res.Damage[i].upTo = max(r.res.Damage[i].upTo, r.exp.MaxSeq)
 	}
 	r.waiting = nil
-	for i := range r.res.damage {
-		r.res.damage[i].settle()
+	for i := range r.res.Damage {
+		r.res.Damage[i].settle()
 	}
 }
 
 // damage records e; its SeqAfter comes from the next entry read.
 func (r *replayer) damage(e DamageEvent) {
 	if e.SeqBefore == 0 {
-		e.SeqBefore = r.res.maxSeq
+		e.SeqBefore = r.res.MaxSeq
 	}
-	r.res.damage = append(r.res.damage, e)
-	r.waiting = append(r.waiting, len(r.res.damage)-1)
+	r.res.Damage = append(r.res.Damage, e)
+	r.waiting = append(r.waiting, len(r.res.Damage)-1)
 }
 
 func allZero(b []byte) bool {

@@ -1,4 +1,4 @@
-package audit
+package spool
 
 import (
 	"bytes"
@@ -19,8 +19,8 @@ import (
 // committed, and the spool's durable end and highest seq. It lives
 // outside the database so that a truncated, replaced or restored
 // audit.db is noticed when the gateway opens it (the store is behind the
-// mark: refused, auditor_open.go), and outside the segments so that a
-// spool that lost its end is noticed at replay (spool_replay.go).
+// mark: refused, audit's auditor_spool.go), and outside the segments so
+// that a spool that lost its end is noticed at replay (replay.go).
 //
 // It must never claim more than is durable, so it is written after the
 // spool's fdatasync and the store's commit, never before. It is cheap to
@@ -36,7 +36,9 @@ import (
 // [8] durable offset, [1] store id length, [≤64] store id, zeros,
 // [4] CRC-32C of bytes 0..124 at 124.
 const (
-	hwmName    = "hwm"
+	// HighWaterName is the mark's file name in the spool directory.
+	HighWaterName = "hwm"
+
 	hwmSlot    = 128
 	hwmVersion = 1
 	hwmIDMax   = 64
@@ -44,11 +46,12 @@ const (
 
 var hwmMagic = []byte("SLHW")
 
-// errHighWaterUnreadable: the file exists but neither slot is intact.
-var errHighWaterUnreadable = errors.New("high-water mark unreadable (both slots damaged)")
+// ErrHighWaterUnreadable means the mark's file exists but neither slot is
+// intact.
+var ErrHighWaterUnreadable = errors.New("high-water mark unreadable (both slots damaged)")
 
-// highWater is what the mark records.
-type highWater struct {
+// HighWater is what the mark records.
+type HighWater struct {
 	// StoreID is the id of the store file (its store_meta row).
 	StoreID string
 	// StoreSeq is the highest seq of this gateway the store committed.
@@ -57,10 +60,10 @@ type highWater struct {
 	// Durable the end of the spool's last synced write (zero: none since
 	// the last replay).
 	SpoolSeq uint64
-	Durable  spoolPos
+	Durable  Pos
 }
 
-func (h highWater) encode(gen uint64) []byte {
+func (h HighWater) encode(gen uint64) []byte {
 	b := make([]byte, hwmSlot)
 	copy(b, hwmMagic)
 	b[4] = hwmVersion
@@ -80,7 +83,7 @@ func (h highWater) encode(gen uint64) []byte {
 }
 
 // decodeHighWater reads one slot; ok is false unless it is intact.
-func decodeHighWater(b []byte) (h highWater, gen uint64, ok bool) {
+func decodeHighWater(b []byte) (h HighWater, gen uint64, ok bool) {
 	if len(b) < hwmSlot || !bytes.Equal(b[:4], hwmMagic) || b[4] != hwmVersion ||
 		crc32.Checksum(b[:124], crcTable) != binary.LittleEndian.Uint32(b[124:]) {
 		return h, 0, false
@@ -88,7 +91,7 @@ func decodeHighWater(b []byte) (h highWater, gen uint64, ok bool) {
 	gen = binary.LittleEndian.Uint64(b[8:])
 	h.StoreSeq = binary.LittleEndian.Uint64(b[16:])
 	h.SpoolSeq = binary.LittleEndian.Uint64(b[24:])
-	h.Durable = spoolPos{int64(binary.LittleEndian.Uint64(b[32:])), int64(binary.LittleEndian.Uint64(b[40:]))}
+	h.Durable = Pos{int64(binary.LittleEndian.Uint64(b[32:])), int64(binary.LittleEndian.Uint64(b[40:]))}
 	n := int(b[48])
 	if n > hwmIDMax {
 		return h, 0, false
@@ -97,15 +100,21 @@ func decodeHighWater(b []byte) (h highWater, gen uint64, ok bool) {
 	return h, gen, true
 }
 
-// readHighWater reads the mark in dir: found is false when there is
-// none (a new spool, or one written before marks existed).
-func readHighWater(dir string) (h highWater, gen uint64, found bool, err error) {
-	b, err := os.ReadFile(filepath.Join(dir, hwmName))
+// ReadHighWater reads the mark in dir without changing anything: found is
+// false when there is none (a new spool, or one written before marks
+// existed); ErrHighWaterUnreadable when neither slot is intact.
+func ReadHighWater(dir string) (h HighWater, found bool, err error) {
+	h, _, found, err = readHighWater(dir)
+	return h, found, err
+}
+
+func readHighWater(dir string) (h HighWater, gen uint64, found bool, err error) {
+	b, err := os.ReadFile(filepath.Join(dir, HighWaterName))
 	if errors.Is(err, fs.ErrNotExist) {
 		return h, 0, false, nil
 	}
 	if err != nil {
-		return h, 0, false, fmt.Errorf("audit: %s: %w", filepath.Join(dir, hwmName), err)
+		return h, 0, false, fmt.Errorf("audit: %s: %w", filepath.Join(dir, HighWaterName), err)
 	}
 	best := -1
 	for i := 0; i < 2 && (i+1)*hwmSlot <= len(b); i++ {
@@ -114,7 +123,7 @@ func readHighWater(dir string) (h highWater, gen uint64, found bool, err error) 
 		}
 	}
 	if best < 0 {
-		return highWater{}, 0, true, errHighWaterUnreadable
+		return HighWater{}, 0, true, ErrHighWaterUnreadable
 	}
 	return h, gen, true, nil
 }
@@ -127,7 +136,7 @@ type hwmFile struct {
 
 	mu     sync.Mutex
 	f      *os.File
-	cur    highWater
+	cur    HighWater
 	gen    uint64
 	dirty  bool // written since the last sync
 	failed bool // the last write failed (logged once)
@@ -135,8 +144,8 @@ type hwmFile struct {
 
 // openHighWater opens (creating, durably) the mark in dir, holding hw,
 // continuing from generation gen.
-func openHighWater(dir string, hw highWater, gen uint64, log *slog.Logger) (*hwmFile, error) {
-	path := filepath.Join(dir, hwmName)
+func openHighWater(dir string, hw HighWater, gen uint64, log *slog.Logger) (*hwmFile, error) {
+	path := filepath.Join(dir, HighWaterName)
 	_, statErr := os.Stat(path)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
@@ -163,7 +172,7 @@ func openHighWater(dir string, hw highWater, gen uint64, log *slog.Logger) (*hwm
 }
 
 // set replaces the whole mark and syncs it (at Open, after replay).
-func (h *hwmFile) set(hw highWater) error {
+func (h *hwmFile) set(hw HighWater) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.cur = hw
@@ -172,7 +181,7 @@ func (h *hwmFile) set(hw highWater) error {
 }
 
 // noteSpool records a new durable end of the spool and its highest seq.
-func (h *hwmFile) noteSpool(pos spoolPos, seq uint64) {
+func (h *hwmFile) noteSpool(pos Pos, seq uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.cur.Durable, h.cur.SpoolSeq = pos, max(h.cur.SpoolSeq, seq)
@@ -192,13 +201,6 @@ func (h *hwmFile) noteStore(id string, seq uint64) (prevID string, prevSeq uint6
 	}
 	h.writeLocked()
 	return prevID, prevSeq
-}
-
-// current returns the mark as it stands.
-func (h *hwmFile) current() highWater {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.cur
 }
 
 // writeLocked writes the next slot in place, without syncing. A failure
@@ -249,3 +251,44 @@ func (h *hwmFile) close() error {
 	h.f = nil
 	return err
 }
+
+// ReadHighWater reads this spool's mark (see the package function) and
+// remembers its generation, which OpenHighWater continues.
+func (s *Spool) ReadHighWater() (HighWater, bool, error) {
+	h, gen, found, err := readHighWater(s.dir)
+	s.hwmGen = gen
+	return h, found, err
+}
+
+// OpenHighWater starts keeping the mark (created durably if missing) with
+// hw in it: from now on every Append records the spool's durable end in
+// it, unsynced, and SyncHighWater makes it durable.
+func (s *Spool) OpenHighWater(hw HighWater) error {
+	h, err := openHighWater(s.dir, hw, s.hwmGen, s.log)
+	if err != nil {
+		return err
+	}
+	s.hwm = h
+	return nil
+}
+
+// HasHighWater reports whether the spool keeps its mark.
+func (s *Spool) HasHighWater() bool { return s.hwm != nil }
+
+// HighWaterPath is the mark's path.
+func (s *Spool) HighWaterPath() string { return filepath.Join(s.dir, HighWaterName) }
+
+// SetHighWater replaces the whole mark and syncs it (at Open, after
+// replay).
+func (s *Spool) SetHighWater(hw HighWater) error { return s.hwm.set(hw) }
+
+// NoteStored records in the mark that the store (file id, "" for none)
+// has committed this gateway's records up to seq, and returns the store
+// id and seq the mark held before (a different id: the store file was
+// replaced). Safe to call from another goroutine than the writer's.
+func (s *Spool) NoteStored(id string, seq uint64) (prevID string, prevSeq uint64) {
+	return s.hwm.noteStore(id, seq)
+}
+
+// SyncHighWater fdatasyncs the mark's last write.
+func (s *Spool) SyncHighWater() error { return s.hwm.sync() }

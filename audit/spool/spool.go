@@ -1,4 +1,10 @@
-package audit
+// Package spool is the audit store's write-ahead journal (docs/contract.md
+// §8): an append-only, checksummed, fdatasynced log of entries in segment
+// files, replayed after a crash, that skips only damaged bytes and says
+// what they cost. It knows nothing of what an entry carries: the caller
+// gives each entry's payload (Payload) and seq, and a Decoder to read
+// payloads back. See README.md.
+package spool
 
 import (
 	"errors"
@@ -27,59 +33,28 @@ import (
 // merged into one row) cost a fraction of what small commits did.
 //
 // Layout: <store>.spool/<gateway>/<segment>.spool, segments numbered in
-// hex and written in order, entries framed as spool_frame.go says (a
-// sync marker and a checksum per entry, so replay skips only damaged
-// bytes), each segment starting with an entrySegStart entry; beside them
-// the high-water mark (spool_hwm.go) and the lock.
+// hex and written in order, entries framed as frame.go says (a sync
+// marker and a checksum per entry, so replay skips only damaged bytes),
+// each segment starting with a segment-start entry; beside them the
+// high-water mark (hwm.go) and the lock.
 //
 // The store keeps, in the same transaction as the rows, the position just
-// after the last entry ingested (spool_cursor), so a restart replays
-// exactly the entries that did not reach it (spool_replay.go). Segments
-// before the cursor's are deleted.
+// after the last entry ingested (its spool cursor), so a restart replays
+// exactly the entries that did not reach it (replay.go). Segments before
+// the cursor's are deleted.
 
 // spoolSegmentMax is the size after which the next append starts a new
 // segment (so ingested data can be deleted).
 const spoolSegmentMax = 32 << 20
 
-// A busy spool writes into segments filled with zeros beforehand: an
-// fdatasync that changes no file size or extent needs no filesystem
-// journal commit, which halves its latency and kernel CPU here (measured:
-// 145 µs against 233–318 µs per commit on ext4). Once the current segment
-// holds spareAfter bytes, a goroutine prepares the next one as spareName;
-// idle gateways never pay for it.
-const (
-	spareAfter = spoolSegmentMax / 4
-	spareName  = "spare.zero"
-)
-
-// entryProbe is a health-check entry; replay skips it.
-const entryProbe byte = 3
-
-// spoolPos is a position in the spool: a segment and the offset just
-// after an entry.
-type spoolPos struct {
-	Seg, Off int64
-}
-
-func (p spoolPos) before(q spoolPos) bool {
-	return p.Seg < q.Seg || (p.Seg == q.Seg && p.Off < q.Off)
-}
-
-// spoolItem is one entry: a record (kind entryRecord) or an outcome
-// (entryOutcome), and where its entry ends.
-type spoolItem struct {
-	kind byte
-	rec  *Record
-	pos  spoolPos
-}
-
-// spool appends entries; only the Auditor's writer goroutine calls
-// append, check and close.
-type spool struct {
+// Spool appends entries; one goroutine (the Auditor's writer) calls
+// Append, Check and Close.
+type Spool struct {
 	dir      string
 	log      *slog.Logger
-	openFile openSpoolFileFunc
-	f        spoolFile
+	decode   Decoder
+	openFile OpenFileFunc
+	f        File
 	ident    os.FileInfo
 	seg      int64 // current segment, 0 before the first append
 	nextSeg  int64
@@ -91,8 +66,10 @@ type spool struct {
 	// segment before it; maxSeq is the highest seq made durable.
 	segStart segStart
 	maxSeq   uint64
-	// hwm records the durable end after every write (nil: none kept).
-	hwm *hwmFile
+	// hwm records the durable end after every write (nil: none kept);
+	// hwmGen is the generation of the mark read at Open.
+	hwm    *hwmFile
+	hwmGen uint64
 
 	// spareDone is set while a spare is being prepared or waits to be
 	// taken, and closed when its preparation ends (writer only).
@@ -100,9 +77,9 @@ type spool struct {
 	stop      chan struct{} // closed by close: stop preparing
 }
 
-// spoolName turns a gateway id into a directory name: the id itself when
-// it is plain, else its hex.
-func spoolName(gateway string) string {
+// Name turns a gateway id into the name of its spool directory: the id
+// itself when it is plain, else its hex.
+func Name(gateway string) string {
 	plain := gateway != "" && gateway != "." && gateway != ".."
 	for _, c := range gateway {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
@@ -116,13 +93,14 @@ func spoolName(gateway string) string {
 	return fmt.Sprintf("x%x", gateway)
 }
 
-// openSpool opens (creating) the spool directory. New segments are
-// numbered after every existing one and after the store's cursor.
-func openSpool(dir string, cursor spoolPos, log *slog.Logger) (*spool, error) {
+// Open opens (creating) the spool directory and locks it for this process
+// (flock: one writer per spool). New segments are numbered after every
+// existing one and after the store's cursor.
+func Open(dir string, cursor Pos, opts Options) (*Spool, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("audit: spool %s: %w", dir, err)
 	}
-	s := &spool{dir: dir, log: log, openFile: openOSSpoolFile, stop: make(chan struct{})}
+	s := Peek(dir, opts)
 	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("audit: spool %s: %w", dir, err)
@@ -132,9 +110,9 @@ func openSpool(dir string, cursor spoolPos, log *slog.Logger) (*spool, error) {
 		return nil, fmt.Errorf("audit: spool %s is in use by another process with the same gateway id (give each instance its own SLUICE_GATEWAY_ID): %w", dir, err)
 	}
 	s.lock = lock
-	segs, err := s.segments()
+	segs, err := s.Segments()
 	if err != nil {
-		s.unlock()
+		s.Unlock()
 		return nil, err
 	}
 	s.nextSeg = cursor.Seg + 1
@@ -144,12 +122,35 @@ func openSpool(dir string, cursor spoolPos, log *slog.Logger) (*spool, error) {
 	return s, nil
 }
 
-func (s *spool) segPath(seg int64) string {
+// Peek is the spool in dir for reading only (Replay, Segments, the
+// high-water mark): it takes no lock, so a running gateway may be writing
+// it, and nothing is changed.
+func Peek(dir string, opts Options) *Spool {
+	opts.defaults()
+	return &Spool{dir: dir, log: opts.Logger, decode: opts.Decode, openFile: opts.OpenFile, stop: make(chan struct{})}
+}
+
+// Dir is the spool's directory.
+func (s *Spool) Dir() string { return s.dir }
+
+// MaxSeq is the highest seq made durable (or set with SetMaxSeq).
+func (s *Spool) MaxSeq() uint64 { return s.maxSeq }
+
+// SetMaxSeq sets the highest seq known durable (after a replay: what the
+// store and the mark say).
+func (s *Spool) SetMaxSeq(seq uint64) { s.maxSeq = seq }
+
+// NextSegment is the number the next segment will have: every segment
+// below it was written before this process's first Append.
+func (s *Spool) NextSegment() int64 { return s.nextSeg }
+
+// SegPath is the path of segment seg.
+func (s *Spool) SegPath(seg int64) string {
 	return filepath.Join(s.dir, fmt.Sprintf("%016x.spool", seg))
 }
 
-// segments lists the segment numbers in the directory, ascending.
-func (s *spool) segments() ([]int64, error) {
+// Segments lists the segment numbers in the directory, ascending.
+func (s *Spool) Segments() ([]int64, error) {
 	ents, err := os.ReadDir(s.dir)
 	if err != nil {
 		return nil, fmt.Errorf("audit: spool %s: %w", s.dir, err)
@@ -172,13 +173,13 @@ func (s *spool) segments() ([]int64, error) {
 
 // start opens a new segment after every existing one and makes its name
 // durable.
-func (s *spool) start() error {
+func (s *Spool) start() error {
 	if err := os.MkdirAll(s.dir, 0o750); err != nil {
 		return err
 	}
 	seg := s.nextSeg
-	path := s.segPath(seg)
-	var f spoolFile
+	path := s.SegPath(seg)
+	var f File
 	s.takeSpare()
 	if err := os.Rename(filepath.Join(s.dir, spareName), path); err == nil {
 		f, err = s.openFile(path, os.O_WRONLY, 0o640)
@@ -211,10 +212,10 @@ func (s *spool) start() error {
 	return nil
 }
 
-// append writes the entries of items in one write, fdatasyncs, and sets
-// each item's position. An error means none of them is known durable;
-// the segment is abandoned and the next append starts a new one.
-func (s *spool) append(items []spoolItem) error {
+// Append writes the entries of items in one write, fdatasyncs, and sets
+// each item's Pos. An error means none of them is known durable; the
+// segment is abandoned and the next Append starts a new one.
+func (s *Spool) Append(items []Item) error {
 	if s.f != nil && s.off >= spoolSegmentMax {
 		s.abandon()
 	}
@@ -226,17 +227,17 @@ func (s *spool) append(items []spoolItem) error {
 	buf := s.begin(s.buf[:0])
 	var maxSeq uint64
 	for i := range items {
-		buf = appendEntry(buf, s.seg, s.off+int64(len(buf)), items[i].kind, items[i].rec)
-		items[i].pos = spoolPos{s.seg, s.off + int64(len(buf))}
-		maxSeq = max(maxSeq, items[i].rec.Seq)
+		buf = appendEntry(buf, s.seg, s.off+int64(len(buf)), items[i].Kind, items[i].Payload)
+		items[i].Pos = Pos{s.seg, s.off + int64(len(buf))}
+		maxSeq = max(maxSeq, items[i].Seq)
 	}
 	s.buf = buf
 	return s.write(buf, maxSeq)
 }
 
 // begin starts a write: a segment's first write begins with its
-// entrySegStart entry.
-func (s *spool) begin(buf []byte) []byte {
+// segment-start entry.
+func (s *Spool) begin(buf []byte) []byte {
 	if s.off == 0 {
 		buf = appendSegStart(buf, s.seg, s.segStart)
 	}
@@ -246,7 +247,7 @@ func (s *spool) begin(buf []byte) []byte {
 // write appends buf to the segment durably and checks that the segment
 // is still the file at its path (one removed is not durable). Then the
 // high-water mark records the new durable end and seq.
-func (s *spool) write(buf []byte, maxSeq uint64) error {
+func (s *Spool) write(buf []byte, maxSeq uint64) error {
 	fail := func(err error) error {
 		s.abandon()
 		return fmt.Errorf("audit: spool %s: %w", s.dir, err)
@@ -268,7 +269,7 @@ func (s *spool) write(buf []byte, maxSeq uint64) error {
 	s.off += int64(n)
 	s.maxSeq = max(s.maxSeq, maxSeq)
 	if s.hwm != nil {
-		s.hwm.noteSpool(spoolPos{s.seg, s.off}, s.maxSeq)
+		s.hwm.noteSpool(Pos{s.seg, s.off}, s.maxSeq)
 	}
 	if s.off >= spareAfter && s.spareDone == nil {
 		s.prepareSpare()
@@ -276,94 +277,31 @@ func (s *spool) write(buf []byte, maxSeq uint64) error {
 	return nil
 }
 
-// prepareSpare writes the next segment's zeros in the background (once
-// per segment).
-func (s *spool) prepareSpare() {
-	done := make(chan struct{})
-	s.spareDone = done
-	go func() {
-		defer close(done)
-		if err := s.writeSpare(); err != nil {
-			s.log.Debug("audit: spool: preparing a segment", "err", err)
-		}
-	}()
-}
-
-func (s *spool) writeSpare() error {
-	final := filepath.Join(s.dir, spareName)
-	if _, err := os.Stat(final); err == nil {
-		return nil
-	}
-	tmp := final + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return err
-	}
-	zeros := make([]byte, 1<<20)
-	for n := 0; n < spoolSegmentMax; n += len(zeros) {
-		select {
-		case <-s.stop:
-			_ = f.Close()
-			return os.Remove(tmp)
-		default:
-		}
-		if _, err := f.Write(zeros); err != nil {
-			_ = f.Close()
-			_ = os.Remove(tmp)
-			return err
-		}
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		_ = os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, final)
-}
-
-// takeSpare lets the next segment use a prepared spare and allows the
-// one after to prepare another. A spare still being written is left to
-// finish (this segment starts empty, the next gets it): the writer never
-// waits for it.
-func (s *spool) takeSpare() {
-	if s.spareDone == nil {
-		return
-	}
-	select {
-	case <-s.spareDone:
-		s.spareDone = nil
-	default:
-	}
-}
-
-// check proves the spool can commit: a probe entry written and synced.
-func (s *spool) check() error {
+// Check proves the spool can commit: a probe entry written and synced.
+func (s *Spool) Check() error {
 	if s.f == nil {
 		if err := s.start(); err != nil {
 			return fmt.Errorf("audit: spool %s: %w", s.dir, err)
 		}
 	}
 	buf := s.begin(s.buf[:0])
-	buf = appendEntry(buf, s.seg, s.off+int64(len(buf)), entryProbe, nil)
+	buf = appendEntry(buf, s.seg, s.off+int64(len(buf)), kindProbe, nil)
 	s.buf = buf
 	return s.write(buf, 0)
 }
 
 // abandon closes the current segment; the next append starts another.
-func (s *spool) abandon() {
+func (s *Spool) abandon() {
 	if s.f != nil {
 		_ = s.f.Close()
 		s.f = nil
 	}
 }
 
-// removeBefore deletes the segments numbered below seg: everything in
+// RemoveBefore deletes the segments numbered below seg: everything in
 // them is in the store.
-func (s *spool) removeBefore(seg int64) {
-	segs, err := s.segments()
+func (s *Spool) RemoveBefore(seg int64) {
+	segs, err := s.Segments()
 	if err != nil {
 		s.log.Warn("audit: spool cleanup", "err", err)
 		return
@@ -372,15 +310,15 @@ func (s *spool) removeBefore(seg int64) {
 		if n >= seg {
 			break
 		}
-		if err := os.Remove(s.segPath(n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := os.Remove(s.SegPath(n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			s.log.Warn("audit: spool cleanup", "err", err)
 		}
 	}
 }
 
-// close closes the current segment and the high-water mark, and stops
+// Close closes the current segment and the high-water mark, and stops
 // preparing a spare.
-func (s *spool) close() {
+func (s *Spool) Close() {
 	s.abandon()
 	if s.hwm != nil {
 		if err := s.hwm.close(); err != nil {
@@ -397,8 +335,8 @@ func (s *spool) close() {
 	}
 }
 
-// unlock releases the spool directory for another process.
-func (s *spool) unlock() {
+// Unlock releases the spool directory for another process.
+func (s *Spool) Unlock() {
 	if s.lock != nil {
 		_ = s.lock.Close() // drops the flock
 		s.lock = nil
