@@ -7,7 +7,7 @@ import (
 
 // checkCore checks the sections no component owns, which every command
 // needs before it builds anything: listener address syntax, the admin
-// token rules and the log: section. Parse runs it before the Checks it is
+// token rules (a known placeholder is refused off loopback) and the log: section. Parse runs it before the Checks it is
 // given.
 func checkCore(c *Config) []Problem {
 	var ps []Problem
@@ -28,6 +28,7 @@ func checkCore(c *Config) []Problem {
 	if c.Admin.Token != "" && c.Admin.TokenFile != "" {
 		ps = append(ps, Problem{"admin.token_file", "set admin.token or admin.token_file, not both"})
 	}
+	ps = append(ps, checkAdminToken(c, "admin.token")...) // a token_file's token is checked by Load, once read
 	ps = append(ps, OneOf("log.format", c.Log.Format, "text", "json")...)
 	ps = append(ps, OneOf("log.level", strings.ToLower(c.Log.Level), "debug", "info", "warn", "error")...)
 	return ps

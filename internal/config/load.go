@@ -46,6 +46,9 @@ func Load(path string, checks ...Check) (*Config, error) {
 		if cfg.Admin.Token == "" {
 			return nil, Errors{{File: name, Key: "admin.token_file", Msg: "the file is empty"}}
 		}
+		if ps := checkAdminToken(cfg, "admin.token_file"); len(ps) > 0 {
+			return nil, Errors{{File: name, Key: ps[0].Key, Msg: ps[0].Msg}}
+		}
 	}
 	return cfg, nil
 }
