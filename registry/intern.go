@@ -18,7 +18,11 @@ type interner struct {
 	empty map[string]string
 	seed  maphash.Seed
 	keys  []string // scratch
+	cache *[stringCacheSize]string
 }
+
+// stringCacheSize is how many recent strings bytes remembers.
+const stringCacheSize = 1024
 
 func newInterner() *interner {
 	return &interner{strs: map[string]string{}, maps: map[uint64][]map[string]string{}, empty: map[string]string{}, seed: maphash.MakeSeed()}
@@ -32,6 +36,22 @@ func (in *interner) entry(e *Entry) *Entry {
 	}
 	e.Labels, e.Annotations = in.stringMap(e.Labels), in.stringMap(e.Annotations)
 	return e
+}
+
+// bytes returns b as a string, the same string as for an equal b
+// recently: values that repeat from one document to the next (port
+// names, protocols, namespaces, label keys) are made once, at the cost of
+// a hash for each. A value that is seldom repeated only takes the slot of
+// another, so that memory stays bounded.
+func (in *interner) bytes(b []byte) string {
+	if in.cache == nil {
+		in.cache = new([stringCacheSize]string)
+	}
+	slot := &in.cache[maphash.Bytes(in.seed, b)%stringCacheSize]
+	if *slot != string(b) {
+		*slot = string(b)
+	}
+	return *slot
 }
 
 // str returns the first string equal to s that it was given.

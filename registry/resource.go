@@ -43,7 +43,9 @@ type Resource struct {
 
 // parseState is what a resource needs only while its document is parsed.
 type parseState struct {
-	node *yaml.Node        // the document's top mapping
+	node *yaml.Node        // the document's top mapping (read by yaml.v3)
+	doc  *yamlx.Doc        // or the document (read by yamlx.Doc)
+	root yamlx.NodeID      // and its top mapping
 	item string            // path prefix inside the document ("items[3]." for List items)
 	se   *ServiceEntrySpec // a ServiceEntry's spec
 }
@@ -74,6 +76,9 @@ func (r *Resource) position(field string) fieldPos {
 // positions noted when the tree was dropped.
 func (r *Resource) locate(field string) (line, col int) {
 	if p := r.parsing; p != nil {
+		if p.doc != nil {
+			return p.doc.Locate(p.root, p.item+field)
+		}
 		return yamlx.Locate(p.node, p.item+field)
 	}
 	for _, p := range r.pos {
