@@ -218,3 +218,14 @@ func TestFastLocate(t *testing.T) {
 		}
 	}
 }
+
+// forEachPart splits as splitPath does.
+func TestForEachPart(t *testing.T) {
+	for _, p := range []string{"", "a", "a.b", "spec.ports[1].name", "items[3].spec.hosts[0]", "a..b", ".a", "a.", "a[", "a]", "a]b.c", "a[1]x", "[1]", "a.b[1][2]", "x.ports.we]ird[.name", "a]]"} {
+		var got []string
+		forEachPart(p, func(part string) bool { got = append(got, part); return true })
+		if want := splitPath(p); !reflect.DeepEqual(got, want) {
+			t.Errorf("forEachPart(%q) = %q, splitPath %q", p, got, want)
+		}
+	}
+}

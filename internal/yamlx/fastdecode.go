@@ -2,7 +2,6 @@ package yamlx
 
 import (
 	"reflect"
-	"strconv"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -80,35 +79,31 @@ func (d *Doc) Locate(node NodeID, path string) (line, col int) {
 	}
 	line, col = d.Pos(node)
 	cur := node
-	for _, part := range splitPath(path) {
+	forEachPart(path, func(part string) bool {
 		n := &d.nodes[cur]
-		if i, err := strconv.Atoi(part); err == nil && n.kind == yaml.SequenceNode {
+		if i, ok := index(part); ok && n.kind == yaml.SequenceNode {
 			if i < 0 || i >= int(n.count) {
-				return line, col
+				return false
 			}
 			cur = n.first
 			for ; i > 0; i-- {
 				cur = d.nodes[cur].next
 			}
 			line, col = d.Pos(cur)
-			continue
+			return true
 		}
 		if n.kind != yaml.MappingNode {
-			return line, col
+			return false
 		}
-		v := NoNode
 		for k := n.first; k != NoNode; k = d.nodes[d.nodes[k].next].next {
 			if string(d.Bytes(k)) == part {
 				line, col = d.Pos(k)
-				v = d.nodes[k].next
-				break
+				cur = d.nodes[k].next
+				return true
 			}
 		}
-		if v == NoNode {
-			return line, col
-		}
-		cur = v
-	}
+		return false
+	})
 	return line, col
 }
 

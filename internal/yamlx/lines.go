@@ -20,35 +20,77 @@ func Locate(node *yaml.Node, path string) (line, col int) {
 	}
 	line, col = node.Line, node.Column
 	cur := node
-	for _, part := range splitPath(path) {
+	forEachPart(path, func(part string) bool {
 		if cur.Kind == yaml.AliasNode {
 			cur = cur.Alias
 		}
-		if i, err := strconv.Atoi(part); err == nil && cur.Kind == yaml.SequenceNode {
+		if i, ok := index(part); ok && cur.Kind == yaml.SequenceNode {
 			if i < 0 || i >= len(cur.Content) {
-				return line, col
+				return false
 			}
 			cur = cur.Content[i]
 			line, col = cur.Line, cur.Column
-			continue
+			return true
 		}
 		if cur.Kind != yaml.MappingNode {
-			return line, col
+			return false
 		}
-		found := false
 		for i := 0; i+1 < len(cur.Content); i += 2 {
 			if cur.Content[i].Value == part {
 				line, col = cur.Content[i].Line, cur.Content[i].Column
 				cur = cur.Content[i+1]
-				found = true
-				break
+				return true
 			}
 		}
-		if !found {
-			return line, col
+		return false
+	})
+	return line, col
+}
+
+// forEachPart calls f with every part of path, as splitPath splits it,
+// until f returns false; without splitPath's allocations where the
+// parts are substrings of path (where every "]" ends a part).
+func forEachPart(path string, f func(part string) bool) {
+	if path == "" {
+		return
+	}
+	for i := 0; i < len(path); i++ {
+		if path[i] == ']' && i+1 < len(path) && path[i+1] != '.' && path[i+1] != '[' {
+			for _, part := range splitPath(path) {
+				if !f(part) {
+					return
+				}
+			}
+			return
 		}
 	}
-	return line, col
+	start := 0
+	for i := 0; i <= len(path); i++ {
+		if i < len(path) && path[i] != '.' && path[i] != '[' {
+			continue
+		}
+		part := path[start:i]
+		start = i + 1
+		if len(part) > 0 && part[len(part)-1] == ']' {
+			part = part[:len(part)-1]
+		}
+		if strings.IndexByte(part, ']') >= 0 {
+			part = strings.ReplaceAll(part, "]", "")
+		}
+		if !f(part) {
+			return
+		}
+	}
+}
+
+// index is strconv.Atoi for a part of a path, without building an
+// error for the parts that are not numbers.
+func index(part string) (int, bool) {
+	if part == "" || (part[0] < '0' || part[0] > '9') && part[0] != '-' && part[0] != '+' {
+		return 0, false
+	}
+	i, err := strconv.Atoi(part)
+	return i, err == nil
 }
 
 // splitPath turns "spec.ports[1].name" into ["spec", "ports", "1", "name"].
