@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,11 +20,15 @@ import (
 // when the same gateway id opens the store again.
 const ErrorGatewayRestart = "gateway_restart"
 
-// Options configure an Auditor. Only Config, Cost and Gateway matter in
-// production; the rest have defaults and exist for tests and benchmarks.
+// Options configure an Auditor. Only Config, Cost, Gateway and Stores
+// matter in production; the rest have defaults and exist for tests and
+// benchmarks.
 type Options struct {
 	Config config.Audit
 	Cost   config.Cost
+	// Stores are the stores Config.Store may name (cmd/sluice/stores.go);
+	// required unless Store is set.
+	Stores *Stores
 	// Gateway is this instance's id (stable across restarts): records it
 	// left open are closed with error gateway_restart on Open, and its
 	// seq continues from the highest one stored.
@@ -34,8 +36,8 @@ type Options struct {
 	Logger        *slog.Logger
 	MeterProvider metric.MeterProvider
 
-	// Store, when set, is used instead of opening Config.Store (another
-	// backend, or a failing store in tests). Close closes it.
+	// Store, when set, is used instead of opening Config.Store (a store
+	// wrapped by a test). Close closes it.
 	Store Store
 	// MaxBatch caps the rows per commit (default 1024).
 	MaxBatch int
@@ -71,9 +73,10 @@ type Options struct {
 	// NoSpool commits records straight to the store instead of through
 	// the spool (spool.go); for tests and for measuring the difference.
 	NoSpool bool
-	// SpoolDir is the spool directory (default: the SQLite path plus
-	// ".spool"). With Store set, the spool is used only when SpoolDir is
-	// set and the store can keep a spool cursor.
+	// SpoolDir is the spool directory (default: where the store's driver
+	// keeps spools, Driver.SpoolDir: the SQLite path plus ".spool"). The
+	// spool is used only when there is a SpoolDir and the store is a
+	// SpoolStore.
 	SpoolDir string
 	// IngestDelay is how long the ingester gathers records before it
 	// writes them to the store (default 100ms).
@@ -86,7 +89,7 @@ type Options struct {
 	// the store is slow, and new calls are refused as if the store could
 	// not write while it fails.
 	MaxBacklog int
-	// IntegrityTimeout bounds the SQLite store's integrity check at Open
+	// IntegrityTimeout bounds the store's integrity check at Open
 	// (default DefaultIntegrityTimeout; negative: no check).
 	IntegrityTimeout time.Duration
 	// HighWaterSync is how often the spool's high-water mark is
@@ -202,10 +205,13 @@ func Open(ctx context.Context, opts Options) (*Auditor, error) {
 		done:   make(chan struct{}),
 	}
 	if a.store == nil {
-		if path, ok := strings.CutPrefix(opts.Config.Store, "sqlite://"); ok && a.opts.SpoolDir == "" {
-			a.opts.SpoolDir = path + ".spool"
+		if opts.Stores == nil {
+			return nil, fmt.Errorf("audit: no stores to open %q with (Options.Stores)", opts.Config.Store)
 		}
-		s, err := OpenStore(ctx, opts.Config.Store, StoreOptions{BusyTimeout: opts.BusyTimeout, Logger: opts.Logger,
+		if a.opts.SpoolDir == "" {
+			a.opts.SpoolDir = opts.Stores.SpoolDir(opts.Config.Store)
+		}
+		s, err := opts.Stores.Open(ctx, opts.Config.Store, StoreOptions{BusyTimeout: opts.BusyTimeout, Logger: opts.Logger,
 			IntegrityTimeout: opts.IntegrityTimeout})
 		if err != nil {
 			if !opts.NoSpool {
@@ -396,7 +402,7 @@ func (a *Auditor) insert(ctx context.Context, r *Record) error {
 		return err
 	}
 	if a.spool == nil {
-		r.rid, r.gen = o.rec.rid, o.rec.gen // where End appends the outcome
+		r.row = o.rec.row // where End's outcome goes
 	}
 	return nil
 }
@@ -450,13 +456,6 @@ func (a *Auditor) setHealth(err error) {
 		mode = "allow: calls continue, outcomes are kept in memory until the store recovers"
 	}
 	a.log.Error("audit: store cannot write; "+mode, "err", err)
-}
-
-// Handler serves GET /v1/audit and GET /v1/cost (the admin server mounts
-// it at both paths and checks the bearer token); /v1/audit also lists the
-// damage the Auditor found.
-func (a *Auditor) Handler() http.Handler {
-	return &handler{r: a.Reader(), now: a.now, damage: a.Damage}
 }
 
 // Reader is the store for queries: with a spool, each query first waits

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/audit/spool"
@@ -20,11 +19,11 @@ func (a *Auditor) openSpool(ctx context.Context) error {
 	if a.opts.NoSpool || a.opts.SpoolDir == "" {
 		return nil
 	}
-	cs, ok := a.store.(spoolCursorStore)
+	cs, ok := a.store.(SpoolStore)
 	if !ok {
 		return nil
 	}
-	cur, err := cs.spoolCursor(ctx, a.opts.Gateway)
+	cur, err := cs.SpoolCursor(ctx, a.opts.Gateway)
 	if err != nil {
 		return err
 	}
@@ -156,18 +155,18 @@ func (a *Auditor) syncHighWater(ctx context.Context) {
 	}
 }
 
-// storePath is the store file's path (or the store URL), for messages.
+// storePath names the store's file (or the store URL), for messages.
 func (a *Auditor) storePath() string {
-	if p, ok := strings.CutPrefix(a.opts.Config.Store, "sqlite://"); ok {
-		return p
+	if is, ok := a.store.(IdentifiedStore); ok {
+		return is.Location()
 	}
 	return a.opts.Config.Store
 }
 
 // storeIDOf is the id of the store's file, or "" for stores without one.
 func storeIDOf(s Store) string {
-	if is, ok := s.(identifiedStore); ok {
-		return is.storeID()
+	if is, ok := s.(IdentifiedStore); ok {
+		return is.StoreID()
 	}
 	return ""
 }

@@ -1,8 +1,10 @@
-package audit
+package audit_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -13,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/audit"
+	"github.com/sluicehq/sluice/audit/storetest"
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/vocab"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -23,7 +27,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // wrapStore wraps a real store to count, delay or fail writes.
 type wrapStore struct {
-	Store
+	audit.Store
 	mu      sync.Mutex
 	fail    error         // Write and Check fail with it while set
 	gate    chan struct{} // Write waits for it to close when set
@@ -37,7 +41,7 @@ func (w *wrapStore) setFail(err error) {
 	w.mu.Unlock()
 }
 
-func (w *wrapStore) Write(ctx context.Context, b *Batch) error {
+func (w *wrapStore) Write(ctx context.Context, b *audit.Batch) error {
 	w.mu.Lock()
 	gate, entered, fail := w.gate, w.entered, w.fail
 	w.mu.Unlock()
@@ -75,25 +79,26 @@ func (w *wrapStore) sizes() []int {
 	return append([]int(nil), w.batches...)
 }
 
-// harness is an Auditor on a temp SQLite store, with a metric reader.
+// harness is an audit.Auditor on a temp SQLite store, with a metric reader.
 type harness struct {
-	a      *Auditor
+	a      *audit.Auditor
 	path   string
 	url    string
 	reader *sdkmetric.ManualReader
 	store  *wrapStore
 }
 
-func newHarness(t *testing.T, mod func(*Options)) *harness {
+func newHarness(t *testing.T, mod func(*audit.Options)) *harness {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "data", "audit.db")
 	h := &harness{path: path, url: "sqlite://" + path, reader: sdkmetric.NewManualReader()}
-	real, err := OpenStore(context.Background(), h.url, StoreOptions{Logger: quiet, BusyTimeout: 200 * time.Millisecond})
+	real, err := testStores.Open(context.Background(), h.url, audit.StoreOptions{Logger: quiet, BusyTimeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.store = &wrapStore{Store: real}
-	opts := Options{
+	opts := audit.Options{
+		Stores:        testStores,
 		Config:        config.Audit{Store: h.url, OnFailure: "deny"},
 		Cost:          config.Cost{Currency: "USD", Meters: []config.Meter{{Name: "charge", Host: "api.stripe.com", Method: "POST", PathPrefix: "/v1/charges", PerRequest: 0.002}}},
 		Gateway:       "gw-1",
@@ -105,7 +110,7 @@ func newHarness(t *testing.T, mod func(*Options)) *harness {
 	if mod != nil {
 		mod(&opts)
 	}
-	h.a, err = Open(context.Background(), opts)
+	h.a, err = audit.Open(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,23 +120,23 @@ func newHarness(t *testing.T, mod func(*Options)) *harness {
 
 // query reads the store through a separate read-only connection, as an
 // auditor would.
-func (h *harness) query(t *testing.T, f Filter) []Record {
+func (h *harness) query(t *testing.T, f audit.Filter) []audit.Record {
 	t.Helper()
-	r, err := OpenReader(context.Background(), h.url)
+	r, err := testStores.OpenReader(context.Background(), h.url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	recs, err := QueryAll(context.Background(), r, f)
+	recs, err := audit.QueryAll(context.Background(), r, f)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return recs
 }
 
-func (h *harness) get(t *testing.T, id string) *Record {
+func (h *harness) get(t *testing.T, id string) *audit.Record {
 	t.Helper()
-	recs := h.query(t, Filter{ID: id})
+	recs := h.query(t, audit.Filter{ID: id})
 	if len(recs) != 1 {
 		t.Fatalf("record %s: found %d", id, len(recs))
 	}
@@ -185,12 +190,12 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func TestBeginAssignsAndIsDurable(t *testing.T) {
 	h := newHarness(t, nil)
 	ctx := context.Background()
-	r := sample(1)
+	r := storetest.Sample(1)
 	r.TimeStart = time.Time{}
 	if err := h.a.Begin(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	if len(r.ID) != IDLen || r.Seq != 1 || r.Gateway != "gw-1" || r.TimeStart.IsZero() {
+	if len(r.ID) != audit.IDLen || r.Seq != 1 || r.Gateway != "gw-1" || r.TimeStart.IsZero() {
 		t.Fatalf("assigned %q seq %d gateway %q start %v", r.ID, r.Seq, r.Gateway, r.TimeStart)
 	}
 	// Readable from another connection at once: committed.
@@ -199,29 +204,12 @@ func TestBeginAssignsAndIsDurable(t *testing.T) {
 		strings.Join(got.PolicyRules, ",") != "allow_payments" || !got.Enforced || !got.TLSOriginated {
 		t.Fatalf("stored decision part: %+v", got)
 	}
-	r2 := sample(2)
+	r2 := storetest.Sample(2)
 	if err := h.a.Begin(ctx, r2); err != nil {
 		t.Fatal(err)
 	}
 	if r2.Seq != 2 || r2.ID <= r.ID {
 		t.Errorf("second record: seq %d id %s after %s", r2.Seq, r2.ID, r.ID)
-	}
-}
-
-// The writer connection commits with fsync (WAL, synchronous=FULL).
-func TestStoreIsWALWithFullSync(t *testing.T) {
-	s, _ := openTestStore(t)
-	var mode string
-	var sync int
-	ctx := context.Background()
-	if err := s.conn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.conn.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
-		t.Fatal(err)
-	}
-	if mode != "wal" || sync != 2 {
-		t.Fatalf("journal_mode %s synchronous %d; want wal 2 (FULL)", mode, sync)
 	}
 }
 
@@ -233,7 +221,7 @@ func TestBeginReturnsOnlyAfterCommit(t *testing.T) {
 	h.store.mu.Lock()
 	h.store.gate, h.store.entered = gate, entered
 	h.store.mu.Unlock()
-	r := sample(1)
+	r := storetest.Sample(1)
 	done := make(chan error, 1)
 	go func() { done <- h.a.Begin(context.Background(), r) }()
 	<-entered
@@ -242,7 +230,7 @@ func TestBeginReturnsOnlyAfterCommit(t *testing.T) {
 		t.Fatalf("Begin returned (%v) while its commit was held", err)
 	case <-time.After(50 * time.Millisecond):
 	}
-	if n := len(h.query(t, Filter{})); n != 0 {
+	if n := len(h.query(t, audit.Filter{})); n != 0 {
 		t.Fatalf("%d records visible before the commit", n)
 	}
 	h.store.mu.Lock()
@@ -261,7 +249,7 @@ func TestBeginReturnsOnlyAfterCommit(t *testing.T) {
 // commit that served one caller is followed by no wait; Close does not
 // wait for the window.
 func TestCommitWindow(t *testing.T) {
-	h := newHarness(t, func(o *Options) { o.MaxBatch = 3; o.CommitWindow = time.Hour })
+	h := newHarness(t, func(o *audit.Options) { o.MaxBatch = 3; o.CommitWindow = time.Hour })
 	gate, entered := make(chan struct{}), make(chan struct{}, 1)
 	h.store.mu.Lock()
 	h.store.gate, h.store.entered = gate, entered
@@ -269,7 +257,7 @@ func TestCommitWindow(t *testing.T) {
 	var wg sync.WaitGroup
 	begin := func(i int, done chan<- struct{}) {
 		defer wg.Done()
-		if err := h.a.Begin(context.Background(), sample(i)); err != nil {
+		if err := h.a.Begin(context.Background(), storetest.Sample(i)); err != nil {
 			t.Error(err)
 		}
 		if done != nil {
@@ -285,7 +273,7 @@ func TestCommitWindow(t *testing.T) {
 	wg.Add(2)
 	go begin(1, nil)
 	go begin(2, nil)
-	eventually(t, "2 queued", func() bool { return h.a.queueDepth() == 2 })
+	eventually(t, "2 queued", func() bool { return audit.QueueDepth(h.a) == 2 })
 	close(gate)
 	wg.Wait() // [0] then, with no wait after a lone caller, [1 2]
 
@@ -310,7 +298,7 @@ func TestCommitWindow(t *testing.T) {
 	// The last commit served three callers: a lone call now waits for the
 	// window, and Close ends the wait rather than sitting through it.
 	last := make(chan error, 1)
-	go func() { last <- h.a.Begin(context.Background(), sample(6)) }()
+	go func() { last <- h.a.Begin(context.Background(), storetest.Sample(6)) }()
 	select {
 	case err := <-last:
 		t.Fatalf("a call after a busy commit was committed without gathering (err %v)", err)
@@ -339,7 +327,7 @@ func TestGroupCommit(t *testing.T) {
 		{"capped by MaxBatch", 40, []int{1, 40, 40, 19}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, func(o *Options) { o.MaxBatch = tc.maxBatch })
+			h := newHarness(t, func(o *audit.Options) { o.MaxBatch = tc.maxBatch })
 			gate, entered := make(chan struct{}), make(chan struct{}, 1)
 			h.store.mu.Lock()
 			h.store.gate, h.store.entered = gate, entered
@@ -347,7 +335,7 @@ func TestGroupCommit(t *testing.T) {
 			var wg sync.WaitGroup
 			begin := func(i int) {
 				defer wg.Done()
-				if err := h.a.Begin(context.Background(), sample(i)); err != nil {
+				if err := h.a.Begin(context.Background(), storetest.Sample(i)); err != nil {
 					t.Error(err)
 				}
 			}
@@ -361,7 +349,7 @@ func TestGroupCommit(t *testing.T) {
 				wg.Add(1)
 				go begin(i)
 			}
-			eventually(t, "99 queued", func() bool { return h.a.queueDepth() == 99 })
+			eventually(t, "99 queued", func() bool { return audit.QueueDepth(h.a) == 99 })
 			close(gate)
 			wg.Wait()
 			got := h.store.sizes()
@@ -376,7 +364,7 @@ func TestGroupCommit(t *testing.T) {
 			if n, sum := h.metric(t, "sluice_audit_batch_size"); n != int64(len(tc.want)) || sum != 100 {
 				t.Errorf("sluice_audit_batch_size: %d commits, %v rows", n, sum)
 			}
-			if n := len(h.query(t, Filter{})); n != 100 {
+			if n := len(h.query(t, audit.Filter{})); n != 100 {
 				t.Errorf("%d records stored", n)
 			}
 		})
@@ -384,9 +372,9 @@ func TestGroupCommit(t *testing.T) {
 }
 
 func TestEndWritesOutcome(t *testing.T) {
-	h := newHarness(t, func(o *Options) { o.Cost.PerGiB = 1 })
+	h := newHarness(t, func(o *audit.Options) { o.Cost.PerGiB = 1 })
 	ctx := context.Background()
-	r := sample(1)
+	r := storetest.Sample(1)
 	r.Host = "api.stripe.com"
 	r.TimeStart = time.Now().Add(-42 * time.Millisecond)
 	if err := h.a.Begin(ctx, r); err != nil {
@@ -418,7 +406,7 @@ func TestEndWritesOutcome(t *testing.T) {
 func TestCompleteAndEndWithoutBegin(t *testing.T) {
 	h := newHarness(t, nil)
 	ctx := context.Background()
-	deny := sample(1)
+	deny := storetest.Sample(1)
 	deny.Decision, deny.Reason, deny.PolicyRules = vocab.DecisionDeny, "policy_denied", []string{"no_payments", `odd "rule"`}
 	if err := h.a.Complete(ctx, deny); err != nil {
 		t.Fatal(err)
@@ -428,7 +416,7 @@ func TestCompleteAndEndWithoutBegin(t *testing.T) {
 		strings.Join(got.PolicyRules, "|") != `no_payments|odd "rule"` {
 		t.Fatalf("completed: %+v", got)
 	}
-	dns := &Record{Event: vocab.EventDNSQuery, Host: "evil.example.", SourceIP: "10.1.2.3", Decision: vocab.DecisionDeny,
+	dns := &audit.Record{Event: vocab.EventDNSQuery, Host: "evil.example.", SourceIP: "10.1.2.3", Decision: vocab.DecisionDeny,
 		Reason: "undeclared_destination", Count: 7, Listener: "dns", Kind: "dns"}
 	if err := h.a.Complete(ctx, dns); err != nil {
 		t.Fatal(err)
@@ -439,7 +427,7 @@ func TestCompleteAndEndWithoutBegin(t *testing.T) {
 		t.Fatalf("dns record: %+v", got)
 	}
 	// End without Begin still records the call, whole.
-	lone := sample(3)
+	lone := storetest.Sample(3)
 	lone.Status = 200
 	h.a.End(lone)
 	if lone.ID == "" {
@@ -456,9 +444,9 @@ func TestCompleteAndEndWithoutBegin(t *testing.T) {
 func TestCloseFlushesAndRefuses(t *testing.T) {
 	h := newHarness(t, nil)
 	ctx := context.Background()
-	var recs []*Record
+	var recs []*audit.Record
 	for i := range 50 {
-		r := sample(i)
+		r := storetest.Sample(i)
 		if err := h.a.Begin(ctx, r); err != nil {
 			t.Fatal(err)
 		}
@@ -471,12 +459,12 @@ func TestCloseFlushesAndRefuses(t *testing.T) {
 	if err := h.a.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range h.query(t, Filter{}) {
+	for _, r := range h.query(t, audit.Filter{}) {
 		if r.Status != 200 || r.TimeEnd.IsZero() {
 			t.Fatalf("outcome lost at Close: %+v", r)
 		}
 	}
-	if err := h.a.Begin(ctx, sample(99)); !errors.Is(err, ErrClosed) {
+	if err := h.a.Begin(ctx, storetest.Sample(99)); !errors.Is(err, audit.ErrClosed) {
 		t.Fatalf("Begin after Close: %v", err)
 	}
 	if err := h.a.Close(ctx); err != nil {
@@ -490,8 +478,8 @@ func TestRestartClosesOpenRecords(t *testing.T) {
 	dir := t.TempDir()
 	url := "sqlite://" + filepath.Join(dir, "audit.db")
 	ctx := context.Background()
-	open := func(gw string) *Auditor {
-		a, err := Open(ctx, Options{Config: config.Audit{Store: url}, Gateway: gw, Logger: quiet,
+	open := func(gw string) *audit.Auditor {
+		a, err := audit.Open(ctx, audit.Options{Stores: testStores, Config: config.Audit{Store: url}, Gateway: gw, Logger: quiet,
 			Cost: config.Cost{Currency: "USD", Meters: []config.Meter{{Name: "m", Host: "*", PerRequest: 1}}}})
 		if err != nil {
 			t.Fatal(err)
@@ -502,7 +490,7 @@ func TestRestartClosesOpenRecords(t *testing.T) {
 	other := open("gw-2")
 	var ids []string
 	for i := range 3 {
-		r := sample(i)
+		r := storetest.Sample(i)
 		if err := a.Begin(ctx, r); err != nil {
 			t.Fatal(err)
 		}
@@ -512,7 +500,7 @@ func TestRestartClosesOpenRecords(t *testing.T) {
 			a.End(r)
 		}
 	}
-	o := sample(9)
+	o := storetest.Sample(9)
 	if err := other.Begin(ctx, o); err != nil {
 		t.Fatal(err)
 	}
@@ -527,13 +515,13 @@ func TestRestartClosesOpenRecords(t *testing.T) {
 
 	a = open("gw-1")
 	defer a.Close(ctx)
-	r, err := OpenReader(ctx, url)
+	r, err := testStores.OpenReader(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	get := func(id string) Record {
-		recs, err := QueryAll(ctx, r, Filter{ID: id})
+	get := func(id string) audit.Record {
+		recs, err := audit.QueryAll(ctx, r, audit.Filter{ID: id})
 		if err != nil || len(recs) != 1 {
 			t.Fatalf("%s: %v %v", id, recs, err)
 		}
@@ -544,14 +532,14 @@ func TestRestartClosesOpenRecords(t *testing.T) {
 	}
 	for _, id := range ids[1:] {
 		got := get(id)
-		if got.Error != ErrorGatewayRestart || got.TimeEnd.IsZero() || got.Meter != "m" || got.Cost != 1 {
+		if got.Error != audit.ErrorGatewayRestart || got.TimeEnd.IsZero() || got.Meter != "m" || got.Cost != 1 {
 			t.Errorf("open record not closed: %+v", got)
 		}
 	}
 	if got := get(o.ID); got.Error != "" || !got.TimeEnd.IsZero() {
 		t.Errorf("other gateway's record closed: %+v", got)
 	}
-	next := sample(5)
+	next := storetest.Sample(5)
 	if err := a.Begin(ctx, next); err != nil {
 		t.Fatal(err)
 	}
@@ -566,20 +554,20 @@ func TestOnFailureDeny(t *testing.T) {
 	if !h.a.OnFailureDeny() {
 		t.Fatal("on_failure deny not reported")
 	}
-	if err := h.a.Begin(ctx, sample(0)); err != nil {
+	if err := h.a.Begin(ctx, storetest.Sample(0)); err != nil {
 		t.Fatal(err)
 	}
 	h.store.setFail(errors.New("disk full"))
-	err := h.a.Begin(ctx, sample(1))
-	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "disk full") {
+	err := h.a.Begin(ctx, storetest.Sample(1))
+	if !errors.Is(err, audit.ErrUnavailable) || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("Begin on a failing store: %v", err)
 	}
-	if err := h.a.Ready(); err == nil || !errors.Is(err, ErrUnavailable) {
+	if err := h.a.Ready(); err == nil || !errors.Is(err, audit.ErrUnavailable) {
 		t.Fatalf("Ready on a failing store: %v", err)
 	}
 	// Fails fast while down, without touching the store.
 	start := time.Now()
-	if err := h.a.Complete(ctx, sample(2)); !errors.Is(err, ErrUnavailable) {
+	if err := h.a.Complete(ctx, storetest.Sample(2)); !errors.Is(err, audit.ErrUnavailable) {
 		t.Fatalf("Complete on a failing store: %v", err)
 	}
 	if d := time.Since(start); d > 50*time.Millisecond {
@@ -594,7 +582,7 @@ func TestOnFailureDeny(t *testing.T) {
 	// Recovery is automatic once writes succeed again.
 	h.store.setFail(nil)
 	eventually(t, "recovery", func() bool { return h.a.Ready() == nil })
-	if err := h.a.Begin(ctx, sample(3)); err != nil {
+	if err := h.a.Begin(ctx, storetest.Sample(3)); err != nil {
 		t.Fatalf("Begin after recovery: %v", err)
 	}
 	if n, _ := h.metric(t, "sluice_audit_store_ready"); n != 1 {
@@ -605,13 +593,13 @@ func TestOnFailureDeny(t *testing.T) {
 // With on_failure allow the caller proceeds; the outcome is kept and the
 // whole record is written once the store recovers.
 func TestOnFailureAllowKeepsOutcomes(t *testing.T) {
-	h := newHarness(t, func(o *Options) { o.Config.OnFailure = "allow" })
+	h := newHarness(t, func(o *audit.Options) { o.Config.OnFailure = "allow" })
 	ctx := context.Background()
 	if h.a.OnFailureDeny() {
 		t.Fatal("on_failure allow reported as deny")
 	}
 	h.store.setFail(errors.New("locked"))
-	r := sample(1)
+	r := storetest.Sample(1)
 	if err := h.a.Begin(ctx, r); err == nil {
 		t.Fatal("Begin succeeded on a failing store")
 	}
@@ -619,7 +607,7 @@ func TestOnFailureAllowKeepsOutcomes(t *testing.T) {
 	h.a.End(r)
 	time.Sleep(60 * time.Millisecond) // a few failing probes
 	h.store.setFail(nil)
-	eventually(t, "kept outcome written", func() bool { return len(h.query(t, Filter{ID: r.ID})) == 1 })
+	eventually(t, "kept outcome written", func() bool { return len(h.query(t, audit.Filter{ID: r.ID})) == 1 })
 	if got := h.get(t, r.ID); got.Status != 200 || got.Host != r.Host || got.Decision != vocab.DecisionAllow {
 		t.Fatalf("kept record: %+v", got)
 	}
@@ -630,7 +618,7 @@ func TestOnFailureAllowKeepsOutcomes(t *testing.T) {
 func TestStoreReplacedByDirectory(t *testing.T) {
 	h := newHarness(t, nil)
 	ctx := context.Background()
-	if err := h.a.Begin(ctx, sample(0)); err != nil {
+	if err := h.a.Begin(ctx, storetest.Sample(0)); err != nil {
 		t.Fatal(err)
 	}
 	for _, suffix := range []string{"", "-wal", "-shm"} {
@@ -640,21 +628,21 @@ func TestStoreReplacedByDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The commit lands in the removed file: not durable, so an error.
-	if err := h.a.Begin(ctx, sample(1)); !errors.Is(err, ErrUnavailable) {
+	if err := h.a.Begin(ctx, storetest.Sample(1)); !errors.Is(err, audit.ErrUnavailable) {
 		t.Fatalf("Begin into a removed store: %v", err)
 	}
 	eventually(t, "Ready to report the directory", func() bool {
 		err := h.a.Ready()
 		return err != nil && strings.Contains(err.Error(), "is a directory")
 	})
-	if err := h.a.Begin(ctx, sample(2)); !errors.Is(err, ErrUnavailable) {
+	if err := h.a.Begin(ctx, storetest.Sample(2)); !errors.Is(err, audit.ErrUnavailable) {
 		t.Fatalf("Begin while the path is a directory: %v", err)
 	}
 	if err := os.Remove(h.path); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "recovery", func() bool { return h.a.Ready() == nil })
-	r := sample(3)
+	r := storetest.Sample(3)
 	if err := h.a.Begin(ctx, r); err != nil {
 		t.Fatalf("Begin after recovery: %v", err)
 	}
@@ -666,18 +654,18 @@ func TestStoreReplacedByDirectory(t *testing.T) {
 func TestStoreFileRemoved(t *testing.T) {
 	h := newHarness(t, nil)
 	ctx := context.Background()
-	first := sample(0)
+	first := storetest.Sample(0)
 	if err := h.a.Begin(ctx, first); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Remove(h.path); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.a.Begin(ctx, sample(1)); !errors.Is(err, ErrUnavailable) {
+	if err := h.a.Begin(ctx, storetest.Sample(1)); !errors.Is(err, audit.ErrUnavailable) {
 		t.Fatalf("Begin into a removed file: %v", err)
 	}
 	eventually(t, "recreated", func() bool { return h.a.Ready() == nil })
-	r := sample(2)
+	r := storetest.Sample(2)
 	if err := h.a.Begin(ctx, r); err != nil {
 		t.Fatal(err)
 	}
@@ -685,8 +673,8 @@ func TestStoreFileRemoved(t *testing.T) {
 	// whole record goes to the new file.
 	first.Status = 200
 	h.a.End(first)
-	eventually(t, "outcome in the new file", func() bool { return len(h.query(t, Filter{ID: first.ID})) == 1 })
-	if n := len(h.query(t, Filter{})); n != 2 {
+	eventually(t, "outcome in the new file", func() bool { return len(h.query(t, audit.Filter{ID: first.ID})) == 1 })
+	if n := len(h.query(t, audit.Filter{})); n != 2 {
 		t.Errorf("new file holds %d records, want 2", n)
 	}
 	matches, _ := filepath.Glob(h.path + "-wal.orphaned-*")
@@ -700,38 +688,44 @@ func TestStoreFileRemoved(t *testing.T) {
 func TestStoreLocked(t *testing.T) {
 	h := newHarness(t, nil)
 	ctx := context.Background()
-	if err := h.a.Begin(ctx, sample(0)); err != nil {
+	if err := h.a.Begin(ctx, storetest.Sample(0)); err != nil {
 		t.Fatal(err)
 	}
-	other, err := openSQLite(ctx, h.path, StoreOptions{Logger: quiet})
+	// Another process: a connection of its own to the file.
+	db, err := sql.Open("sqlite", "file:"+h.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	other, err := db.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	if _, err := other.conn.ExecContext(ctx, "BEGIN EXCLUSIVE"); err != nil {
+	if _, err := other.ExecContext(ctx, "BEGIN EXCLUSIVE"); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.a.Begin(ctx, sample(1)); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "locked") {
+	if err := h.a.Begin(ctx, storetest.Sample(1)); !errors.Is(err, audit.ErrUnavailable) || !strings.Contains(err.Error(), "locked") {
 		t.Fatalf("Begin while locked: %v", err)
 	}
-	if _, err := other.conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+	if _, err := other.ExecContext(ctx, "ROLLBACK"); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "recovery", func() bool { return h.a.Ready() == nil })
-	if err := h.a.Begin(ctx, sample(2)); err != nil {
+	if err := h.a.Begin(ctx, storetest.Sample(2)); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestRetention(t *testing.T) {
-	h := newHarness(t, func(o *Options) {
-		o.RetentionInterval = time.Hour // the first run is at Open; later runs via Reset
+	h := newHarness(t, func(o *audit.Options) {
+		o.RetentionInterval = time.Hour // the first run is at audit.Open; later runs via Reset
 	})
 	ctx := context.Background()
 	now := time.Now()
 	var keep []string
 	for i := range 12 {
-		r := sample(i)
+		r := storetest.Sample(i)
 		r.TimeStart = now.Add(-time.Duration(i*100) * 24 * time.Hour) // 0, 100d, … 1100d ago
 		if i%2 == 0 {
 			if err := h.a.Begin(ctx, r); err != nil {
@@ -751,14 +745,14 @@ func TestRetention(t *testing.T) {
 	}
 	// Reopen with retention 450d, pruning 2 records per transaction.
 	h2 := &harness{reader: sdkmetric.NewManualReader()}
-	a, err := Open(ctx, Options{Config: config.Audit{Store: h.url, Retention: config.Duration(450 * 24 * time.Hour)},
+	a, err := audit.Open(ctx, audit.Options{Stores: testStores, Config: config.Audit{Store: h.url, Retention: config.Duration(450 * 24 * time.Hour)},
 		Gateway: "gw-1", Logger: quiet, PruneBatch: 2, MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(h2.reader))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close(ctx)
-	eventually(t, "pruning", func() bool { return len(h.query(t, Filter{})) == len(keep) })
-	got := h.query(t, Filter{})
+	eventually(t, "pruning", func() bool { return len(h.query(t, audit.Filter{})) == len(keep) })
+	got := h.query(t, audit.Filter{})
 	for i, r := range got {
 		if r.ID != keep[i] {
 			t.Fatalf("kept %v, want %v", got, keep)
@@ -768,15 +762,19 @@ func TestRetention(t *testing.T) {
 		t.Errorf("sluice_audit_records_pruned_total = %d, want 7", n)
 	}
 	// Nothing of the pruned calls is left behind.
-	s := a.Store().(*sqliteStore)
+	s, err := sql.Open("sqlite", "file:"+h.path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
 	var oldest string
-	if err := s.conn.QueryRowContext(ctx, "SELECT min(hour) FROM cost_hourly").Scan(&oldest); err != nil ||
-		oldest < formatTime(now.Add(-451*24*time.Hour)) {
+	if err := s.QueryRowContext(ctx, "SELECT min(hour) FROM cost_hourly").Scan(&oldest); err != nil ||
+		oldest < audit.FormatTime(now.Add(-451*24*time.Hour)) {
 		t.Errorf("cost_hourly keeps %s (%v)", oldest, err)
 	}
 	for _, table := range []string{"outcomes", "open_calls"} {
 		var n int
-		if err := s.conn.QueryRowContext(ctx, "SELECT count(*) FROM "+table+" WHERE rid NOT IN (SELECT rid FROM decisions)").Scan(&n); err != nil || n != 0 {
+		if err := s.QueryRowContext(ctx, "SELECT count(*) FROM "+table+" WHERE rid NOT IN (SELECT rid FROM decisions)").Scan(&n); err != nil || n != 0 {
 			t.Errorf("%s: %d orphans (%v)", table, n, err)
 		}
 	}
@@ -785,17 +783,16 @@ func TestRetention(t *testing.T) {
 // Writes keep flowing while retention prunes.
 func TestRetentionDoesNotBlockWrites(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.db")
-	s, err := openSQLite(context.Background(), path, StoreOptions{})
+	s, err := testStores.Open(context.Background(), "sqlite://"+path, audit.StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	old := time.Now().Add(-1000 * 24 * time.Hour)
-	var g idGen
-	for range 20 {
-		b := &Batch{}
+	for k := range 20 {
+		b := &audit.Batch{}
 		for i := range 1000 {
-			r := sample(i)
-			r.TimeStart, r.ID, r.Gateway, r.TimeEnd = old, g.next(old), "gw-1", old
+			r := storetest.Sample(i)
+			r.TimeStart, r.ID, r.Gateway, r.TimeEnd = old, fmt.Sprintf("01OLD%021d", k*1000+i), "gw-1", old
 			b.Inserts = append(b.Inserts, r)
 		}
 		if err := s.Write(context.Background(), b); err != nil {
@@ -803,7 +800,7 @@ func TestRetentionDoesNotBlockWrites(t *testing.T) {
 		}
 	}
 	s.Close()
-	a, err := Open(context.Background(), Options{Config: config.Audit{Store: "sqlite://" + path, Retention: config.Duration(24 * time.Hour)},
+	a, err := audit.Open(context.Background(), audit.Options{Stores: testStores, Config: config.Audit{Store: "sqlite://" + path, Retention: config.Duration(24 * time.Hour)},
 		Gateway: "gw-1", Logger: quiet, PruneBatch: 500})
 	if err != nil {
 		t.Fatal(err)
@@ -812,7 +809,7 @@ func TestRetentionDoesNotBlockWrites(t *testing.T) {
 	var slowest time.Duration
 	for i := range 200 {
 		start := time.Now()
-		if err := a.Begin(context.Background(), sample(i)); err != nil {
+		if err := a.Begin(context.Background(), storetest.Sample(i)); err != nil {
 			t.Fatal(err)
 		}
 		slowest = max(slowest, time.Since(start))
@@ -824,9 +821,9 @@ func TestRetentionDoesNotBlockWrites(t *testing.T) {
 }
 
 // Close under load: every caller either gets its record stored or
-// ErrClosed, and nobody hangs.
+// audit.ErrClosed, and nobody hangs.
 func TestCloseDuringLoad(t *testing.T) {
-	h := newHarness(t, func(o *Options) { o.QueueSize = 8 })
+	h := newHarness(t, func(o *audit.Options) { o.QueueSize = 8 })
 	var mu sync.Mutex
 	var acked []string
 	var wg sync.WaitGroup
@@ -835,9 +832,9 @@ func TestCloseDuringLoad(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; ; i++ {
-				r := sample(w*10000 + i)
+				r := storetest.Sample(w*10000 + i)
 				err := h.a.Begin(context.Background(), r)
-				if errors.Is(err, ErrClosed) {
+				if errors.Is(err, audit.ErrClosed) {
 					return
 				}
 				if err != nil {
@@ -866,7 +863,7 @@ func TestCloseDuringLoad(t *testing.T) {
 		t.Fatal("callers hang after Close")
 	}
 	stored := map[string]bool{}
-	for _, r := range h.query(t, Filter{}) {
+	for _, r := range h.query(t, audit.Filter{}) {
 		stored[r.ID] = true
 	}
 	for _, id := range acked {

@@ -9,68 +9,12 @@ import (
 	"time"
 )
 
-// appendRecordV1 is the payload-1 encoder as the gateway had it until
-// commit 943f5b2, kept byte for byte to produce version-1 payloads (the
-// fixtures in testdata were written by it).
+// appendRecordV1 writes a version-1 payload: the version byte, then the
+// first 35 columns exactly as appendFirstColumns writes them (what the
+// gateway wrote until commit 943f5b2; TestSpoolFixturesRecords holds it
+// to the spools written then).
 func appendRecordV1(dst []byte, r *Record) []byte {
-	dst = append(dst, payloadV1)
-	str := func(s string) {
-		dst = binary.AppendUvarint(dst, uint64(len(s)))
-		dst = append(dst, s...)
-	}
-	tm := func(t time.Time) {
-		if t.IsZero() {
-			dst = binary.AppendVarint(dst, math.MinInt64)
-			return
-		}
-		dst = binary.AppendVarint(dst, t.UnixNano())
-	}
-	boolean := func(b bool) {
-		if b {
-			dst = append(dst, 1)
-		} else {
-			dst = append(dst, 0)
-		}
-	}
-	str(r.ID)
-	dst = binary.AppendUvarint(dst, r.Seq)
-	str(r.Gateway)
-	tm(r.TimeStart)
-	tm(r.TimeEnd)
-	dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(r.DurationMS))
-	str(r.Event)
-	str(r.SourceIdentity)
-	str(r.IdentitySource)
-	str(r.SourceIP)
-	str(r.SourceWorkload)
-	str(r.Listener)
-	str(r.Kind)
-	str(r.Method)
-	str(r.Host)
-	dst = binary.AppendVarint(dst, int64(r.Port))
-	str(r.Path)
-	str(r.SNI)
-	str(r.ServiceEntry)
-	str(r.DialedIP)
-	boolean(r.TLSOriginated)
-	str(r.TLSVersion)
-	str(r.Decision)
-	boolean(r.Enforced)
-	str(r.Reason)
-	dst = binary.AppendUvarint(dst, uint64(len(r.PolicyRules)))
-	for _, p := range r.PolicyRules {
-		str(p)
-	}
-	dst = binary.AppendVarint(dst, int64(r.Status))
-	str(r.Error)
-	dst = binary.AppendVarint(dst, r.BytesSent)
-	dst = binary.AppendVarint(dst, r.BytesReceived)
-	str(r.Meter)
-	dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(r.Cost))
-	str(r.Currency)
-	str(r.TraceID)
-	dst = binary.AppendVarint(dst, int64(r.Count))
-	return dst
+	return appendFirstColumns(append(dst, payloadV1), r)
 }
 
 // codecRecords are records to round-trip: empty, typical, every field set.

@@ -1,6 +1,8 @@
 package audit
 
-import "time"
+import (
+	"reflect"
+)
 
 // The record schema: every column of a record, once. The stores' tables,
 // inserts and scans, the spool's record payload, and the JSON and CSV
@@ -150,29 +152,13 @@ func Columns() []string {
 func ClearOutcome(r *Record) {
 	for i := range columns {
 		if c := &columns[i]; c.Part == PartOutcome {
-			c.Type.clear(c.Field(r))
+			Zero(c.Field(r))
 		}
 	}
 }
 
-// clear sets the field p points to (of t's Go type) to its zero value.
-func (t Type) clear(p any) {
-	switch t {
-	case Text:
-		*p.(*string) = ""
-	case Uint:
-		*p.(*uint64) = 0
-	case Int, Count:
-		*p.(*int) = 0
-	case Int64:
-		*p.(*int64) = 0
-	case Float:
-		*p.(*float64) = 0
-	case Bool:
-		*p.(*bool) = false
-	case Time, OptTime:
-		*p.(*time.Time) = time.Time{}
-	case List:
-		*p.(*[]string) = nil
-	}
+// Zero sets the field p points to (what a Column.Field returns) to its
+// zero value.
+func Zero(p any) {
+	reflect.ValueOf(p).Elem().SetZero()
 }

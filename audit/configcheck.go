@@ -7,18 +7,19 @@ import (
 	"github.com/sluicehq/sluice/internal/config"
 )
 
-// CheckConfig checks audit.* and cost.*, the record store's and the
-// pricer's sections (docs/contract.md §3). It is a config.Check, run by
-// config.Load.
-func CheckConfig(c *config.Config) []config.Problem {
-	a := c.Audit
-	var ps []config.Problem
-	if !strings.HasPrefix(a.Store, "sqlite://") && !strings.HasPrefix(a.Store, "postgres://") &&
-		!strings.HasPrefix(a.Store, "postgresql://") && a.Store != "discard://" {
-		ps = append(ps, config.Problemf("audit.store", "must be sqlite://PATH or postgres://..., got %q", a.Store))
+// ConfigCheck is the check of audit.* and cost.*, the record store's and
+// the pricer's sections (docs/contract.md §3), run by config.Load:
+// audit.store must name a store of stores.
+func ConfigCheck(stores *Stores) config.Check {
+	return func(c *config.Config) []config.Problem {
+		a := c.Audit
+		var ps []config.Problem
+		if err := stores.Check(a.Store); err != nil {
+			ps = append(ps, config.Problemf("audit.store", "%v", err))
+		}
+		ps = append(ps, config.OneOf("audit.on_failure", a.OnFailure, "deny", "allow")...)
+		return append(ps, checkCost(c.Cost)...)
 	}
-	ps = append(ps, config.OneOf("audit.on_failure", a.OnFailure, "deny", "allow")...)
-	return append(ps, checkCost(c.Cost)...)
 }
 
 // checkCost checks cost.*: prices are not negative and every meter can

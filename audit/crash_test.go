@@ -1,4 +1,4 @@
-package audit
+package audit_test
 
 import (
 	"bufio"
@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/audit"
+	"github.com/sluicehq/sluice/audit/storetest"
 	"github.com/sluicehq/sluice/internal/config"
 )
 
@@ -24,7 +26,7 @@ func TestCrashChild(t *testing.T) {
 	if url == "" {
 		t.Skip("helper process of TestKill9")
 	}
-	a, err := Open(context.Background(), Options{Config: config.Audit{Store: url}, Gateway: "crash", Logger: quiet})
+	a, err := audit.Open(context.Background(), audit.Options{Stores: testStores, Config: config.Audit{Store: url}, Gateway: "crash", Logger: quiet})
 	if err != nil {
 		fmt.Println("open:", err)
 		os.Exit(2)
@@ -34,7 +36,7 @@ func TestCrashChild(t *testing.T) {
 	for w := range 32 {
 		go func() {
 			for i := 0; ; i++ {
-				r := sample(w*1_000_000 + i)
+				r := storetest.Sample(w*1_000_000 + i)
 				if err := a.Begin(context.Background(), r); err != nil {
 					fmt.Println("begin:", err)
 					os.Exit(2)
@@ -74,7 +76,7 @@ func TestKill9KeepsBegunRecords(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for len(ids) < 3000 && sc.Scan() {
 		line := sc.Text()
-		if len(line) != IDLen {
+		if len(line) != audit.IDLen {
 			t.Fatalf("child: %s", line)
 		}
 		ids = append(ids, line)
@@ -87,7 +89,7 @@ func TestKill9KeepsBegunRecords(t *testing.T) {
 	}
 	// IDs already in the pipe were printed after their Begin returned too.
 	for sc.Scan() {
-		if line := sc.Text(); len(line) == IDLen {
+		if line := sc.Text(); len(line) == audit.IDLen {
 			ids = append(ids, line)
 		}
 	}
@@ -99,25 +101,25 @@ func TestKill9KeepsBegunRecords(t *testing.T) {
 	ctx := context.Background()
 	// The restart of the same gateway writes what its spool holds into
 	// the store and closes the calls left open.
-	a, err := Open(ctx, Options{Config: config.Audit{Store: url}, Gateway: "crash", Logger: quiet})
+	a, err := audit.Open(ctx, audit.Options{Stores: testStores, Config: config.Audit{Store: url}, Gateway: "crash", Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	r, err := OpenReader(ctx, url)
+	r, err := testStores.OpenReader(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	stored := map[string]Record{}
+	stored := map[string]audit.Record{}
 	closed := 0
-	if err := r.Query(ctx, Filter{}, func(rec *Record) error {
+	if err := r.Query(ctx, audit.Filter{}, func(rec *audit.Record) error {
 		if rec.TimeEnd.IsZero() {
 			return fmt.Errorf("record %s still open after restart", rec.ID)
 		}
-		if rec.Error == ErrorGatewayRestart {
+		if rec.Error == audit.ErrorGatewayRestart {
 			closed++
 		}
 		stored[rec.ID] = *rec

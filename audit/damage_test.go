@@ -1,4 +1,4 @@
-package audit
+package audit_test
 
 import (
 	"bufio"
@@ -14,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/audit"
+	"github.com/sluicehq/sluice/audit/httpapi"
 	"github.com/sluicehq/sluice/audit/spool"
+	"github.com/sluicehq/sluice/audit/storetest"
 	"github.com/sluicehq/sluice/internal/config"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
@@ -33,14 +36,14 @@ func TestDamageChild(t *testing.T) {
 	if path == "" {
 		t.Skip("helper process of TestSpoolDamageAfterKill9")
 	}
-	a, err := Open(context.Background(), Options{Config: config.Audit{Store: "sqlite://" + path}, Gateway: "gw-1",
+	a, err := audit.Open(context.Background(), audit.Options{Stores: testStores, Config: config.Audit{Store: "sqlite://" + path}, Gateway: "gw-1",
 		Logger: quiet, IngestDelay: time.Hour})
 	if err != nil {
 		fmt.Println("open:", err)
 		os.Exit(2)
 	}
 	for i := range damageChildCalls {
-		r := sample(i)
+		r := storetest.Sample(i)
 		if err := a.Begin(context.Background(), r); err != nil {
 			fmt.Println("begin:", err)
 			os.Exit(2)
@@ -50,7 +53,7 @@ func TestDamageChild(t *testing.T) {
 			a.End(r)
 		}
 	}
-	for a.backlog() < damageChildCalls*3/2 {
+	for audit.Backlog(a) < damageChildCalls*3/2 {
 		time.Sleep(time.Millisecond)
 	}
 	fmt.Println("spooled")
@@ -120,7 +123,7 @@ func TestSpoolDamageAfterKill9(t *testing.T) {
 
 			reader := sdkmetric.NewManualReader()
 			var logs strings.Builder
-			a := openSpooled(t, path, func(o *Options) {
+			a := openSpooled(t, path, func(o *audit.Options) {
 				o.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 				o.Logger = slogTo(&logs)
 			})
@@ -141,7 +144,7 @@ func TestSpoolDamageAfterKill9(t *testing.T) {
 			// names are missing, unless their outcome entry (which
 			// carries the whole record) was intact.
 			present := map[uint64]bool{}
-			recs, err := QueryAll(context.Background(), a.Reader(), Filter{})
+			recs, err := audit.QueryAll(context.Background(), a.Reader(), audit.Filter{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -189,7 +192,7 @@ func TestSpoolDamageAfterKill9(t *testing.T) {
 				t.Errorf("not ready after recovering from damage: %v", err)
 			}
 			rec := httptest.NewRecorder()
-			a.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/v1/audit?limit=1", nil))
+			httpapi.New(a.Reader(), httpapi.Options{Damage: a.Damage}).ServeHTTP(rec, httptest.NewRequest("GET", "/v1/audit?limit=1", nil))
 			var body struct {
 				Damage []spool.DamageEvent `json:"damage"`
 			}
@@ -200,7 +203,7 @@ func TestSpoolDamageAfterKill9(t *testing.T) {
 			if kept, _ := filepath.Glob(seg + ".damaged-*"); len(kept) != 1 {
 				t.Errorf("damaged segment not kept aside: %v", kept)
 			}
-			r := sample(1000)
+			r := storetest.Sample(1000)
 			if err := a.Begin(context.Background(), r); err != nil || r.Seq <= damageChildCalls {
 				t.Errorf("Begin after the damage: seq %d, %v (lost seqs must not be reused)", r.Seq, err)
 			}

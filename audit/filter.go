@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"slices"
@@ -64,6 +65,21 @@ type CostRow struct {
 	Currency string  `json:"currency"`
 }
 
+// SortCost puts the rows of a cost report in its order: most expensive
+// first, then most calls, then by the keys.
+func SortCost(rows []CostRow) {
+	slices.SortFunc(rows, func(a, b CostRow) int {
+		switch {
+		case a.Cost != b.Cost:
+			return cmp.Compare(b.Cost, a.Cost)
+		case a.Calls != b.Calls:
+			return cmp.Compare(b.Calls, a.Calls)
+		}
+		return cmp.Or(cmp.Compare(a.Source, b.Source), cmp.Compare(a.Destination, b.Destination),
+			cmp.Compare(a.Meter, b.Meter), cmp.Compare(a.Currency, b.Currency))
+	})
+}
+
 // CostKeys are the accepted CostQuery.By values.
 var costKeys = []string{"source", "destination", "meter"}
 
@@ -116,7 +132,7 @@ func (f *Filter) Validate() error {
 		return fmt.Errorf("limit: must not be negative, got %d", f.Limit)
 	}
 	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
-		return fmt.Errorf("since (%s) must be before until (%s)", formatTime(f.Since), formatTime(f.Until))
+		return fmt.Errorf("since (%s) must be before until (%s)", FormatTime(f.Since), FormatTime(f.Until))
 	}
 	return nil
 }
@@ -134,7 +150,7 @@ func (q *CostQuery) Validate() error {
 		seen[k] = true
 	}
 	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
-		return fmt.Errorf("since (%s) must be before until (%s)", formatTime(q.Since), formatTime(q.Until))
+		return fmt.Errorf("since (%s) must be before until (%s)", FormatTime(q.Since), FormatTime(q.Until))
 	}
 	return nil
 }

@@ -1,14 +1,12 @@
 package audit
 
 import (
-	"context"
 	"fmt"
+	"log/slog"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/vocab"
 )
 
@@ -36,29 +34,22 @@ func sample(i int) *Record {
 	}
 }
 
-// openTestStore opens a fresh SQLite store in a temp dir.
-func openTestStore(t testing.TB) (*sqliteStore, string) {
+var quiet = slog.New(slog.DiscardHandler)
+
+func copyFile(t *testing.T, from, to string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "audit.db")
-	s, err := openSQLite(context.Background(), path, StoreOptions{})
+	b, err := os.ReadFile(from)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
-	return s, path
-}
-
-func testAuditConfig(path string) config.Audit {
-	return config.Audit{Store: "sqlite://" + path, OnFailure: "deny"}
-}
-
-func damageFile(t *testing.T, path string, fn func([]byte) []byte) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
+	if err := os.WriteFile(to, b, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, fn(data), 0o640); err != nil {
-		t.Fatal(err)
-	}
+}
+
+// public is r without the bookkeeping of stores and the Auditor, for
+// comparisons.
+func public(r Record) Record {
+	r.row, r.ended = RowRef{}, false
+	return r
 }

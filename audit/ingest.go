@@ -217,7 +217,7 @@ func (a *Auditor) writeIngest(ctx context.Context, items []spool.Item) error {
 			}
 		}
 	}
-	b.cursor = &spoolCursor{gateway: a.opts.Gateway, pos: items[len(items)-1].Pos}
+	b.Cursor = &SpoolCursor{Gateway: a.opts.Gateway, Pos: items[len(items)-1].Pos}
 	a.storeMu.Lock()
 	defer a.storeMu.Unlock()
 	start := time.Now()

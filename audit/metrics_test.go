@@ -1,4 +1,4 @@
-package audit
+package audit_test
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluicehq/sluice/audit"
+	"github.com/sluicehq/sluice/audit/storetest"
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/telemetry"
 )
@@ -20,24 +22,24 @@ func TestMetricsOnPrometheus(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := "sqlite://" + filepath.Join(t.TempDir(), "audit.db")
-	real, err := OpenStore(context.Background(), url, StoreOptions{Logger: quiet})
+	real, err := testStores.Open(context.Background(), url, audit.StoreOptions{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ws := &wrapStore{Store: real}
-	a, err := Open(context.Background(), Options{Config: config.Audit{Store: url}, Gateway: "gw", Logger: quiet,
+	a, err := audit.Open(context.Background(), audit.Options{Stores: testStores, Config: config.Audit{Store: url}, Gateway: "gw", Logger: quiet,
 		MeterProvider: m.MeterProvider(), Store: ws})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close(context.Background())
 	for i := range 3 {
-		if err := a.Begin(context.Background(), sample(i)); err != nil {
+		if err := a.Begin(context.Background(), storetest.Sample(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	ws.setFail(errors.New("disk full"))
-	_ = a.Begin(context.Background(), sample(9))
+	_ = a.Begin(context.Background(), storetest.Sample(9))
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)

@@ -1,13 +1,13 @@
-package audit
+package audit_test
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/audit"
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/vocab"
 )
@@ -18,46 +18,46 @@ const (
 )
 
 // fixture writes a small, varied set of records and returns them by name.
-func fixture(t *testing.T, h *harness) map[string]*Record {
+func fixture(t *testing.T, h *harness) map[string]*audit.Record {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Now()
 	gib := int64(1 << 30)
 	type entry struct {
 		name     string
-		r        Record
+		r        audit.Record
 		complete bool // a denial or DNS record written whole
-		outcome  func(*Record)
+		outcome  func(*audit.Record)
 	}
 	entries := []entry{
-		{name: "r0", r: Record{TimeStart: now.Add(-1 * time.Hour), SourceWorkload: "checkout", SourceIdentity: idCheckout, SourceIP: "10.0.0.1",
+		{name: "r0", r: audit.Record{TimeStart: now.Add(-1 * time.Hour), SourceWorkload: "checkout", SourceIdentity: idCheckout, SourceIP: "10.0.0.1",
 			Host: "api.stripe.com", Port: 443, Method: "POST", Path: "/v1/charges", Decision: vocab.DecisionAllow, Enforced: true},
-			outcome: func(r *Record) { r.Status, r.BytesSent, r.BytesReceived = 200, gib/2, gib/2 }},
-		{name: "r1", r: Record{TimeStart: now.Add(-2 * time.Hour), SourceWorkload: "checkout", SourceIdentity: idCheckout, SourceIP: "10.0.0.1",
+			outcome: func(r *audit.Record) { r.Status, r.BytesSent, r.BytesReceived = 200, gib/2, gib/2 }},
+		{name: "r1", r: audit.Record{TimeStart: now.Add(-2 * time.Hour), SourceWorkload: "checkout", SourceIdentity: idCheckout, SourceIP: "10.0.0.1",
 			Host: "api.stripe.com", Port: 443, Method: "POST", Path: "/v1/charges", Decision: vocab.DecisionDeny, Enforced: true, Reason: "policy_denied"},
 			complete: true},
-		{name: "r2", r: Record{TimeStart: now.Add(-30 * time.Hour), SourceIdentity: idBilling, SourceIP: "10.0.0.2",
+		{name: "r2", r: audit.Record{TimeStart: now.Add(-30 * time.Hour), SourceIdentity: idBilling, SourceIP: "10.0.0.2",
 			Host: "api.github.com", Port: 443, Method: "GET", Path: "/repos", Decision: vocab.DecisionAllow, Enforced: true},
-			outcome: func(r *Record) {
+			outcome: func(r *audit.Record) {
 				r.Status, r.Reason, r.Error, r.BytesReceived = 504, "upstream_timeout", "i/o timeout", 2*gib
 			}},
-		{name: "r3", r: Record{TimeStart: now.Add(-10 * 24 * time.Hour), SourceIP: "10.0.0.3",
+		{name: "r3", r: audit.Record{TimeStart: now.Add(-10 * 24 * time.Hour), SourceIP: "10.0.0.3",
 			Host: "api.github.com", Port: 443, Method: "GET", Decision: vocab.DecisionAllow, Enforced: true},
-			outcome: func(r *Record) { r.Status = 200 }},
-		{name: "r4", r: Record{TimeStart: now.Add(-3 * time.Hour), Event: vocab.EventDNSQuery, SourceIP: "10.0.0.3",
+			outcome: func(r *audit.Record) { r.Status = 200 }},
+		{name: "r4", r: audit.Record{TimeStart: now.Add(-3 * time.Hour), Event: vocab.EventDNSQuery, SourceIP: "10.0.0.3",
 			Host: "evil.example", Decision: vocab.DecisionDeny, Enforced: true, Reason: "undeclared_destination", Count: 3},
 			complete: true},
-		{name: "r5", r: Record{TimeStart: now.Add(-5 * time.Hour), SourceWorkload: "billing", SourceIdentity: idBilling, SourceIP: "10.0.0.2",
+		{name: "r5", r: audit.Record{TimeStart: now.Add(-5 * time.Hour), SourceWorkload: "billing", SourceIdentity: idBilling, SourceIP: "10.0.0.2",
 			Host: "api.stripe.com", Port: 443, Method: "POST", Path: "/v1/charges", Decision: vocab.DecisionDeny, Enforced: false, Reason: "undeclared_destination"},
-			outcome: func(r *Record) { r.Status = 200 }},
-		{name: "old", r: Record{TimeStart: now.Add(-40 * 24 * time.Hour), SourceWorkload: "checkout", Host: "api.stripe.com",
+			outcome: func(r *audit.Record) { r.Status = 200 }},
+		{name: "old", r: audit.Record{TimeStart: now.Add(-40 * 24 * time.Hour), SourceWorkload: "checkout", Host: "api.stripe.com",
 			Method: "POST", Path: "/v1/charges", Decision: vocab.DecisionAllow, Enforced: true},
-			outcome: func(r *Record) { r.Status = 200 }},
-		{name: "ip9", r: Record{TimeStart: now.Add(-4 * time.Hour), SourceIP: "10.0.0.9", Host: "api.github.com",
+			outcome: func(r *audit.Record) { r.Status = 200 }},
+		{name: "ip9", r: audit.Record{TimeStart: now.Add(-4 * time.Hour), SourceIP: "10.0.0.9", Host: "api.github.com",
 			Method: "GET", Decision: vocab.DecisionAllow, Enforced: true},
-			outcome: func(r *Record) { r.Status = 200 }},
+			outcome: func(r *audit.Record) { r.Status = 200 }},
 	}
-	out := map[string]*Record{}
+	out := map[string]*audit.Record{}
 	for _, e := range entries {
 		r := e.r
 		if e.complete {
@@ -80,7 +80,7 @@ func fixture(t *testing.T, h *harness) map[string]*Record {
 }
 
 func costHarness(t *testing.T) *harness {
-	return newHarness(t, func(o *Options) {
+	return newHarness(t, func(o *audit.Options) {
 		o.Cost = config.Cost{Currency: "USD", PerGiB: 0.5, Meters: []config.Meter{
 			{Name: "charge", Host: "api.stripe.com", Method: "POST", PathPrefix: "/v1/charges", PerRequest: 0.002}}}
 	})
@@ -92,29 +92,29 @@ func TestQueryFilters(t *testing.T) {
 	now := time.Now()
 	for _, tc := range []struct {
 		name string
-		f    Filter
+		f    audit.Filter
 		want string // names, newest first
 	}{
-		{"all", Filter{}, "r0 r1 r4 ip9 r5 r2 r3 old"},
-		{"since", Filter{Since: now.Add(-24 * time.Hour)}, "r0 r1 r4 ip9 r5"},
-		{"until", Filter{Until: now.Add(-24 * time.Hour)}, "r2 r3 old"},
-		{"range", Filter{Since: now.Add(-48 * time.Hour), Until: now.Add(-4*time.Hour - time.Minute)}, "r5 r2"},
-		{"source workload", Filter{Source: "checkout"}, "r0 r1 old"},
-		{"source identity", Filter{Source: idBilling}, "r5 r2"},
-		{"source ip", Filter{Source: "10.0.0.3"}, "r4 r3"},
-		{"host", Filter{Host: "api.github.com"}, "ip9 r2 r3"},
-		{"host normalised", Filter{Host: "API.GITHUB.COM."}, "ip9 r2 r3"},
-		{"decision deny", Filter{Decision: vocab.DecisionDeny}, "r1 r4 r5"},
-		{"decision allow", Filter{Decision: vocab.DecisionAllow}, "r0 ip9 r2 r3 old"},
-		{"reason", Filter{Reason: "undeclared_destination"}, "r4 r5"},
-		{"reason from the outcome", Filter{Reason: "upstream_timeout"}, "r2"},
-		{"event", Filter{Event: vocab.EventDNSQuery}, "r4"},
-		{"id", Filter{ID: recs["r3"].ID}, "r3"},
-		{"limit", Filter{Limit: 2}, "r0 r1"},
-		{"source and decision", Filter{Source: "checkout", Decision: vocab.DecisionDeny}, "r1"},
-		{"source with limit", Filter{Source: idBilling, Limit: 1}, "r5"},
-		{"host and since", Filter{Host: "api.stripe.com", Since: now.Add(-24 * time.Hour)}, "r0 r1 r5"},
-		{"nothing", Filter{Host: "nowhere.example"}, ""},
+		{"all", audit.Filter{}, "r0 r1 r4 ip9 r5 r2 r3 old"},
+		{"since", audit.Filter{Since: now.Add(-24 * time.Hour)}, "r0 r1 r4 ip9 r5"},
+		{"until", audit.Filter{Until: now.Add(-24 * time.Hour)}, "r2 r3 old"},
+		{"range", audit.Filter{Since: now.Add(-48 * time.Hour), Until: now.Add(-4*time.Hour - time.Minute)}, "r5 r2"},
+		{"source workload", audit.Filter{Source: "checkout"}, "r0 r1 old"},
+		{"source identity", audit.Filter{Source: idBilling}, "r5 r2"},
+		{"source ip", audit.Filter{Source: "10.0.0.3"}, "r4 r3"},
+		{"host", audit.Filter{Host: "api.github.com"}, "ip9 r2 r3"},
+		{"host normalised", audit.Filter{Host: "API.GITHUB.COM."}, "ip9 r2 r3"},
+		{"decision deny", audit.Filter{Decision: vocab.DecisionDeny}, "r1 r4 r5"},
+		{"decision allow", audit.Filter{Decision: vocab.DecisionAllow}, "r0 ip9 r2 r3 old"},
+		{"reason", audit.Filter{Reason: "undeclared_destination"}, "r4 r5"},
+		{"reason from the outcome", audit.Filter{Reason: "upstream_timeout"}, "r2"},
+		{"event", audit.Filter{Event: vocab.EventDNSQuery}, "r4"},
+		{"id", audit.Filter{ID: recs["r3"].ID}, "r3"},
+		{"limit", audit.Filter{Limit: 2}, "r0 r1"},
+		{"source and decision", audit.Filter{Source: "checkout", Decision: vocab.DecisionDeny}, "r1"},
+		{"source with limit", audit.Filter{Source: idBilling, Limit: 1}, "r5"},
+		{"host and since", audit.Filter{Host: "api.stripe.com", Since: now.Add(-24 * time.Hour)}, "r0 r1 r5"},
+		{"nothing", audit.Filter{Host: "nowhere.example"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := h.query(t, tc.f)
@@ -132,14 +132,14 @@ func TestQueryFilters(t *testing.T) {
 		})
 	}
 	// A record reads back as written.
-	got := h.query(t, Filter{ID: recs["r2"].ID})[0]
+	got := h.query(t, audit.Filter{ID: recs["r2"].ID})[0]
 	want := recs["r2"]
 	if got.Status != 504 || got.Error != "i/o timeout" || got.Reason != "upstream_timeout" || got.BytesReceived != 1<<30*2 ||
 		got.Cost != 1 || got.Host != "api.github.com" || got.Seq != want.Seq || got.Gateway != "gw-1" ||
 		!got.TimeStart.Equal(want.TimeStart.Truncate(time.Millisecond)) || got.SourceIdentity != idBilling {
 		t.Errorf("r2 read back as %+v", got)
 	}
-	if got := h.query(t, Filter{ID: recs["r4"].ID})[0]; got.Count != 3 || got.Event != vocab.EventDNSQuery {
+	if got := h.query(t, audit.Filter{ID: recs["r4"].ID})[0]; got.Count != 3 || got.Event != vocab.EventDNSQuery {
 		t.Errorf("r4 read back as %+v", got)
 	}
 }
@@ -147,7 +147,7 @@ func TestQueryFilters(t *testing.T) {
 func TestCostAggregation(t *testing.T) {
 	h := costHarness(t)
 	fixture(t, h)
-	r, err := OpenReader(context.Background(), h.url)
+	r, err := testStores.OpenReader(context.Background(), h.url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,29 +155,29 @@ func TestCostAggregation(t *testing.T) {
 	since := time.Now().Add(-720 * time.Hour)
 	for _, tc := range []struct {
 		by   []string
-		want []CostRow
+		want []audit.CostRow
 	}{
 		// r0 (1 GiB, charge), r5 (report-mode denial, charge), r2 (2 GiB),
 		// r3, ip9; not r1 (enforced denial), r4 (DNS), old (40 days).
-		{nil, []CostRow{{Calls: 5, Bytes: 3 << 30, Cost: 0.502 + 0.002 + 1, Currency: "USD"}}},
-		{[]string{"source"}, []CostRow{
+		{nil, []audit.CostRow{{Calls: 5, Bytes: 3 << 30, Cost: 0.502 + 0.002 + 1, Currency: "USD"}}},
+		{[]string{"source"}, []audit.CostRow{
 			{Source: idBilling, Calls: 1, Bytes: 2 << 30, Cost: 1, Currency: "USD"},
 			{Source: "checkout", Calls: 1, Bytes: 1 << 30, Cost: 0.502, Currency: "USD"},
 			{Source: "billing", Calls: 1, Cost: 0.002, Currency: "USD"},
 			{Source: "10.0.0.3", Calls: 1, Currency: "USD"},
 			{Source: "10.0.0.9", Calls: 1, Currency: "USD"},
 		}},
-		{[]string{"destination", "meter"}, []CostRow{
+		{[]string{"destination", "meter"}, []audit.CostRow{
 			{Destination: "api.github.com", Calls: 3, Bytes: 2 << 30, Cost: 1, Currency: "USD"},
 			{Destination: "api.stripe.com", Meter: "charge", Calls: 2, Bytes: 1 << 30, Cost: 0.504, Currency: "USD"},
 		}},
-		{[]string{"meter"}, []CostRow{
+		{[]string{"meter"}, []audit.CostRow{
 			{Calls: 3, Bytes: 2 << 30, Cost: 1, Currency: "USD"},
 			{Meter: "charge", Calls: 2, Bytes: 1 << 30, Cost: 0.504, Currency: "USD"},
 		}},
 	} {
 		t.Run(strings.Join(tc.by, ","), func(t *testing.T) {
-			got, err := r.Cost(context.Background(), CostQuery{Since: since, By: tc.by})
+			got, err := r.Cost(context.Background(), audit.CostQuery{Since: since, By: tc.by})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -196,65 +196,8 @@ func TestCostAggregation(t *testing.T) {
 			}
 		})
 	}
-	all, err := r.Cost(context.Background(), CostQuery{})
+	all, err := r.Cost(context.Background(), audit.CostQuery{})
 	if err != nil || len(all) != 1 || all[0].Calls != 6 {
 		t.Errorf("all time: %+v %v", all, err)
-	}
-}
-
-// Reports built from cost_hourly plus the partial hours at the edges equal
-// the aggregation of the records themselves, for any range.
-func TestCostRollupMatchesRecords(t *testing.T) {
-	h := costHarness(t)
-	fixture(t, h)
-	r, err := OpenReader(context.Background(), h.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	s := r.(*sqliteStore)
-	db, _ := s.reader()
-	now := time.Now()
-	by := []string{"source", "destination", "meter"}
-	for _, rng := range [][2]time.Time{
-		{},
-		{now.Add(-720 * time.Hour), time.Time{}},
-		{now.Add(-30*time.Hour - 17*time.Minute), now.Add(-90 * time.Minute)},
-		{now.Add(-2*time.Hour - 30*time.Minute), now.Add(-2*time.Hour + 30*time.Minute)},
-		{now.Add(-5*time.Hour - time.Minute), now.Add(-5*time.Hour + time.Minute)},
-		{time.Time{}, now.Add(-24 * time.Hour)},
-		{now.Add(-240 * time.Hour).Truncate(time.Hour), now.Truncate(time.Hour)},
-	} {
-		q := CostQuery{Since: rng[0], Until: rng[1], By: by}
-		got, err := r.Cost(context.Background(), q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var want []CostRow
-		sql, args := costSQL(by, q.Since, q.Until)
-		if err := s.costRows(context.Background(), db, by, sql, args, false, func(row CostRow) { want = append(want, row) }); err != nil {
-			t.Fatal(err)
-		}
-		sortCost(want)
-		compareCost(t, fmt.Sprint(rng), got, want)
-	}
-}
-
-// compareCost fails unless a report from the rollup has the rows of the
-// one aggregated from the records (costs equal to 1e-9).
-func compareCost(t *testing.T, label string, got, want []CostRow) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s: rollup %+v\nrecords %+v", label, got, want)
-	}
-	for i := range got {
-		g, w := got[i], want[i]
-		if math.Abs(g.Cost-w.Cost) > 1e-9 {
-			t.Errorf("%s row %d: cost %v vs %v", label, i, g.Cost, w.Cost)
-		}
-		g.Cost, w.Cost = 0, 0
-		if g != w {
-			t.Errorf("%s row %d: rollup %+v, records %+v", label, i, g, w)
-		}
 	}
 }

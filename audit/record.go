@@ -71,14 +71,32 @@ type Record struct {
 	// from one source) into one; 0 and 1 both mean one.
 	Count int
 
-	// rid and gen locate the stored decision row (set when Begin's insert
-	// commits) so that End appends the outcome to it; gen tells a row of
-	// the store's current file from one of a file since replaced.
-	rid int64
-	gen uint64
+	// row locates the stored decision part (set when Begin's insert
+	// commits) so that End's outcome finds it without a lookup.
+	row RowRef
 	// ended is set by End: the first outcome of a call is the one kept.
 	ended bool
 }
+
+// RowRef is where a store keeps a record's row: Store.Write sets it on
+// each record it inserts and OpenRecords on each record it returns, and
+// Write uses it to find the row again for the outcome without a lookup.
+// Its meaning is the store's own. The zero RowRef is unknown: the store
+// then finds the row by ID, or writes the whole record when it has none.
+type RowRef struct {
+	// ID is the row's key in the store (SQLite's and PostgreSQL's rid).
+	ID int64
+	// Gen is the store's generation when the row was written: a store
+	// whose file was replaced since moves to another generation and
+	// treats the RowRefs of an older one as unknown.
+	Gen uint64
+}
+
+// Row is where the store keeps r's row (see RowRef).
+func (r *Record) Row() RowRef { return r.row }
+
+// SetRow records where the store keeps r's row; stores call it.
+func (r *Record) SetRow(ref RowRef) { r.row = ref }
 
 // Source is how a record's caller is shown: the workload, else the
 // identity, else the IP.

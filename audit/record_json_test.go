@@ -63,8 +63,7 @@ type taggedRecord struct {
 	// from one source) into one; 0 and 1 both mean one.
 	Count int `json:"count,omitempty"`
 
-	rid   int64
-	gen   uint64
+	row   RowRef
 	ended bool
 }
 
@@ -75,11 +74,11 @@ func legacyFields(r *Record) []string {
 	i := func(v int64) string { return strconv.FormatInt(v, 10) }
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	return []string{
-		r.ID, strconv.FormatUint(r.Seq, 10), r.Gateway, formatTime(r.TimeStart), formatTime(r.TimeEnd), f(r.DurationMS), r.Event,
+		r.ID, strconv.FormatUint(r.Seq, 10), r.Gateway, FormatTime(r.TimeStart), FormatTime(r.TimeEnd), f(r.DurationMS), r.Event,
 		r.SourceIdentity, r.IdentitySource, r.SourceIP, r.SourceWorkload,
 		r.Listener, r.Kind, r.Method, r.Host, i(int64(r.Port)), r.Path, r.SNI, r.ServiceEntry,
 		r.DialedIP, b(r.TLSOriginated), r.TLSVersion,
-		r.Decision, b(r.Enforced), r.Reason, rulesJSON(r.PolicyRules),
+		r.Decision, b(r.Enforced), r.Reason, FormatList(r.PolicyRules),
 		i(int64(r.Status)), r.Error, i(r.BytesSent), i(r.BytesReceived), r.Meter, f(r.Cost), r.Currency, r.TraceID,
 		i(int64(r.Calls())),
 	}

@@ -13,25 +13,26 @@ import (
 // comparable values.
 const TimeLayout = "2006-01-02T15:04:05.000Z"
 
-// formatTime renders t in TimeLayout; the zero time is "".
-func formatTime(t time.Time) string {
+// FormatTime renders t in TimeLayout; the zero time is "".
+func FormatTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
 	return t.UTC().Format(TimeLayout)
 }
 
-// parseTime reads a time written with formatTime (or any RFC 3339 time);
+// ParseTime reads a time written with FormatTime (or any RFC 3339 time);
 // "" is the zero time.
-func parseTime(s string) (time.Time, error) {
+func ParseTime(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
 	return time.Parse(time.RFC3339Nano, s)
 }
 
-// rulesJSON renders policy_rules as a JSON array.
-func rulesJSON(rules []string) string {
+// FormatList renders a List column (policy_rules) as a JSON array, as
+// the stores and the CSV keep it.
+func FormatList(rules []string) string {
 	if len(rules) == 0 {
 		return "[]"
 	}
@@ -79,9 +80,9 @@ func (t Type) text(p any) string {
 	case Bool:
 		return strconv.FormatBool(*p.(*bool))
 	case Time, OptTime:
-		return formatTime(*p.(*time.Time))
+		return FormatTime(*p.(*time.Time))
 	case List:
-		return rulesJSON(*p.(*[]string))
+		return FormatList(*p.(*[]string))
 	}
 	return ""
 }

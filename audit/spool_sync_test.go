@@ -1,4 +1,4 @@
-package audit
+package audit_test
 
 import (
 	"bytes"
@@ -10,7 +10,9 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/sluicehq/sluice/audit"
 	"github.com/sluicehq/sluice/audit/spool"
+	"github.com/sluicehq/sluice/audit/storetest"
 )
 
 // faultFiles records what the spool does to its segment files and makes
@@ -96,11 +98,11 @@ func syncedAfter(ops []fileOp, id string) bool {
 func TestBeginWaitsForSpoolSync(t *testing.T) {
 	ff := &faultFiles{}
 	path := filepath.Join(t.TempDir(), "audit.db")
-	a := openSpooled(t, path, func(o *Options) { o.openSpoolFile = ff.open })
+	a := openSpooled(t, path, func(o *audit.Options) { audit.SetOpenSpoolFile(o, ff.open) })
 	defer a.Close(context.Background())
 	ctx := context.Background()
 
-	r := sample(1)
+	r := storetest.Sample(1)
 	if err := a.Begin(ctx, r); err != nil {
 		t.Fatal(err)
 	}
@@ -117,17 +119,17 @@ func TestBeginWaitsForSpoolSync(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ff.set(tc.writeErr, tc.syncErr)
-			r := sample(2)
+			r := storetest.Sample(2)
 			err := a.Begin(ctx, r)
-			if !errors.Is(err, ErrUnavailable) {
-				t.Fatalf("Begin with the spool's %s: %v, want ErrUnavailable", tc.name, err)
+			if !errors.Is(err, audit.ErrUnavailable) {
+				t.Fatalf("Begin with the spool's %s: %v, want audit.ErrUnavailable", tc.name, err)
 			}
 			if a.Ready() == nil {
 				t.Fatal("Ready while the spool cannot sync")
 			}
 			ff.set(nil, nil)
 			eventually(t, "recovery", func() bool { return a.Ready() == nil })
-			r = sample(3)
+			r = storetest.Sample(3)
 			if err := a.Begin(ctx, r); err != nil {
 				t.Fatalf("Begin after recovery: %v", err)
 			}

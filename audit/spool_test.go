@@ -1,4 +1,4 @@
-package audit
+package audit_test
 
 import (
 	"context"
@@ -10,15 +10,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/audit"
 	"github.com/sluicehq/sluice/audit/spool"
+	"github.com/sluicehq/sluice/audit/storetest"
 	"github.com/sluicehq/sluice/internal/config"
 )
 
-// openSpooled opens an Auditor with the spool on the SQLite store at
+// openSpooled opens an audit.Auditor with the spool on the SQLite store at
 // path (as `sluice serve` does).
-func openSpooled(t *testing.T, path string, mod func(*Options)) *Auditor {
+func openSpooled(t *testing.T, path string, mod func(*audit.Options)) *audit.Auditor {
 	t.Helper()
-	opts := Options{
+	opts := audit.Options{
+		Stores:        testStores,
 		Config:        testAuditConfig(path),
 		Gateway:       "gw-1",
 		Logger:        quiet,
@@ -27,41 +30,41 @@ func openSpooled(t *testing.T, path string, mod func(*Options)) *Auditor {
 	if mod != nil {
 		mod(&opts)
 	}
-	a, err := Open(context.Background(), opts)
+	a, err := audit.Open(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.spool == nil {
+	if audit.SpoolOf(a) == nil {
 		t.Fatal("no spool")
 	}
 	return a
 }
 
-// parked makes an Auditor that a test will crash idle between calls:
+// parked makes an audit.Auditor that a test will crash idle between calls:
 // its ingester waits an hour (nothing reaches the store unless a query
 // asks), and it neither probes nor syncs its high-water mark, so after
 // crash it touches no file, as a killed process would not.
-func parked(o *Options) {
+func parked(o *audit.Options) {
 	o.IngestDelay, o.ProbeInterval, o.HighWaterSync = time.Hour, time.Hour, time.Hour
 }
 
 // crash leaves a (opened with parked) without Close, as kill -9 would,
 // and releases the spool lock as the kernel would.
-func crash(a *Auditor) {
-	if a.opts.ProbeInterval != time.Hour {
-		panic("crash: open the Auditor with parked")
+func crash(a *audit.Auditor) {
+	if audit.ProbeIntervalOf(a) != time.Hour {
+		panic("crash: open the audit.Auditor with parked")
 	}
-	a.spool.Unlock()
+	audit.SpoolOf(a).Unlock()
 }
 
 func countRecords(t *testing.T, path string) (all, open int) {
 	t.Helper()
-	r, err := OpenReader(context.Background(), "sqlite://"+path)
+	r, err := testStores.OpenReader(context.Background(), "sqlite://"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	err = r.Query(context.Background(), Filter{}, func(rec *Record) error {
+	err = r.Query(context.Background(), audit.Filter{}, func(rec *audit.Record) error {
 		all++
 		if rec.TimeEnd.IsZero() {
 			open++
@@ -75,7 +78,7 @@ func countRecords(t *testing.T, path string) (all, open int) {
 }
 
 // Records acknowledged but not yet ingested survive a crash: the next
-// Open replays them, exactly once, and closes the calls left open.
+// audit.Open replays them, exactly once, and closes the calls left open.
 func TestSpoolReplayAfterCrash(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.db")
 	ctx := context.Background()
@@ -83,7 +86,7 @@ func TestSpoolReplayAfterCrash(t *testing.T) {
 	// the start: the replay must not insert them again.
 	a := openSpooled(t, path, nil)
 	for i := range 5 {
-		r := sample(i)
+		r := storetest.Sample(i)
 		if err := a.Begin(ctx, r); err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +101,7 @@ func TestSpoolReplayAfterCrash(t *testing.T) {
 	a = openSpooled(t, path, parked)
 	var ids []string
 	for i := range 10 {
-		r := sample(i)
+		r := storetest.Sample(i)
 		if err := a.Begin(ctx, r); err != nil {
 			t.Fatal(err)
 		}
@@ -110,7 +113,7 @@ func TestSpoolReplayAfterCrash(t *testing.T) {
 	}
 	// End hands the outcome over asynchronously: wait until the spool
 	// has all of them before the "crash".
-	eventually(t, "outcomes spooled", func() bool { return a.backlog() == 15 })
+	eventually(t, "outcomes spooled", func() bool { return audit.Backlog(a) == 15 })
 	crash(a)
 	if all, _ := countRecords(t, path); all != 5 {
 		t.Fatalf("before restart the store has %d records, want the first run's 5", all)
@@ -122,17 +125,17 @@ func TestSpoolReplayAfterCrash(t *testing.T) {
 	if all != 15 || open != 0 {
 		t.Fatalf("after restart: %d records (%d open), want 15 (0 open)", all, open)
 	}
-	r, err := OpenReader(ctx, "sqlite://"+path)
+	r, err := testStores.OpenReader(ctx, "sqlite://"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
 	for i, id := range ids {
-		recs, err := QueryAll(ctx, r, Filter{ID: id})
+		recs, err := audit.QueryAll(ctx, r, audit.Filter{ID: id})
 		if err != nil || len(recs) != 1 {
 			t.Fatalf("%s: %v %v", id, recs, err)
 		}
-		wantErr := ErrorGatewayRestart
+		wantErr := audit.ErrorGatewayRestart
 		if i%2 == 0 {
 			wantErr = ""
 		}
@@ -140,32 +143,32 @@ func TestSpoolReplayAfterCrash(t *testing.T) {
 			t.Errorf("record %d: error %q, want %q", i, recs[0].Error, wantErr)
 		}
 	}
-	segs, _ := a.spool.Segments()
+	segs, _ := audit.SpoolOf(a).Segments()
 	if len(segs) > 1 {
 		t.Errorf("replayed segments not removed: %v", segs)
 	}
 }
 
-// A query through the Auditor sees a call at once, although the ingester
+// A query through the audit.Auditor sees a call at once, although the ingester
 // batches.
 func TestSpoolQueriesSeeNewestRecords(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.db")
-	a := openSpooled(t, path, func(o *Options) { o.IngestDelay = time.Hour })
+	a := openSpooled(t, path, func(o *audit.Options) { o.IngestDelay = time.Hour })
 	defer a.Close(context.Background())
 	ctx := context.Background()
-	r := sample(1)
+	r := storetest.Sample(1)
 	if err := a.Begin(ctx, r); err != nil {
 		t.Fatal(err)
 	}
 	r.Status = 201
 	a.End(r)
-	eventually(t, "outcome spooled", func() bool { return a.backlog() == 2 })
-	recs, err := QueryAll(ctx, a.Reader(), Filter{ID: r.ID})
+	eventually(t, "outcome spooled", func() bool { return audit.Backlog(a) == 2 })
+	recs, err := audit.QueryAll(ctx, a.Reader(), audit.Filter{ID: r.ID})
 	if err != nil || len(recs) != 1 || recs[0].Status != 201 {
 		t.Fatalf("query: %+v %v", recs, err)
 	}
 	// Decision and outcome were ingested together: one whole record.
-	if got := a.backlog(); got != 0 {
+	if got := audit.Backlog(a); got != 0 {
 		t.Fatalf("backlog %d after Sync", got)
 	}
 }
@@ -178,19 +181,19 @@ func TestSpoolFailure(t *testing.T) {
 	a := openSpooled(t, path, nil)
 	defer a.Close(context.Background())
 	ctx := context.Background()
-	if err := a.Begin(ctx, sample(0)); err != nil {
+	if err := a.Begin(ctx, storetest.Sample(0)); err != nil {
 		t.Fatal(err)
 	}
-	dir := a.spool.Dir()
-	segs, _ := a.spool.Segments()
-	if err := os.Remove(a.spool.SegPath(segs[len(segs)-1])); err != nil {
+	dir := audit.SpoolOf(a).Dir()
+	segs, _ := audit.SpoolOf(a).Segments()
+	if err := os.Remove(audit.SpoolOf(a).SegPath(segs[len(segs)-1])); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Begin(ctx, sample(1)); !errors.Is(err, ErrUnavailable) {
+	if err := a.Begin(ctx, storetest.Sample(1)); !errors.Is(err, audit.ErrUnavailable) {
 		t.Fatalf("Begin into a removed segment: %v", err)
 	}
 	eventually(t, "recovery with a new segment", func() bool { return a.Ready() == nil })
-	if err := a.Begin(ctx, sample(2)); err != nil {
+	if err := a.Begin(ctx, storetest.Sample(2)); err != nil {
 		t.Fatalf("Begin after recovery: %v", err)
 	}
 
@@ -201,7 +204,7 @@ func TestSpoolFailure(t *testing.T) {
 	if err := os.WriteFile(dir, nil, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Begin(ctx, sample(3)); !errors.Is(err, ErrUnavailable) {
+	if err := a.Begin(ctx, storetest.Sample(3)); !errors.Is(err, audit.ErrUnavailable) {
 		t.Fatalf("Begin with the spool directory gone: %v", err)
 	}
 	if a.Ready() == nil {
@@ -211,11 +214,11 @@ func TestSpoolFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "recovery", func() bool { return a.Ready() == nil })
-	r := sample(4)
+	r := storetest.Sample(4)
 	if err := a.Begin(ctx, r); err != nil {
 		t.Fatalf("Begin after recovery: %v", err)
 	}
-	if recs, err := QueryAll(ctx, a.Reader(), Filter{ID: r.ID}); err != nil || len(recs) != 1 {
+	if recs, err := audit.QueryAll(ctx, a.Reader(), audit.Filter{ID: r.ID}); err != nil || len(recs) != 1 {
 		t.Fatalf("record after recovery: %v %v", recs, err)
 	}
 }
@@ -223,11 +226,15 @@ func TestSpoolFailure(t *testing.T) {
 // cursorWrap is a wrapStore that can sit behind the spool.
 type cursorWrap struct {
 	*wrapStore
-	real *sqliteStore
+	real audit.SpoolStore
 }
 
-func (c cursorWrap) spoolCursor(ctx context.Context, gw string) (spool.Pos, error) {
-	return c.real.spoolCursor(ctx, gw)
+func (c cursorWrap) SpoolCursor(ctx context.Context, gw string) (spool.Pos, error) {
+	return c.real.SpoolCursor(ctx, gw)
+}
+
+func (c cursorWrap) SpoolCursors(ctx context.Context) (map[string]spool.Pos, error) {
+	return c.real.SpoolCursors(ctx)
 }
 
 // A store that cannot write does not stop calls while the spool holds
@@ -236,12 +243,14 @@ func (c cursorWrap) spoolCursor(ctx context.Context, gw string) (spool.Pos, erro
 func TestSpoolStoreDownBacklog(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "audit.db")
-	real, err := openSQLite(context.Background(), path, StoreOptions{Logger: quiet})
+	st, err := testStores.Open(context.Background(), "sqlite://"+path, audit.StoreOptions{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
+	real := st.(audit.SpoolStore)
 	ws := &wrapStore{Store: real}
-	a, err := Open(context.Background(), Options{
+	a, err := audit.Open(context.Background(), audit.Options{
+		Stores:        testStores,
 		Config:        config.Audit{Store: "sqlite://" + path, OnFailure: "deny"},
 		Gateway:       "gw-1",
 		Logger:        quiet,
@@ -259,22 +268,22 @@ func TestSpoolStoreDownBacklog(t *testing.T) {
 	ws.setFail(errors.New("database is locked"))
 	var ids []string
 	for i := range 5 {
-		r := sample(i)
+		r := storetest.Sample(i)
 		if err := a.Begin(ctx, r); err != nil {
 			t.Fatalf("Begin %d with the store down but the spool fine: %v", i, err)
 		}
 		ids = append(ids, r.ID)
 	}
-	eventually(t, "the ingester to meet the failure", func() bool { return a.iq.lastErr() != nil })
-	err = a.Begin(ctx, sample(5))
-	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "database is locked") {
+	eventually(t, "the ingester to meet the failure", func() bool { return audit.IngestErr(a) != nil })
+	err = a.Begin(ctx, storetest.Sample(5))
+	if !errors.Is(err, audit.ErrUnavailable) || !strings.Contains(err.Error(), "database is locked") {
 		t.Fatalf("Begin past MaxBacklog: %v", err)
 	}
 	ws.setFail(nil)
-	eventually(t, "backlog written", func() bool { return a.backlog() == 0 })
+	eventually(t, "backlog written", func() bool { return audit.Backlog(a) == 0 })
 	eventually(t, "recovery", func() bool { return a.Ready() == nil })
 	for _, id := range ids {
-		if recs, err := QueryAll(ctx, a.Reader(), Filter{ID: id}); err != nil || len(recs) != 1 {
+		if recs, err := audit.QueryAll(ctx, a.Reader(), audit.Filter{ID: id}); err != nil || len(recs) != 1 {
 			t.Fatalf("%s after recovery: %v %v", id, recs, err)
 		}
 	}
@@ -286,13 +295,13 @@ func TestPendingSpool(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.db")
 	url := "sqlite://" + path
 	ctx := context.Background()
-	a := openSpooled(t, path, func(o *Options) { parked(o); o.Gateway = "pod/a b" })
+	a := openSpooled(t, path, func(o *audit.Options) { parked(o); o.Gateway = "pod/a b" })
 	for i := range 3 {
-		if err := a.Begin(ctx, sample(i)); err != nil {
+		if err := a.Begin(ctx, storetest.Sample(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	st, err := PendingSpool(ctx, url)
+	st, err := audit.PendingSpool(ctx, testStores, url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,21 +311,21 @@ func TestPendingSpool(t *testing.T) {
 		t.Fatalf("pending: %+v", st)
 	}
 	crash(a)
-	a = openSpooled(t, path, func(o *Options) { o.Gateway = "pod/a b" })
+	a = openSpooled(t, path, func(o *audit.Options) { o.Gateway = "pod/a b" })
 	defer a.Close(ctx)
-	st, err = PendingSpool(ctx, url)
+	st, err = audit.PendingSpool(ctx, testStores, url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(st) != 1 || st[0].Pending != 0 || st[0].Gateway != "pod/a b" {
 		t.Fatalf("after restart: %+v", st)
 	}
-	if st, err := PendingSpool(ctx, "discard://"); err != nil || st != nil {
+	if st, err := audit.PendingSpool(ctx, testStores, "discard://"); err != nil || st != nil {
 		t.Fatalf("discard: %v %v", st, err)
 	}
 }
 
-// ReplaySpools writes a stopped gateway's spooled records into the store
+// audit.ReplaySpools writes a stopped gateway's spooled records into the store
 // and closes its open calls, as its restart would; a spool a running
 // gateway holds is left alone.
 func TestReplaySpools(t *testing.T) {
@@ -325,9 +334,9 @@ func TestReplaySpools(t *testing.T) {
 	ctx := context.Background()
 	// Gateway "pod/a b" (hex directory name) crashes with 4 records only
 	// in its spool, one of them finished.
-	a := openSpooled(t, path, func(o *Options) { parked(o); o.Gateway = "pod/a b" })
+	a := openSpooled(t, path, func(o *audit.Options) { parked(o); o.Gateway = "pod/a b" })
 	for i := range 4 {
-		r := sample(i)
+		r := storetest.Sample(i)
 		if err := a.Begin(ctx, r); err != nil {
 			t.Fatal(err)
 		}
@@ -336,20 +345,20 @@ func TestReplaySpools(t *testing.T) {
 			a.End(r)
 		}
 	}
-	eventually(t, "outcome spooled", func() bool { return a.backlog() == 5 })
+	eventually(t, "outcome spooled", func() bool { return audit.Backlog(a) == 5 })
 	crash(a)
 	// Gateway "live" is running with a record of its own in its spool.
-	live := openSpooled(t, path, func(o *Options) { o.IngestDelay = time.Hour; o.Gateway = "live" })
+	live := openSpooled(t, path, func(o *audit.Options) { o.IngestDelay = time.Hour; o.Gateway = "live" })
 	defer live.Close(ctx)
-	if err := live.Begin(ctx, sample(9)); err != nil {
+	if err := live.Begin(ctx, storetest.Sample(9)); err != nil {
 		t.Fatal(err)
 	}
 
-	res, err := ReplaySpools(ctx, url, quiet)
+	res, err := audit.ReplaySpools(ctx, testStores, url, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]ReplayResult{}
+	got := map[string]audit.ReplayResult{}
 	for _, r := range res {
 		got[r.Gateway] = r
 	}
@@ -362,7 +371,7 @@ func TestReplaySpools(t *testing.T) {
 	if all, open := countRecords(t, path); all != 4 || open != 0 {
 		t.Errorf("after replay: %d records (%d open), want the stopped gateway's 4, none open", all, open)
 	}
-	if _, err := ReplaySpools(ctx, "discard://", quiet); err == nil {
+	if _, err := audit.ReplaySpools(ctx, testStores, "discard://", quiet); err == nil {
 		t.Error("replay of a store without spools: no error")
 	}
 }

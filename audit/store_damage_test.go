@@ -1,4 +1,4 @@
-package audit
+package audit_test
 
 import (
 	"context"
@@ -9,17 +9,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/audit"
+	"github.com/sluicehq/sluice/audit/storetest"
 	"github.com/sluicehq/sluice/internal/config"
 )
 
-// runGateway opens a spooled Auditor on path, records n calls and closes
+// runGateway opens a spooled audit.Auditor on path, records n calls and closes
 // it (everything reaches the store).
 func runGateway(t *testing.T, path string, n int) {
 	t.Helper()
 	ctx := context.Background()
 	a := openSpooled(t, path, nil)
 	for i := range n {
-		r := sample(i)
+		r := storetest.Sample(i)
 		if err := a.Begin(ctx, r); err != nil {
 			t.Fatal(err)
 		}
@@ -31,11 +33,11 @@ func runGateway(t *testing.T, path string, n int) {
 	}
 }
 
-// openErr opens an Auditor on path the way `sluice serve` does and
+// openErr opens an audit.Auditor on path the way `sluice serve` does and
 // returns the error.
 func openErr(t *testing.T, path string) error {
 	t.Helper()
-	a, err := Open(context.Background(), Options{Config: testAuditConfig(path), Gateway: "gw-1", Logger: quiet})
+	a, err := audit.Open(context.Background(), audit.Options{Stores: testStores, Config: testAuditConfig(path), Gateway: "gw-1", Logger: quiet})
 	if err == nil {
 		_ = a.Close(context.Background())
 	}
@@ -55,7 +57,7 @@ func copyFile(t *testing.T, from, to string) {
 
 // A store that lacks records the gateway committed to it (truncated,
 // replaced by another file, restored from an older copy) is refused at
-// Open, naming the file, the seqs missing and what to do; removing the
+// audit.Open, naming the file, the seqs missing and what to do; removing the
 // high-water mark accepts the loss.
 func TestStoreBehindHighWaterIsRefused(t *testing.T) {
 	for _, tc := range []struct {
@@ -78,7 +80,7 @@ func TestStoreBehindHighWaterIsRefused(t *testing.T) {
 		}, "records 11..30"},
 		{"replaced by another store", func(t *testing.T, path, _ string) {
 			other := filepath.Join(t.TempDir(), "other.db")
-			s, err := openSQLite(context.Background(), other, StoreOptions{Logger: quiet})
+			s, err := testStores.Open(context.Background(), "sqlite://"+other, audit.StoreOptions{Logger: quiet})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,7 +99,7 @@ func TestStoreBehindHighWaterIsRefused(t *testing.T) {
 
 			err := openErr(t, path)
 			mark := filepath.Join(path+".spool", "gw-1", "hwm")
-			if !errors.Is(err, ErrStoreDamaged) {
+			if !errors.Is(err, audit.ErrStoreDamaged) {
 				t.Fatalf("Open of a store behind its high-water mark: %v", err)
 			}
 			for _, want := range []string{path, mark, tc.missing, "remove " + mark} {
@@ -106,7 +108,7 @@ func TestStoreBehindHighWaterIsRefused(t *testing.T) {
 				}
 			}
 			// Refused means untouched: no spool replayed into it.
-			if err := openErr(t, path); !errors.Is(err, ErrStoreDamaged) {
+			if err := openErr(t, path); !errors.Is(err, audit.ErrStoreDamaged) {
 				t.Fatalf("second Open: %v", err)
 			}
 			if err := os.Remove(mark); err != nil {
@@ -134,7 +136,7 @@ func TestHighWaterAllowsOrdinaryStarts(t *testing.T) {
 		t.Fatalf("no high-water mark: %v", err)
 	}
 	for i := range 5 {
-		if err := a.Begin(ctx, sample(i)); err != nil {
+		if err := a.Begin(ctx, storetest.Sample(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -145,7 +147,7 @@ func TestHighWaterAllowsOrdinaryStarts(t *testing.T) {
 		if d := a.Damage(); len(d) != 0 {
 			t.Fatalf("damage on restart: %+v", d)
 		}
-		r := sample(9)
+		r := storetest.Sample(9)
 		if err := a.Begin(ctx, r); err != nil {
 			t.Fatal(err)
 		}
@@ -155,11 +157,11 @@ func TestHighWaterAllowsOrdinaryStarts(t *testing.T) {
 	}
 	// A crashed gateway replayed by `sluice audit replay`.
 	a = openSpooled(t, path, parked)
-	if err := a.Begin(ctx, sample(10)); err != nil {
+	if err := a.Begin(ctx, storetest.Sample(10)); err != nil {
 		t.Fatal(err)
 	}
 	crash(a)
-	res, err := ReplaySpools(ctx, "sqlite://"+path, quiet)
+	res, err := audit.ReplaySpools(ctx, testStores, "sqlite://"+path, quiet)
 	if err != nil || len(res) != 1 || res[0].Err != nil || res[0].Pending != 1 || len(res[0].Damage) != 0 {
 		t.Fatalf("replay: %+v %v", res, err)
 	}
@@ -168,7 +170,7 @@ func TestHighWaterAllowsOrdinaryStarts(t *testing.T) {
 	}
 }
 
-// A damaged SQLite file is never served as healthy: Open checks its
+// A damaged SQLite file is never served as healthy: audit.Open checks its
 // integrity and refuses it with what to do.
 func TestDamagedStoreIsRefused(t *testing.T) {
 	for _, tc := range []struct {
@@ -200,7 +202,7 @@ func TestDamagedStoreIsRefused(t *testing.T) {
 			_ = f.Close()
 
 			err = openErr(t, path)
-			if !errors.Is(err, ErrStoreDamaged) {
+			if !errors.Is(err, audit.ErrStoreDamaged) {
 				t.Fatalf("Open of a damaged store: %v", err)
 			}
 			mark := filepath.Join(path+".spool", "gw-1", "hwm")
@@ -220,7 +222,7 @@ func TestIntegrityCheckTimeout(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.db")
 	runGateway(t, path, 100)
 	var logs strings.Builder
-	a, err := Open(context.Background(), Options{Config: config.Audit{Store: "sqlite://" + path}, Gateway: "gw-1",
+	a, err := audit.Open(context.Background(), audit.Options{Stores: testStores, Config: config.Audit{Store: "sqlite://" + path}, Gateway: "gw-1",
 		Logger: slogTo(&logs), IntegrityTimeout: time.Nanosecond})
 	if err != nil {
 		t.Fatal(err)
@@ -236,9 +238,9 @@ func TestIntegrityCheckTimeout(t *testing.T) {
 func TestStoreReplacedWhileRunning(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.db")
 	ctx := context.Background()
-	a := openSpooled(t, path, func(o *Options) { o.IngestDelay = time.Millisecond })
+	a := openSpooled(t, path, func(o *audit.Options) { o.IngestDelay = time.Millisecond })
 	defer a.Close(ctx)
-	r := sample(1)
+	r := storetest.Sample(1)
 	if err := a.Begin(ctx, r); err != nil {
 		t.Fatal(err)
 	}
@@ -248,12 +250,12 @@ func TestStoreReplacedWhileRunning(t *testing.T) {
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {
 		_ = os.Remove(p)
 	}
-	if err := a.Begin(ctx, sample(2)); err != nil {
+	if err := a.Begin(ctx, storetest.Sample(2)); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the replaced store reported", func() bool {
 		for _, d := range a.Damage() {
-			if d.Kind == DamageStoreReplaced && d.File == path && d.SeqBefore >= 1 {
+			if d.Kind == audit.DamageStoreReplaced && d.File == path && d.SeqBefore >= 1 {
 				return true
 			}
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/audit"
+	"github.com/sluicehq/sluice/audit/format"
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/spf13/cobra"
 )
@@ -34,7 +35,7 @@ func newAuditCmd() *cobra.Command {
 func newAuditReplayCmd() *cobra.Command {
 	var cfgPath, store string
 	cmd := &cobra.Command{
-		Use:   "replay [--store sqlite://PATH]",
+		Use:   "replay [--store URL]",
 		Short: "Write the records that stopped gateways left in their spools into the store, and close their open calls",
 		Long: `A gateway acknowledges a call once its record is in its spool, beside the
 store, and copies the spool into the store in the background; a gateway
@@ -50,7 +51,7 @@ is left to it.`,
 				return err
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-			res, err := audit.ReplaySpools(cmd.Context(), store, log)
+			res, err := audit.ReplaySpools(cmd.Context(), stores(), store, log)
 			if err != nil {
 				return err
 			}
@@ -76,14 +77,14 @@ is left to it.`,
 		},
 	}
 	addConfigFlag(cmd, &cfgPath)
-	cmd.Flags().StringVar(&store, "store", "", "the store: sqlite://PATH (default: audit.store of the config)")
+	cmd.Flags().StringVar(&store, "store", "", "the store, one whose records go through spools: "+strings.Join(stores().SpoolForms(), ", ")+" (default: audit.store of the config)")
 	return cmd
 }
 
 func newAuditQueryCmd() *cobra.Command {
 	var (
 		src                  storeSource
-		since, until, format string
+		since, until, output string
 		f                    audit.Filter
 	)
 	cmd := &cobra.Command{
@@ -106,7 +107,7 @@ func newAuditQueryCmd() *cobra.Command {
 			if err := f.Validate(); err != nil {
 				return fmt.Errorf("--%w", err)
 			}
-			w, err := audit.NewRecordWriter(cmd.OutOrStdout(), format)
+			w, err := format.NewRecordWriter(cmd.OutOrStdout(), output)
 			if err != nil {
 				return fmt.Errorf("--format: %w", err)
 			}
@@ -131,7 +132,7 @@ func newAuditQueryCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if (format == audit.FormatTable || format == "") && f.Limit > 0 && n == f.Limit {
+			if (output == format.Table || output == "") && f.Limit > 0 && n == f.Limit {
 				fmt.Fprintf(cmd.ErrOrStderr(), "(the %d newest shown; --limit 0 for all)\n", n)
 			}
 			return nil
@@ -147,7 +148,7 @@ func newAuditQueryCmd() *cobra.Command {
 	fl.StringVar(&f.Reason, "reason", "", "reason code (policy_denied, undeclared_destination, upstream_timeout, …)")
 	fl.StringVar(&f.Event, "event", "", "outbound_call or dns_query")
 	fl.StringVar(&f.ID, "id", "", "one record, by id (the Sluice-Request-Id header sent upstream)")
-	fl.StringVar(&format, "format", audit.FormatTable, "table, json (JSON lines, every field) or csv (every field)")
+	fl.StringVar(&output, "format", format.Table, "table, json (JSON lines, every field) or csv (every field)")
 	fl.IntVar(&f.Limit, "limit", audit.DefaultLimit, "at most this many records, newest first; 0 for all")
 	return cmd
 }
@@ -158,7 +159,7 @@ func newCostCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "cost", Short: "Report the cost of outbound calls"}
 	var (
 		src                      storeSource
-		since, until, by, format string
+		since, until, by, output string
 	)
 	report := &cobra.Command{
 		Use:   "report [--store URL | --server URL] [--since D] [--by source,destination,meter] [--format table|csv]",
@@ -186,10 +187,10 @@ ends, from cost.meters and cost.per_gib.`,
 			if err := q.Validate(); err != nil {
 				return fmt.Errorf("--%w", err)
 			}
-			switch format {
-			case audit.FormatTable, audit.FormatCSV, audit.FormatJSON:
+			switch output {
+			case format.Table, format.CSV, format.JSON:
 			default:
-				return fmt.Errorf("--format: unknown format %q (use table, csv or json)", format)
+				return fmt.Errorf("--format: unknown format %q (use table, csv or json)", output)
 			}
 			var rows []audit.CostRow
 			if src.server != "" {
@@ -205,7 +206,7 @@ ends, from cost.meters and cost.per_gib.`,
 			if err != nil {
 				return err
 			}
-			return audit.WriteCost(cmd.OutOrStdout(), format, q.By, rows)
+			return format.WriteCost(cmd.OutOrStdout(), output, q.By, rows)
 		},
 	}
 	src.addFlags(report)
@@ -213,7 +214,7 @@ ends, from cost.meters and cost.per_gib.`,
 	fl.StringVar(&since, "since", "720h", "calls started at or after: a duration before now (720h, 30d) or a time")
 	fl.StringVar(&until, "until", "", "calls started before: a duration before now or a time")
 	fl.StringVar(&by, "by", "source,destination,meter", "group keys, comma-separated: source, destination, meter (empty: one total)")
-	fl.StringVar(&format, "format", audit.FormatTable, "table, csv or json (JSON lines)")
+	fl.StringVar(&output, "format", format.Table, "table, csv or json (JSON lines)")
 	cmd.AddCommand(report)
 	return cmd
 }
@@ -227,7 +228,7 @@ type storeSource struct {
 func (s *storeSource) addFlags(cmd *cobra.Command) {
 	addConfigFlag(cmd, &s.cfgPath)
 	fl := cmd.Flags()
-	fl.StringVar(&s.store, "store", "", "read this store directly, read-only: sqlite://PATH or postgres://user@host/db (default: audit.store of the config)")
+	fl.StringVar(&s.store, "store", "", "read this store directly, read-only: "+strings.Join(stores().Forms(), ", ")+" (default: audit.store of the config)")
 	fl.StringVar(&s.server, "server", "", "ask a running gateway's admin API instead, e.g. http://127.0.0.1:9901")
 	fl.StringVar(&s.token, "token", os.Getenv("SLUICE_ADMIN_TOKEN"), "admin bearer token for --server (default $SLUICE_ADMIN_TOKEN)")
 	cmd.MarkFlagsMutuallyExclusive("store", "server")
@@ -242,11 +243,11 @@ func (s *storeSource) open(ctx context.Context, stderr io.Writer) (audit.Reader,
 	if err != nil {
 		return nil, err
 	}
-	r, err := audit.OpenReader(ctx, store)
+	r, err := stores().OpenReader(ctx, store)
 	if err != nil {
 		return nil, err
 	}
-	pending, err := audit.PendingSpool(ctx, store)
+	pending, err := audit.PendingSpool(ctx, stores(), store)
 	if err != nil {
 		fmt.Fprintf(stderr, "warning: cannot read the audit spool: %v\n", err)
 	}

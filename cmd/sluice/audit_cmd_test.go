@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/audit"
+	"github.com/sluicehq/sluice/audit/httpapi"
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/spf13/cobra"
 )
@@ -24,6 +25,7 @@ func auditStore(t *testing.T) (string, []string) {
 	url := "sqlite://" + filepath.Join(t.TempDir(), "audit.db")
 	ctx := context.Background()
 	a, err := audit.Open(ctx, audit.Options{
+		Stores:  stores(),
 		Config:  config.Audit{Store: url},
 		Cost:    config.Cost{Currency: "USD", Meters: []config.Meter{{Name: "charge", Host: "api.stripe.com", Method: "POST", PerRequest: 0.5}}},
 		Gateway: "gw-test",
@@ -140,12 +142,12 @@ func TestAuditQueryFromConfig(t *testing.T) {
 
 func TestAuditAndCostThroughServer(t *testing.T) {
 	url, ids := auditStore(t)
-	r, err := audit.OpenReader(context.Background(), url)
+	r, err := stores().OpenReader(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	h := audit.NewHandler(r, nil)
+	h := httpapi.New(r, httpapi.Options{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Header.Get("Authorization") != "Bearer s3cret" {
 			http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)

@@ -17,11 +17,11 @@ import (
 // with a config section adds its CheckConfig here.
 func configChecks() []config.Check {
 	return []config.Check{
-		registry.CheckConfig,  // limits.registry_bytes
-		egress.CheckConfig,    // registry.mode, identity.*, limits.*
-		dnsproxy.CheckConfig,  // dns.*
-		policy.CheckConfig,    // policy.*
-		audit.CheckConfig,     // audit.*, cost.*
-		telemetry.CheckConfig, // telemetry.*
+		registry.CheckConfig,        // limits.registry_bytes
+		egress.CheckConfig,          // registry.mode, identity.*, limits.*
+		dnsproxy.CheckConfig,        // dns.*
+		policy.CheckConfig,          // policy.*
+		audit.ConfigCheck(stores()), // audit.*, cost.*
+		telemetry.CheckConfig,       // telemetry.*
 	}
 }

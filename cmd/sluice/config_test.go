@@ -32,7 +32,7 @@ func TestConfigChecks(t *testing.T) {
 		{Name: "xfcc cidr", YAML: "identity: {trust_xfcc_from: [10.0.0.0/8, nope]}\n", Want: []string{`cfg:1:42: identity.trust_xfcc_from[1]: invalid CIDR "nope"`}},
 		{Name: "source cidr", YAML: "identity: {sources: [{cidr: 10.0.0.0/33, workload: a}]}\n", Want: []string{`cfg:1:23: identity.sources[0].cidr: invalid CIDR "10.0.0.0/33"`}},
 		{Name: "source workload", YAML: "identity: {sources: [{cidr: 10.0.0.0/8}]}\n", Want: []string{"cfg:1:22: identity.sources[0].workload: required"}},
-		{Name: "audit store", YAML: "audit: {store: mysql://x}\n", Want: []string{`cfg:1:9: audit.store: must be sqlite://PATH or postgres://..., got "mysql://x"`}},
+		{Name: "audit store", YAML: "audit: {store: mysql://x}\n", Want: []string{`cfg:1:9: audit.store: must be sqlite://PATH, postgres://USER@HOST/DB or discard://, got "mysql://x"`}},
 		{Name: "audit on failure", YAML: "audit: {on_failure: maybe}\n", Want: []string{`cfg:1:9: audit.on_failure: invalid value "maybe" (want one of: deny, allow)`}},
 		{Name: "cost per gib", YAML: "cost: {per_gib: -1}\n", Want: []string{"cfg:1:8: cost.per_gib: must not be negative"}},
 		{Name: "cost meter", YAML: "cost: {meters: [{per_request: -1, path_prefix: v1}]}\n", Want: []string{

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/audit"
+	"github.com/sluicehq/sluice/audit/discard"
+	"github.com/sluicehq/sluice/audit/httpapi"
 	"github.com/sluicehq/sluice/dnsproxy"
 	"github.com/sluicehq/sluice/egress"
 	"github.com/sluicehq/sluice/internal/admin"
@@ -105,10 +107,11 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	if a.policy, err = policy.New(ctx, policy.Options{Config: cfg.Policy, Paths: cfg.ResolveAll(cfg.Policy.Paths), Logger: log, MeterProvider: mp}); err != nil {
 		return err
 	}
-	if cfg.Audit.Store == "discard://" {
+	if cfg.Audit.Store == discard.URL {
 		log.Warn("audit.store is discard://: NO CALL IS RECORDED (for benchmarks only)")
 	}
-	if a.auditor, err = audit.Open(ctx, audit.Options{Config: cfg.Audit, Cost: cfg.Cost, Gateway: gatewayID(), Logger: log, MeterProvider: mp}); err != nil {
+	if a.auditor, err = audit.Open(ctx, audit.Options{Config: cfg.Audit, Cost: cfg.Cost, Stores: stores(), Gateway: gatewayID(),
+		Logger: log, MeterProvider: mp}); err != nil {
 		return err
 	}
 	defer func() {
@@ -208,8 +211,9 @@ func (a *app) startAdmin() error {
 	a.admin = admin.New(a.cfg.Admin.Token, a.log)
 	a.admin.Handle("GET /metrics", a.metrics.Handler())
 	a.admin.HandleJSON("/v1/registry", func(*http.Request) (any, error) { return registryView(a.registry), nil })
-	a.admin.Handle("/v1/audit", a.auditor.Handler())
-	a.admin.Handle("/v1/cost", a.auditor.Handler())
+	records := httpapi.New(a.auditor.Reader(), httpapi.Options{Damage: a.auditor.Damage})
+	a.admin.Handle("/v1/audit", records)
+	a.admin.Handle("/v1/cost", records)
 	a.admin.AddCheck("registry", func(context.Context) error {
 		if a.registry.Snapshot().Generation == 0 {
 			return errors.New("not loaded")

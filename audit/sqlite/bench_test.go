@@ -1,0 +1,75 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/audit"
+	"github.com/sluicehq/sluice/audit/storetest"
+)
+
+// BenchmarkStoreWrite measures the store alone: batches of 1024 new
+// records, each batch one transaction with fsync (what the writer does
+// under load).
+func BenchmarkStoreWrite(b *testing.B) {
+	s, _ := openTestStore(b)
+	const batch = 1024
+	recs := make([]*audit.Record, batch)
+	for i := range recs {
+		recs[i] = storetest.Sample(i)
+	}
+	cpu := storetest.StartCPU()
+	b.ResetTimer()
+	n := 0
+	for n < b.N {
+		now := time.Now()
+		for _, r := range recs {
+			r.TimeStart = now
+			r.ID = fmt.Sprintf("01W%013d%010d", now.UnixMilli(), n)
+			r.Seq = uint64(n)
+			r.Gateway = "g1"
+			n++
+		}
+		if err := s.Write(context.Background(), &audit.Batch{Inserts: recs}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	cpu.Report(b, n)
+}
+
+// BenchmarkStoreOutcome measures outcome updates: batches of 1024
+// outcomes of records inserted before the timer starts.
+func BenchmarkStoreOutcome(b *testing.B) {
+	s, _ := openTestStore(b)
+	const batch = 1024
+	var all []*audit.Record
+	for len(all) < b.N {
+		recs := make([]*audit.Record, batch)
+		now := time.Now()
+		for i := range recs {
+			r := storetest.Sample(len(all) + i)
+			r.TimeStart, r.ID, r.Gateway = now, fmt.Sprintf("01O%023d", len(all)+i), "g1"
+			recs[i] = r
+		}
+		if err := s.Write(context.Background(), &audit.Batch{Inserts: recs}); err != nil {
+			b.Fatal(err)
+		}
+		all = append(all, recs...)
+	}
+	for _, r := range all {
+		r.TimeEnd = r.TimeStart.Add(42 * time.Millisecond)
+		r.DurationMS, r.Status, r.BytesSent, r.BytesReceived, r.DialedIP = 42, 200, 1234, 5678, "203.0.113.7"
+	}
+	cpu := storetest.StartCPU()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += batch {
+		if err := s.Write(context.Background(), &audit.Batch{Outcomes: all[i:min(i+batch, b.N)]}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	cpu.Report(b, b.N)
+}

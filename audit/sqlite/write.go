@@ -1,0 +1,180 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/sluicehq/sluice/audit"
+	"github.com/sluicehq/sluice/audit/sqlplan"
+)
+
+// Write implements audit.Store.
+func (s *store) Write(ctx context.Context, b *audit.Batch) error {
+	if err := s.ensureOpen(ctx); err != nil {
+		return err
+	}
+	if err := s.write(ctx, b); err != nil {
+		// A fresh connection next time: after an I/O error SQLite's
+		// connection state is not worth trusting, and it may be a
+		// removed file.
+		s.broken = true
+		if verr := s.verify(); verr != nil {
+			return verr
+		}
+		return fmt.Errorf("audit: %s: %w", s.path, err)
+	}
+	return s.verify()
+}
+
+func (s *store) write(ctx context.Context, b *audit.Batch) (err error) {
+	if _, err := s.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_, _ = s.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
+	// rids continue from the highest in the file, read under the write
+	// lock: another process writing the same file cannot collide.
+	if err := s.maxRid.QueryRowContext(ctx).Scan(&s.nextRid); err != nil {
+		return fmt.Errorf("max rid: %w", err)
+	}
+	s.nextRid++
+	s.decs, s.decRids, s.outs, s.outRids = s.decs[:0], s.decRids[:0], s.outs[:0], s.outRids[:0]
+	s.opens, s.closes = s.opens[:0], s.closes[:0]
+	newDecision := func(r *audit.Record) int64 {
+		rid := s.nextRid
+		s.nextRid++
+		s.decs, s.decRids = append(s.decs, r), append(s.decRids, rid)
+		return rid
+	}
+	for _, r := range b.Inserts {
+		rid := newDecision(r)
+		if r.TimeEnd.IsZero() {
+			// Begin: open until its outcome arrives.
+			s.opens = append(s.opens, openCall{rid, r.Gateway})
+		} else {
+			// Complete: the whole record at once.
+			s.outs, s.outRids = append(s.outs, r), append(s.outRids, rid)
+		}
+	}
+	for _, r := range b.Outcomes {
+		rid := r.Row().ID
+		if rid == 0 || r.Row().Gen != s.gen {
+			// The row's place is unknown: the store was reopened since
+			// Begin, or Begin failed. Find it by id; if it is not in this
+			// file, write the whole record rather than lose it.
+			var err error
+			if rid, err = s.ridOf(ctx, r.ID); err != nil {
+				return fmt.Errorf("find %s: %w", r.ID, err)
+			}
+		}
+		if rid == 0 {
+			rid = newDecision(r)
+		} else {
+			s.closes = append(s.closes, rid)
+		}
+		s.outs, s.outRids = append(s.outs, r), append(s.outRids, rid)
+	}
+
+	args := s.args[:0]
+	for i, r := range s.decs {
+		args = appendRowArgs(args, s.decRids[i], s.lay.dec, r)
+	}
+	if err := s.decisions.exec(ctx, len(s.decs), args); err != nil {
+		return fmt.Errorf("insert decisions: %w", err)
+	}
+	args = args[:0]
+	for _, o := range s.opens {
+		args = append(args, o.rid, o.gateway)
+	}
+	if err := s.openIns.exec(ctx, len(s.opens), args); err != nil {
+		return fmt.Errorf("insert open calls: %w", err)
+	}
+	args = args[:0]
+	for i, r := range s.outs {
+		args = appendRowArgs(args, s.outRids[i], s.lay.out, r)
+	}
+	if err := s.outcomes.exec(ctx, len(s.outs), args); err != nil {
+		return fmt.Errorf("insert outcomes: %w", err)
+	}
+	args = args[:0]
+	for _, rid := range s.closes {
+		args = append(args, rid)
+	}
+	if err := s.openDel.exec(ctx, len(s.closes), args); err != nil {
+		return fmt.Errorf("delete open calls: %w", err)
+	}
+	costs := sqlplan.CostGroups(b)
+	args = args[:0]
+	for _, g := range costs {
+		args = append(args, audit.FormatTime(g.Hour), g.Source, g.Destination, g.Meter, g.Currency, g.Calls, g.Bytes, g.Cost)
+	}
+	if err := s.costUps.exec(ctx, len(costs), args); err != nil {
+		return fmt.Errorf("cost rollup: %w", err)
+	}
+	s.args = args[:0]
+	for _, gs := range sqlplan.GatewaySeqs(b) {
+		if _, err := s.seq.ExecContext(ctx, gs.Gateway, int64(gs.Seq)); err != nil {
+			return fmt.Errorf("seq: %w", err)
+		}
+	}
+	if c := b.Cursor; c != nil {
+		if _, err := s.cursor.ExecContext(ctx, c.Gateway, c.Pos.Seg, c.Pos.Off); err != nil {
+			return fmt.Errorf("spool cursor: %w", err)
+		}
+	}
+	if _, err := s.conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	// Committed: Begin's records now know their row.
+	for i, r := range b.Inserts {
+		r.SetRow(audit.RowRef{ID: s.decRids[i], Gen: s.gen})
+	}
+	return nil
+}
+
+// ridOf returns the rid of the decision row with id, or 0.
+func (s *store) ridOf(ctx context.Context, id string) (int64, error) {
+	if id == "" {
+		return 0, nil
+	}
+	var rid int64
+	err := s.ridByID.QueryRowContext(ctx, id).Scan(&rid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return rid, err
+}
+
+// openCall is a row of open_calls.
+type openCall struct {
+	rid     int64
+	gateway string
+}
+
+// chunkedStmt executes a multi-row statement insertChunk rows at a time
+// and the rest one row at a time.
+type chunkedStmt struct {
+	one, many *sql.Stmt
+	width     int // arguments per row
+}
+
+// exec runs the statement for n rows whose arguments are args.
+func (c *chunkedStmt) exec(ctx context.Context, n int, args []any) error {
+	i := 0
+	for ; i+insertChunk <= n; i += insertChunk {
+		if _, err := c.many.ExecContext(ctx, args[i*c.width:(i+insertChunk)*c.width]...); err != nil {
+			return err
+		}
+	}
+	for ; i < n; i++ {
+		if _, err := c.one.ExecContext(ctx, args[i*c.width:(i+1)*c.width]...); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,99 @@
+package sqlplan
+
+import (
+	"net/netip"
+	"strings"
+
+	"github.com/sluicehq/sluice/audit"
+	"github.com/sluicehq/sluice/internal/vocab"
+)
+
+// The records query. Newest first is time_start, then rid (insertion
+// order), both in every index, so no sort is needed. A source matches one
+// of several columns; rather than an OR, which defeats the indexes and
+// forces a sort, each column is its own indexed, limited subquery and the
+// union is sorted. An IP is looked up in source_ip only, anything else in
+// source_identity and source_workload. Both SQLite and PostgreSQL plan
+// these as index range scans read backwards (TestQueryPlansUseIndexes in
+// audit/sqlite).
+
+// newestFirst orders the records view as every index does.
+const newestFirst = " ORDER BY time_start DESC, rid DESC"
+
+// where renders the conditions of f except Source, adding their
+// arguments to args.
+func where(f *audit.Filter, args *Args) []string {
+	var conds []string
+	if !f.Since.IsZero() {
+		conds = append(conds, "time_start >= "+args.Time(f.Since))
+	}
+	if !f.Until.IsZero() {
+		conds = append(conds, "time_start < "+args.Time(f.Until))
+	}
+	switch hosts := f.Hosts(); len(hosts) {
+	case 1:
+		conds = append(conds, "host = "+args.Add(hosts[0]))
+	case 2:
+		conds = append(conds, "host IN ("+args.Add(hosts[0])+", "+args.Add(hosts[1])+")")
+	}
+	switch f.Decision {
+	case vocab.DecisionDeny, vocab.DecisionAllow:
+		// A literal, so that the planner can use the partial index of
+		// denials (a bound parameter cannot prove the index applies).
+		conds = append(conds, "decision = '"+f.Decision+"'")
+	}
+	if f.Reason != "" {
+		conds = append(conds, "reason = "+args.Add(f.Reason))
+	}
+	if f.Event != "" {
+		conds = append(conds, "event = "+args.Add(f.Event))
+	}
+	if f.ID != "" {
+		conds = append(conds, "id = "+args.Add(f.ID))
+	}
+	return conds
+}
+
+// limit is the LIMIT clause of f (none without a limit).
+func limit(f *audit.Filter, args *Args) string {
+	if f.Limit <= 0 {
+		return ""
+	}
+	return " LIMIT " + args.Add(int64(f.Limit))
+}
+
+// sourceColumns are the columns a Source filter looks in.
+func sourceColumns(source string) []string {
+	if _, err := netip.ParseAddr(source); err == nil {
+		return []string{"source_ip"}
+	}
+	return []string{"source_identity", "source_workload"}
+}
+
+// QuerySQL is the query of f on the records view, selecting sel (see
+// Schema.Select), and its arguments. f must be valid.
+func QuerySQL(d Dialect, sel string, f *audit.Filter) (string, []any) {
+	args := NewArgs(d)
+	if f.Source == "" {
+		q := "SELECT " + sel + " FROM records"
+		if conds := where(f, args); len(conds) > 0 {
+			q += " WHERE " + strings.Join(conds, " AND ")
+		}
+		return q + newestFirst + limit(f, args), args.Values()
+	}
+	var parts []string
+	for i, col := range sourceColumns(f.Source) {
+		conds := append([]string{col + " = " + args.Add(f.Source)}, where(f, args)...)
+		parts = append(parts, "SELECT rid FROM (SELECT rid FROM records WHERE "+strings.Join(conds, " AND ")+
+			newestFirst+limit(f, args)+") AS s"+string(rune('1'+i)))
+	}
+	q := "SELECT " + sel + " FROM records WHERE rid IN (" + strings.Join(parts, " UNION ") + ")" + newestFirst
+	return q + limit(f, args), args.Values()
+}
+
+// OpenRecordsSQL selects (with sel) the records of one gateway, its
+// parameter, whose outcome never arrived, in insertion order.
+func OpenRecordsSQL(d Dialect, sel string) string {
+	return "SELECT " + sel + " FROM records WHERE rid IN (SELECT rid FROM open_calls WHERE gateway = " +
+		d.Placeholder(1) + ") ORDER BY rid"
+}
