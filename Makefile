@@ -41,7 +41,8 @@ bin/testsum: tools/testsum/main.go
 	$(GO) build -o bin/testsum ./tools/testsum
 
 # The real OpenTelemetry Collector and Prometheus the telemetry tests talk
-# to (built or installed once, cached).
+# to, and the kube-apiserver and etcd of the Kubernetes tests (built or
+# installed once, cached).
 realparts:
 	./scripts/realparts.sh all
 
