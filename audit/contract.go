@@ -1,7 +1,8 @@
 package audit
 
-// The API the data plane (egress, dnsproxy) relies on. Implemented by
-// *Auditor (auditor.go):
+// The API the data plane (egress, dnsproxy) and cmd/sluice rely on
+// (docs/contract.md §8). Implemented by *Auditor (auditor.go); the stores
+// Open may open are those of Options.Stores (cmd/sluice/stores.go):
 //
 //	func Open(ctx context.Context, opts Options) (*Auditor, error)
 //	// Begin assigns ID, Seq and Gateway and returns once the decision part
@@ -20,7 +21,10 @@ package audit
 //	func (a *Auditor) OnFailureDeny() bool
 //	// Ready is nil while the store accepts writes (for /readyz).
 //	func (a *Auditor) Ready() error
-//	// Handler serves GET /v1/audit and GET /v1/cost for the admin API.
-//	func (a *Auditor) Handler() http.Handler
+//	// Reader answers queries once the spool has reached the store, and
+//	// Damage lists the damage found: audit/httpapi serves both on the
+//	// admin API (GET /v1/audit, GET /v1/cost).
+//	func (a *Auditor) Reader() Reader
+//	func (a *Auditor) Damage() []spool.DamageEvent
 //	// Close flushes pending outcomes and closes the store.
 //	func (a *Auditor) Close(ctx context.Context) error

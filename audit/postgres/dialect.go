@@ -15,8 +15,10 @@ import (
 // boolean, timestamptz (NULL for an unset optional time) and jsonb lists.
 type dialect struct{}
 
+// Placeholder implements sqlplan.Dialect.
 func (dialect) Placeholder(n int) string { return "$" + strconv.Itoa(n) }
 
+// Type implements sqlplan.Dialect.
 func (dialect) Type(t audit.Type) string {
 	switch t {
 	case audit.Uint, audit.Int64:
@@ -35,6 +37,7 @@ func (dialect) Type(t audit.Type) string {
 	return "text"
 }
 
+// Zero implements sqlplan.Dialect.
 func (dialect) Zero(t audit.Type) (string, bool) {
 	switch t {
 	case audit.Text:
@@ -54,22 +57,25 @@ func (dialect) Zero(t audit.Type) (string, bool) {
 // Arg sends 32-bit integers for integer columns, NULL for an unset
 // optional time, and lists as JSON text (cast to jsonb in statements).
 func (dialect) Arg(t audit.Type, p any) any {
-	v := sqlplan.Value(t, p)
 	switch t {
-	case audit.Int, audit.Count:
-		return int32(v.(int64))
+	case audit.Int:
+		return int32(*p.(*int))
+	case audit.Count:
+		return int32(max(*p.(*int), 1))
 	case audit.OptTime:
-		return pgtype.Timestamptz{Time: v.(time.Time), Valid: !v.(time.Time).IsZero()}
+		tm := *p.(*time.Time)
+		return pgtype.Timestamptz{Time: tm, Valid: !tm.IsZero()}
 	case audit.List:
-		return audit.FormatList(v.([]string))
+		return audit.FormatList(*p.(*[]string))
 	}
-	return v
+	return sqlplan.Value(t, p)
 }
 
 // ScanDest takes what pgx decodes: int32 or int64, float64, string, bool,
 // time.Time, a decoded JSON array, or nil.
 func (dialect) ScanDest(audit.Type) any { return new(any) }
 
+// Assign implements sqlplan.Dialect.
 func (dialect) Assign(t audit.Type, dest, p any) error {
 	v := *dest.(*any)
 	switch x := v.(type) {
@@ -89,6 +95,7 @@ func (dialect) Assign(t audit.Type, dest, p any) error {
 	return sqlplan.SetValue(t, p, v)
 }
 
+// ColumnsSQL implements sqlplan.Dialect.
 func (dialect) ColumnsSQL() string {
 	return "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped"
 }

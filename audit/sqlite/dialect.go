@@ -13,6 +13,7 @@ import (
 // text order is time order), booleans as 0 and 1, lists as JSON text.
 type dialect struct{}
 
+// Placeholder implements sqlplan.Dialect.
 func (dialect) Placeholder(int) string { return "?" }
 
 // Type: SQLite has three storage classes a column needs.
@@ -45,26 +46,28 @@ func (dialect) Zero(t audit.Type) (string, bool) {
 	return "0", true
 }
 
-// Arg stores times as text, booleans as integers and lists as JSON.
+// Arg stores times as text, booleans as integers and lists as JSON (each
+// converted straight from the field: this runs for every column of every
+// row the ingester writes).
 func (dialect) Arg(t audit.Type, p any) any {
-	switch v := sqlplan.Value(t, p).(type) {
-	case time.Time:
-		return audit.FormatTime(v)
-	case bool:
-		if v {
+	switch t {
+	case audit.Time, audit.OptTime:
+		return audit.FormatTime(*p.(*time.Time))
+	case audit.List:
+		return audit.FormatList(*p.(*[]string))
+	case audit.Bool:
+		if *p.(*bool) {
 			return int64(1)
 		}
 		return int64(0)
-	case []string:
-		return audit.FormatList(v)
-	default:
-		return v
 	}
+	return sqlplan.Value(t, p)
 }
 
 // ScanDest takes what the driver returns: int64, float64, string or nil.
 func (dialect) ScanDest(audit.Type) any { return new(any) }
 
+// Assign implements sqlplan.Dialect.
 func (dialect) Assign(t audit.Type, dest, p any) error {
 	v := *dest.(*any)
 	switch t {
@@ -98,4 +101,5 @@ func (dialect) Assign(t audit.Type, dest, p any) error {
 	return sqlplan.SetValue(t, p, v)
 }
 
+// ColumnsSQL implements sqlplan.Dialect.
 func (dialect) ColumnsSQL() string { return "SELECT name FROM pragma_table_info(?)" }

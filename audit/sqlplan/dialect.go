@@ -7,7 +7,6 @@
 package sqlplan
 
 import (
-	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/audit"
@@ -61,12 +60,3 @@ func (a *Args) Values() []any { return a.vals }
 // Time is the argument of a time compared with a Time column: what the
 // dialect stores for it.
 func (a *Args) Time(t time.Time) string { return a.Add(a.d.Arg(audit.Time, &t)) }
-
-// placeholders is "p1, p2, …" for n parameters numbered from first.
-func placeholders(d Dialect, first, n int) string {
-	ps := make([]string, n)
-	for i := range ps {
-		ps[i] = d.Placeholder(first + i)
-	}
-	return strings.Join(ps, ", ")
-}
