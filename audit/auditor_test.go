@@ -175,18 +175,6 @@ func (h *harness) metric(t *testing.T, name string) (count int64, sum float64) {
 	return count, sum
 }
 
-// eventually polls cond for up to 5 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestBeginAssignsAndIsDurable(t *testing.T) {
 	h := newHarness(t, nil)
 	ctx := context.Background()
@@ -273,7 +261,7 @@ func TestCommitWindow(t *testing.T) {
 	wg.Add(2)
 	go begin(1, nil)
 	go begin(2, nil)
-	eventually(t, "2 queued", func() bool { return audit.QueueDepth(h.a) == 2 })
+	storetest.Eventually(t, "2 queued", func() bool { return audit.QueueDepth(h.a) == 2 })
 	close(gate)
 	wg.Wait() // [0] then, with no wait after a lone caller, [1 2]
 
@@ -349,7 +337,7 @@ func TestGroupCommit(t *testing.T) {
 				wg.Add(1)
 				go begin(i)
 			}
-			eventually(t, "99 queued", func() bool { return audit.QueueDepth(h.a) == 99 })
+			storetest.Eventually(t, "99 queued", func() bool { return audit.QueueDepth(h.a) == 99 })
 			close(gate)
 			wg.Wait()
 			got := h.store.sizes()
@@ -385,7 +373,7 @@ func TestEndWritesOutcome(t *testing.T) {
 	if r.DurationMS < 42 || r.Meter != "charge" || r.Cost != 1.002 || r.Currency != "USD" {
 		t.Fatalf("End computed duration %v meter %q cost %v %s", r.DurationMS, r.Meter, r.Cost, r.Currency)
 	}
-	eventually(t, "outcome", func() bool { return !h.get(t, r.ID).TimeEnd.IsZero() })
+	storetest.Eventually(t, "outcome", func() bool { return !h.get(t, r.ID).TimeEnd.IsZero() })
 	got := h.get(t, r.ID)
 	if got.Status != 201 || got.BytesSent != 1<<29 || got.BytesReceived != 1<<29 || got.DialedIP != "203.0.113.7" ||
 		got.TLSVersion != "TLS1.3" || got.Meter != "charge" || got.Cost != 1.002 || got.Currency != "USD" ||
@@ -581,7 +569,7 @@ func TestOnFailureDeny(t *testing.T) {
 	}
 	// Recovery is automatic once writes succeed again.
 	h.store.setFail(nil)
-	eventually(t, "recovery", func() bool { return h.a.Ready() == nil })
+	storetest.Eventually(t, "recovery", func() bool { return h.a.Ready() == nil })
 	if err := h.a.Begin(ctx, storetest.Sample(3)); err != nil {
 		t.Fatalf("Begin after recovery: %v", err)
 	}
@@ -607,7 +595,7 @@ func TestOnFailureAllowKeepsOutcomes(t *testing.T) {
 	h.a.End(r)
 	time.Sleep(60 * time.Millisecond) // a few failing probes
 	h.store.setFail(nil)
-	eventually(t, "kept outcome written", func() bool { return len(h.query(t, audit.Filter{ID: r.ID})) == 1 })
+	storetest.Eventually(t, "kept outcome written", func() bool { return len(h.query(t, audit.Filter{ID: r.ID})) == 1 })
 	if got := h.get(t, r.ID); got.Status != 200 || got.Host != r.Host || got.Decision != vocab.DecisionAllow {
 		t.Fatalf("kept record: %+v", got)
 	}
@@ -631,7 +619,7 @@ func TestStoreReplacedByDirectory(t *testing.T) {
 	if err := h.a.Begin(ctx, storetest.Sample(1)); !errors.Is(err, audit.ErrUnavailable) {
 		t.Fatalf("Begin into a removed store: %v", err)
 	}
-	eventually(t, "Ready to report the directory", func() bool {
+	storetest.Eventually(t, "Ready to report the directory", func() bool {
 		err := h.a.Ready()
 		return err != nil && strings.Contains(err.Error(), "is a directory")
 	})
@@ -641,7 +629,7 @@ func TestStoreReplacedByDirectory(t *testing.T) {
 	if err := os.Remove(h.path); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "recovery", func() bool { return h.a.Ready() == nil })
+	storetest.Eventually(t, "recovery", func() bool { return h.a.Ready() == nil })
 	r := storetest.Sample(3)
 	if err := h.a.Begin(ctx, r); err != nil {
 		t.Fatalf("Begin after recovery: %v", err)
@@ -664,7 +652,7 @@ func TestStoreFileRemoved(t *testing.T) {
 	if err := h.a.Begin(ctx, storetest.Sample(1)); !errors.Is(err, audit.ErrUnavailable) {
 		t.Fatalf("Begin into a removed file: %v", err)
 	}
-	eventually(t, "recreated", func() bool { return h.a.Ready() == nil })
+	storetest.Eventually(t, "recreated", func() bool { return h.a.Ready() == nil })
 	r := storetest.Sample(2)
 	if err := h.a.Begin(ctx, r); err != nil {
 		t.Fatal(err)
@@ -673,7 +661,7 @@ func TestStoreFileRemoved(t *testing.T) {
 	// whole record goes to the new file.
 	first.Status = 200
 	h.a.End(first)
-	eventually(t, "outcome in the new file", func() bool { return len(h.query(t, audit.Filter{ID: first.ID})) == 1 })
+	storetest.Eventually(t, "outcome in the new file", func() bool { return len(h.query(t, audit.Filter{ID: first.ID})) == 1 })
 	if n := len(h.query(t, audit.Filter{})); n != 2 {
 		t.Errorf("new file holds %d records, want 2", n)
 	}
@@ -711,7 +699,7 @@ func TestStoreLocked(t *testing.T) {
 	if _, err := other.ExecContext(ctx, "ROLLBACK"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "recovery", func() bool { return h.a.Ready() == nil })
+	storetest.Eventually(t, "recovery", func() bool { return h.a.Ready() == nil })
 	if err := h.a.Begin(ctx, storetest.Sample(2)); err != nil {
 		t.Fatal(err)
 	}
@@ -751,7 +739,7 @@ func TestRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close(ctx)
-	eventually(t, "pruning", func() bool { return len(h.query(t, audit.Filter{})) == len(keep) })
+	storetest.Eventually(t, "pruning", func() bool { return len(h.query(t, audit.Filter{})) == len(keep) })
 	got := h.query(t, audit.Filter{})
 	for i, r := range got {
 		if r.ID != keep[i] {

@@ -31,8 +31,11 @@ func SetOpenSpoolFile(o *Options, f spool.OpenFileFunc) { o.openSpoolFile = f }
 // SpoolPayload is r as a spool entry's payload.
 func SpoolPayload(r *Record) spool.Payload { return spooled{r} }
 
-// LegacyFixture is record i of the spools in spool/testdata.
-var LegacyFixture = legacyFixture
+// DecodePayload reads a record payload of any version.
+var DecodePayload = decodePayload
 
-// CopyLegacyFixture puts spool/testdata/spool-v1's segment in dir.
-var CopyLegacyFixture = copyLegacyFixture
+// RecordOf is the record an entry of the Auditor's spool carries.
+var RecordOf = recordOf
+
+// AppendRecordV1 writes a version-1 record payload (codec_test.go).
+var AppendRecordV1 = appendRecordV1

@@ -93,14 +93,14 @@ func formRecords() []Record {
 	for _, r := range codecRecords() {
 		out = append(out, *r)
 	}
-	odd := *sample(4)
+	odd := *filled(4)
 	odd.Host = "a\"b\\c<d>&e\u2028f\u2029g\x00h\x1f\ti\nj\rk\bl\fm\xffn\xc3"
 	odd.Path = "/ü/日本/\U0001F600"
 	odd.PolicyRules = []string{}
 	odd.DurationMS, odd.Cost = 1e-7, 1.5e21
 	odd.Count = 1
 	out = append(out, odd)
-	tiny := *sample(5)
+	tiny := *filled(5)
 	tiny.DurationMS, tiny.Cost = 123456.789, -0.000001
 	tiny.TimeStart = time.Date(2026, 11, 21, 12, 0, 0, 0, time.FixedZone("x", 3600))
 	tiny.TimeEnd = tiny.TimeStart.Add(time.Nanosecond)

@@ -1,4 +1,4 @@
-package audit
+package audit_test
 
 import (
 	"bytes"
@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/audit"
 	"github.com/sluicehq/sluice/audit/spool"
+	"github.com/sluicehq/sluice/audit/storetest"
 )
 
 // legacyFixture describes testdata/spool-v1/0000000000000001.spool, a
@@ -17,8 +19,8 @@ import (
 // 923e6cb): 20 records (seq 1..20, ids 01LEGACY…, gateway legacy-gw) in
 // two writes with a probe between them, and the outcomes of every fourth
 // (status 200, 7 ms).
-func legacyFixture(i int) *Record {
-	r := sample(i)
+func legacyFixture(i int) *audit.Record {
+	r := storetest.Sample(i)
 	r.ID = fmt.Sprintf("01LEGACY%018d", i)
 	r.Seq = uint64(i + 1)
 	r.Gateway = "legacy-gw"
@@ -44,7 +46,7 @@ func copyLegacyFixture(t *testing.T, dir string) string {
 // legacyEntries are the entries spool/testdata's segments hold (see its
 // README): records of legacyFixture in two writes, then the outcomes of
 // every fourth.
-func legacyEntries() (kinds []spool.Kind, recs []*Record) {
+func legacyEntries() (kinds []spool.Kind, recs []*audit.Record) {
 	for i := range 20 {
 		kinds, recs = append(kinds, spool.KindRecord), append(recs, legacyFixture(i))
 	}
@@ -73,7 +75,7 @@ func TestSpoolFixturesRecords(t *testing.T) {
 				if n := len(raw); n == 0 || !bytes.Equal(raw[n-1], b) {
 					raw = append(raw, bytes.Clone(b))
 				}
-				return decodePayload(b)
+				return audit.DecodePayload(b)
 			}
 			s, err := spool.Open(dir, spool.Pos{}, spool.Options{Logger: quiet, Decode: decode})
 			if err != nil {
@@ -89,11 +91,11 @@ func TestSpoolFixturesRecords(t *testing.T) {
 				t.Fatalf("replayed %d entries (want %d), damage %v, %v", len(got), len(want), res.Damage, err)
 			}
 			for i := range want {
-				r := recordOf(&got[i])
-				if got[i].Kind != kinds[i] || !reflect.DeepEqual(public(*r), public(*want[i])) {
+				r := audit.RecordOf(&got[i])
+				if got[i].Kind != kinds[i] || !reflect.DeepEqual(storetest.Public(*r), storetest.Public(*want[i])) {
 					t.Fatalf("entry %d: %v %+v\nwant %v %+v", i, got[i].Kind, *r, kinds[i], *want[i])
 				}
-				if string(raw[i]) != string(appendRecordV1(nil, want[i])) {
+				if string(raw[i]) != string(audit.AppendRecordV1(nil, want[i])) {
 					t.Fatalf("entry %d: its payload is not what appendRecordV1 makes of it", i)
 				}
 			}

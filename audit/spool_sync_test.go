@@ -128,7 +128,7 @@ func TestBeginWaitsForSpoolSync(t *testing.T) {
 				t.Fatal("Ready while the spool cannot sync")
 			}
 			ff.set(nil, nil)
-			eventually(t, "recovery", func() bool { return a.Ready() == nil })
+			storetest.Eventually(t, "recovery", func() bool { return a.Ready() == nil })
 			r = storetest.Sample(3)
 			if err := a.Begin(ctx, r); err != nil {
 				t.Fatalf("Begin after recovery: %v", err)

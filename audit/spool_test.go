@@ -113,7 +113,7 @@ func TestSpoolReplayAfterCrash(t *testing.T) {
 	}
 	// End hands the outcome over asynchronously: wait until the spool
 	// has all of them before the "crash".
-	eventually(t, "outcomes spooled", func() bool { return audit.Backlog(a) == 15 })
+	storetest.Eventually(t, "outcomes spooled", func() bool { return audit.Backlog(a) == 15 })
 	crash(a)
 	if all, _ := countRecords(t, path); all != 5 {
 		t.Fatalf("before restart the store has %d records, want the first run's 5", all)
@@ -162,7 +162,7 @@ func TestSpoolQueriesSeeNewestRecords(t *testing.T) {
 	}
 	r.Status = 201
 	a.End(r)
-	eventually(t, "outcome spooled", func() bool { return audit.Backlog(a) == 2 })
+	storetest.Eventually(t, "outcome spooled", func() bool { return audit.Backlog(a) == 2 })
 	recs, err := audit.QueryAll(ctx, a.Reader(), audit.Filter{ID: r.ID})
 	if err != nil || len(recs) != 1 || recs[0].Status != 201 {
 		t.Fatalf("query: %+v %v", recs, err)
@@ -192,7 +192,7 @@ func TestSpoolFailure(t *testing.T) {
 	if err := a.Begin(ctx, storetest.Sample(1)); !errors.Is(err, audit.ErrUnavailable) {
 		t.Fatalf("Begin into a removed segment: %v", err)
 	}
-	eventually(t, "recovery with a new segment", func() bool { return a.Ready() == nil })
+	storetest.Eventually(t, "recovery with a new segment", func() bool { return a.Ready() == nil })
 	if err := a.Begin(ctx, storetest.Sample(2)); err != nil {
 		t.Fatalf("Begin after recovery: %v", err)
 	}
@@ -213,7 +213,7 @@ func TestSpoolFailure(t *testing.T) {
 	if err := os.Remove(dir); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "recovery", func() bool { return a.Ready() == nil })
+	storetest.Eventually(t, "recovery", func() bool { return a.Ready() == nil })
 	r := storetest.Sample(4)
 	if err := a.Begin(ctx, r); err != nil {
 		t.Fatalf("Begin after recovery: %v", err)
@@ -274,14 +274,14 @@ func TestSpoolStoreDownBacklog(t *testing.T) {
 		}
 		ids = append(ids, r.ID)
 	}
-	eventually(t, "the ingester to meet the failure", func() bool { return audit.IngestErr(a) != nil })
+	storetest.Eventually(t, "the ingester to meet the failure", func() bool { return audit.IngestErr(a) != nil })
 	err = a.Begin(ctx, storetest.Sample(5))
 	if !errors.Is(err, audit.ErrUnavailable) || !strings.Contains(err.Error(), "database is locked") {
 		t.Fatalf("Begin past MaxBacklog: %v", err)
 	}
 	ws.setFail(nil)
-	eventually(t, "backlog written", func() bool { return audit.Backlog(a) == 0 })
-	eventually(t, "recovery", func() bool { return a.Ready() == nil })
+	storetest.Eventually(t, "backlog written", func() bool { return audit.Backlog(a) == 0 })
+	storetest.Eventually(t, "recovery", func() bool { return a.Ready() == nil })
 	for _, id := range ids {
 		if recs, err := audit.QueryAll(ctx, a.Reader(), audit.Filter{ID: id}); err != nil || len(recs) != 1 {
 			t.Fatalf("%s after recovery: %v %v", id, recs, err)
@@ -345,7 +345,7 @@ func TestReplaySpools(t *testing.T) {
 			a.End(r)
 		}
 	}
-	eventually(t, "outcome spooled", func() bool { return audit.Backlog(a) == 5 })
+	storetest.Eventually(t, "outcome spooled", func() bool { return audit.Backlog(a) == 5 })
 	crash(a)
 	// Gateway "live" is running with a record of its own in its spool.
 	live := openSpooled(t, path, func(o *audit.Options) { o.IngestDelay = time.Hour; o.Gateway = "live" })

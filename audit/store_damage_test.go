@@ -253,7 +253,7 @@ func TestStoreReplacedWhileRunning(t *testing.T) {
 	if err := a.Begin(ctx, storetest.Sample(2)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the replaced store reported", func() bool {
+	storetest.Eventually(t, "the replaced store reported", func() bool {
 		for _, d := range a.Damage() {
 			if d.Kind == audit.DamageStoreReplaced && d.File == path && d.SeqBefore >= 1 {
 				return true

@@ -14,7 +14,7 @@ import (
 // continues the seq; its own segments use framing 2.
 func TestUpgradeReplaysLegacySpool(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.db")
-	audit.CopyLegacyFixture(t, filepath.Join(path+".spool", "legacy-gw"))
+	copyLegacyFixture(t, filepath.Join(path+".spool", "legacy-gw"))
 	ctx := context.Background()
 	a := openSpooled(t, path, func(o *audit.Options) { o.Gateway = "legacy-gw" })
 	r := storetest.Sample(99)
@@ -47,7 +47,7 @@ func TestUpgradeReplaysLegacySpool(t *testing.T) {
 		t.Fatalf("%d records in the store, want the legacy spool's 20 and 1 new", len(recs))
 	}
 	for i := range 20 {
-		rec, ok := byID[audit.LegacyFixture(i).ID]
+		rec, ok := byID[legacyFixture(i).ID]
 		switch {
 		case !ok:
 			t.Fatalf("legacy record %d missing", i)

@@ -226,7 +226,7 @@ func TestPostgresServerRestart(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "Ready after the restart", func() bool { return a.Ready() == nil })
+	storetest.Eventually(t, "Ready after the restart", func() bool { return a.Ready() == nil })
 	after := storetest.Sample(3)
 	if err := a.Begin(ctx, after); err != nil {
 		t.Fatalf("Begin after the restart: %v", err)
@@ -236,7 +236,7 @@ func TestPostgresServerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	eventually(t, "the outcome kept while down", func() bool {
+	storetest.Eventually(t, "the outcome kept while down", func() bool {
 		got, err := audit.QueryAll(ctx, r, audit.Filter{ID: before.ID})
 		return err == nil && len(got) == 1 && got[0].Status == 200
 	})
@@ -250,15 +250,3 @@ func TestPostgresServerRestart(t *testing.T) {
 }
 
 var quiet = slog.New(slog.DiscardHandler)
-
-// eventually polls cond for up to 5 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}

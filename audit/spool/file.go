@@ -35,8 +35,9 @@ func OpenOSFile(path string, flag int, perm os.FileMode) (File, error) {
 	return osFile{f}, nil
 }
 
-// syncDir fsyncs a directory, making the names in it durable.
-func syncDir(dir string) error {
+// SyncDir fsyncs a directory, making the names in it durable (a new
+// segment, a new store file).
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

@@ -163,7 +163,7 @@ func openHighWater(dir string, hw HighWater, gen uint64, log *slog.Logger) (*hwm
 			_ = f.Close()
 			return nil, fmt.Errorf("audit: %s: %w", path, err)
 		}
-		if err := syncDir(dir); err != nil {
+		if err := SyncDir(dir); err != nil {
 			_ = f.Close()
 			return nil, fmt.Errorf("audit: %s: %w", dir, err)
 		}

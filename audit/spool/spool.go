@@ -197,7 +197,7 @@ func (s *Spool) start() error {
 		_ = os.Remove(path)
 		return err
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := SyncDir(s.dir); err != nil {
 		return fail(err)
 	}
 	ident, err := f.Stat()

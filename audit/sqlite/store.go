@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/audit"
+	"github.com/sluicehq/sluice/audit/spool"
 	"github.com/sluicehq/sluice/audit/sqlplan"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
@@ -228,7 +229,7 @@ func (s *store) open(ctx context.Context) error {
 	if created {
 		// SQLite syncs the directory for a new WAL, not for a new
 		// database file: make its name durable too.
-		if err := syncDir(filepath.Dir(s.path)); err != nil {
+		if err := spool.SyncDir(filepath.Dir(s.path)); err != nil {
 			return fail(err)
 		}
 	}
@@ -276,16 +277,6 @@ func (s *store) Location() string { return s.path }
 
 // label starts the store's error messages.
 func (s *store) label() string { return "audit: " + s.path }
-
-// syncDir fsyncs a directory, making the names in it durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
 
 // setAsideOrphans renames a -wal file left by a database file that no
 // longer exists (removed while a gateway wrote to it): SQLite would

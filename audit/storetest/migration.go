@@ -97,3 +97,16 @@ func Open(t testing.TB, d audit.Driver, url string, opts audit.StoreOptions) aud
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// Eventually polls cond until it holds, for up to 5 s, and fails t
+// naming what it waited for.
+func Eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
