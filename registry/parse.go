@@ -41,21 +41,16 @@ func Parse(file string, data []byte) (res []*Resource, diags Diagnostics, skippe
 // scalars, tabs…) or whose decoding finds errors, yaml.v3 and
 // yamlx.Decode read the rest of the file, as they once read all of it,
 // at the same lines and byte offsets (what comes before is blanked: see
-// blank), and from one document earlier, since yaml.v3 blames an error
-// in the first line of a document on the one before it. So findings and
+// blank), and from a document or more earlier, since yaml.v3 blames an
+// error in the first tokens of a document on the one before it
+// (recentDocs). So findings and
 // their order are the same whichever reader found them
 // (TestFastPathMatchesYAMLv3, FuzzFastPath).
 func parseStream(file string, in io.Reader) (res []*Resource, diags Diagnostics, skipped int) {
 	shared := newInterner() // a file's entries repeat its team's labels and namespaces
 	sp := newSplitter(in)
 	var d yamlx.Doc
-	// The document before this one: its text and what it added.
-	var prev struct {
-		text                []byte
-		line, off, doc      int
-		res, diags, skipped int
-		ok                  bool
-	}
+	var recent recentDocs
 	doc := 0
 	for {
 		text, line, off, isDoc, more := sp.next()
@@ -75,10 +70,18 @@ func parseStream(file string, in io.Reader) (res []*Resource, diags Diagnostics,
 		}
 		if !decoded {
 			from := io.MultiReader(blank(off, line), bytes.NewReader(text), sp.rest())
-			if prev.ok {
-				res, diags, skipped = dropLast(res, prev.res), dropLast(diags, prev.diags), skipped-prev.skipped
-				from = io.MultiReader(blank(prev.off, prev.line), bytes.NewReader(prev.text), bytes.NewReader(text), sp.rest())
-				doc = prev.doc
+			if len(recent.docs) > 0 {
+				first := &recent.docs[0]
+				var nres, ndiags int
+				parts := []io.Reader{blank(first.off, first.line)}
+				for i := range recent.docs {
+					x := &recent.docs[i]
+					nres, ndiags, skipped = nres+x.res, ndiags+x.diags, skipped-x.skipped
+					parts = append(parts, bytes.NewReader(x.text))
+				}
+				res, diags = dropLast(res, nres), dropLast(diags, ndiags)
+				from = io.MultiReader(append(parts, bytes.NewReader(text), sp.rest())...)
+				doc = first.doc
 			}
 			r, ds, s := parseYAML(file, fullReads{from}, doc, shared)
 			return append(res, r...), append(diags, ds...), skipped + s
@@ -87,9 +90,48 @@ func parseStream(file string, in io.Reader) (res []*Resource, diags Diagnostics,
 			x.seal(shared)
 		}
 		res, diags, skipped = append(res, r...), append(diags, ds...), skipped+s
-		prev.text, prev.line, prev.off, prev.doc = append(prev.text[:0], text...), line, off, doc
-		prev.res, prev.diags, prev.skipped, prev.ok = len(r), len(ds), s, true
+		recent.add(text, line, off, doc, len(r), len(ds), s, d.Len()+1)
 		doc++
+	}
+}
+
+// recentDocs are the last documents read, enough of them that yaml.v3
+// cannot look past them: it scans a few tokens ahead (two beyond the one
+// it parses, more while a key may be pending), and blames an error it
+// finds there on the document it is parsing.
+type recentDocs struct {
+	docs  []recentDoc
+	spare [][]byte
+}
+
+type recentDoc struct {
+	text                []byte
+	line, off, doc      int
+	res, diags, skipped int // what it added
+	tokens              int // at least as many tokens as yaml.v3 scans in it
+}
+
+// lookahead is more tokens than yaml.v3 scans ahead.
+const lookahead = 16
+
+func (rd *recentDocs) add(text []byte, line, off, doc, res, diags, skipped, tokens int) {
+	var buf []byte
+	if n := len(rd.spare); n > 0 {
+		buf, rd.spare = rd.spare[n-1][:0], rd.spare[:n-1]
+	}
+	rd.docs = append(rd.docs, recentDoc{append(buf, text...), line, off, doc, res, diags, skipped, tokens})
+	// The first document is needed while the ones after it are too few
+	// for yaml.v3 to look past.
+	for {
+		after := 0
+		for _, x := range rd.docs[1:] {
+			after += x.tokens
+		}
+		if after < lookahead {
+			return
+		}
+		rd.spare = append(rd.spare, rd.docs[0].text)
+		rd.docs = append(rd.docs[:0], rd.docs[1:]...)
 	}
 }
 

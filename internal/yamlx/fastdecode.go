@@ -6,6 +6,9 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// Len is the number of nodes of the document.
+func (d *Doc) Len() int { return len(d.nodes) }
+
 // Kind is the node's kind: yaml.ScalarNode, MappingNode or SequenceNode.
 func (d *Doc) Kind(id NodeID) yaml.Kind { return d.nodes[id].kind }
 
