@@ -5,6 +5,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/canon"
 	"github.com/sluicehq/sluice/registry"
+	"github.com/sluicehq/sluice/registry/kube"
 )
 
 // registryViewJSON is the body of GET /v1/registry: the declared
@@ -17,6 +18,9 @@ type registryViewJSON struct {
 	Destinations []destinationView     `json:"destinations"`
 	Rules        []registry.DRSummary  `json:"destination_rules"`
 	Warnings     registry.Diagnostics  `json:"warnings,omitempty"`
+	// Kubernetes is the registry.kubernetes source: sync, the objects
+	// watched, and those skipped with their errors (absent when off).
+	Kubernetes *kube.Status `json:"kubernetes,omitempty"`
 }
 
 type destinationView struct {
@@ -40,9 +44,13 @@ type portView struct {
 	DestinationRule string                   `json:"destination_rule,omitempty"`
 }
 
-func registryView(r *registry.Registry) registryViewJSON {
+func registryView(r *registry.Registry, src *kube.Source) registryViewJSON {
 	s := r.Snapshot()
 	v := registryViewJSON{Generation: s.Generation, Files: s.Files, LastReload: r.Status(), Rules: s.DestinationRules, Warnings: s.Warnings}
+	if src != nil {
+		st := src.Status()
+		v.Kubernetes = &st
+	}
 	if !s.LoadedAt.IsZero() {
 		v.LoadedAt = s.LoadedAt.UTC().Format("2006-01-02T15:04:05Z07:00")
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/sluicehq/sluice/internal/version"
 	"github.com/sluicehq/sluice/policy"
 	"github.com/sluicehq/sluice/registry"
+	"github.com/sluicehq/sluice/registry/kube"
 	"github.com/spf13/cobra"
 )
 
@@ -60,6 +61,7 @@ type app struct {
 	metrics  *telemetry.Metrics
 	tracing  *telemetry.Tracing
 	registry *registry.Registry
+	kube     *kube.Source // registry.kubernetes; nil when off
 	policy   *policy.Engine
 	auditor  *audit.Auditor
 	resolver *dnsproxy.Resolver
@@ -101,7 +103,7 @@ func serve(ctx context.Context, cfg *config.Config) error {
 
 	a.registry = registry.New(registry.Options{Paths: cfg.ResolveAll(cfg.Registry.Paths), Logger: log, MeterProvider: mp,
 		Build: registry.BuildOptions{MaxBytes: cfg.Limits.RegistryBytes}})
-	if err := a.registry.Load(ctx); err != nil {
+	if err := a.loadRegistry(ctx); err != nil {
 		return err
 	}
 	if a.policy, err = policy.New(ctx, policy.Options{Config: cfg.Policy, Paths: cfg.ResolveAll(cfg.Policy.Paths), Logger: log, MeterProvider: mp}); err != nil {
@@ -132,7 +134,7 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRun()
 	go func() {
-		if err := a.registry.Watch(runCtx, 0); err != nil {
+		if err := a.watchRegistry(runCtx); err != nil {
 			log.Error("registry watch stopped", "err", err)
 		}
 	}()
@@ -201,7 +203,7 @@ func (a *app) handleSIGHUP(ctx context.Context) {
 			return
 		case <-ch:
 			a.log.Info("SIGHUP: reloading registry and policy")
-			_ = a.registry.Reload(ctx)
+			_ = a.reloadRegistry(ctx)
 			_ = a.policy.Reload(ctx)
 		}
 	}
@@ -210,7 +212,7 @@ func (a *app) handleSIGHUP(ctx context.Context) {
 func (a *app) startAdmin() error {
 	a.admin = admin.New(a.cfg.Admin.Token, a.log)
 	a.admin.Handle("GET /metrics", a.metrics.Handler())
-	a.admin.HandleJSON("/v1/registry", func(*http.Request) (any, error) { return registryView(a.registry), nil })
+	a.admin.HandleJSON("/v1/registry", func(*http.Request) (any, error) { return registryView(a.registry, a.kube), nil })
 	records := httpapi.New(a.auditor.Reader(), httpapi.Options{Damage: a.auditor.Damage})
 	a.admin.Handle("/v1/audit", records)
 	a.admin.Handle("/v1/cost", records)
@@ -220,6 +222,7 @@ func (a *app) startAdmin() error {
 		}
 		return nil
 	})
+	a.admin.AddCheck("registry.kubernetes", a.kubeReady)
 	a.admin.HandleJSON("/v1/policy", func(*http.Request) (any, error) { return a.policy.Status(), nil })
 	a.admin.AddCheck("audit", func(context.Context) error { return a.auditor.Ready() })
 	a.admin.AddCheck("policy", func(context.Context) error {

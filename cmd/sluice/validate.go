@@ -15,20 +15,22 @@ import (
 
 func newValidateCmd() *cobra.Command {
 	var cfgPath string
+	var offline bool
 	cmd := &cobra.Command{
 		Use:   "validate",
 		Short: "Check the config, the registry and the policy; list every error",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return validate(cmd, cfgPath)
+			return validate(cmd, cfgPath, offline)
 		},
 	}
 	addConfigFlag(cmd, &cfgPath)
+	cmd.Flags().BoolVar(&offline, "offline", false, "do not read registry.kubernetes; check registry.paths only")
 	return cmd
 }
 
 // validate prints every problem and exits 1, or a one-screen summary.
-func validate(cmd *cobra.Command, cfgPath string) error {
+func validate(cmd *cobra.Command, cfgPath string, offline bool) error {
 	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	cfg, err := config.Load(cfgPath, configChecks()...)
 	if err != nil {
@@ -42,9 +44,15 @@ func validate(cmd *cobra.Command, cfgPath string) error {
 		return exitCode(1, err.Error())
 	}
 	failed := 0
-	snap, diags, err := registry.LoadPaths(cfg.ResolveAll(cfg.Registry.Paths), registry.BuildOptions{MaxBytes: cfg.Limits.RegistryBytes})
+	snap, diags, skipped, err := validateRegistry(cmd.Context(), cfg, offline, errOut)
 	for _, d := range diags {
 		fmt.Fprintln(errOut, d.String())
+	}
+	for _, sk := range skipped { // Kubernetes objects serve would skip
+		for _, d := range sk.Diagnostics {
+			fmt.Fprintln(errOut, d.String())
+		}
+		failed++
 	}
 	if err != nil {
 		var ve *registry.ValidationError

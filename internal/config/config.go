@@ -96,6 +96,33 @@ type Registry struct {
 	// report (they are allowed, and recorded as would-deny with
 	// enforced: false).
 	Mode string `yaml:"mode"`
+	// Kubernetes also reads ServiceEntries, DestinationRules,
+	// VirtualServices and Gateways from the cluster's API (and the Secrets
+	// that DestinationRules name in credentialName), merged with paths.
+	Kubernetes Kubernetes `yaml:"kubernetes"`
+}
+
+// Kubernetes configures the registry's Kubernetes source.
+type Kubernetes struct {
+	// Enabled watches the Istio resources of the Kubernetes API. An
+	// invalid resource is skipped, logged and reported as an Event on it;
+	// the rest apply. /readyz fails until the first full sync.
+	Enabled bool `yaml:"enabled"`
+	// Kubeconfig is the kubeconfig file to use; "" means the in-cluster
+	// config (the pod's ServiceAccount).
+	Kubeconfig string `yaml:"kubeconfig"`
+	// Namespaces are the namespaces whose resources are read; [] means
+	// every namespace.
+	Namespaces []string `yaml:"namespaces"`
+	// GatewayNamespace is the namespace the gateway runs in: exportTo is
+	// judged from it, and credentialName Secrets are read in it. "" means
+	// $POD_NAMESPACE, else the in-cluster ServiceAccount's namespace, else
+	// default.
+	GatewayNamespace string `yaml:"gateway_namespace"`
+	// SyncTimeout bounds the wait for the first full sync at start: a
+	// gateway that cannot list the API within it does not start. 0 means
+	// 60s.
+	SyncTimeout Duration `yaml:"sync_timeout"`
 }
 
 // DNS configures the DNS proxy and the gateway's own resolver.
