@@ -60,6 +60,7 @@ func LoadWithSource(ctx context.Context, paths []string, opts BuildOptions, src 
 	if src == nil {
 		return LoadPaths(paths, opts)
 	}
+	defer boundGC()()
 	files, err := ExpandPaths(paths)
 	if err != nil {
 		return nil, nil, err
@@ -195,3 +196,9 @@ func credentialNames(r *Resource) []string {
 	}
 	return names
 }
+
+// BoundGC lowers GOGC to what a load runs at until the returned function
+// is called, as loads do (boundGC): for work that builds a registry's
+// worth of garbage outside a load, such as the Kubernetes source's first
+// list of every object.
+func BoundGC() (restore func()) { return boundGC() }

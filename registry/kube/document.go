@@ -31,24 +31,3 @@ func toDocument(obj *unstructured.Unstructured) (registry.Document, error) {
 	}
 	return registry.Document{Key: objectKey(obj), File: documentFile(obj), Data: data}, nil
 }
-
-// strip drops what the gateway never reads and what makes objects large:
-// managedFields and the last-applied annotation (a second copy of the
-// object). It is the informers' transform, so the cache never holds them.
-func strip(obj any) (any, error) {
-	u, ok := obj.(*unstructured.Unstructured)
-	if !ok {
-		return obj, nil
-	}
-	u.SetManagedFields(nil)
-	if a := u.GetAnnotations(); a != nil {
-		if _, ok := a["kubectl.kubernetes.io/last-applied-configuration"]; ok {
-			delete(a, "kubectl.kubernetes.io/last-applied-configuration")
-			if len(a) == 0 {
-				a = nil
-			}
-			u.SetAnnotations(a)
-		}
-	}
-	return u, nil
-}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/registry"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
@@ -52,16 +51,10 @@ type Source struct {
 	creds     *credentials
 
 	mu       sync.Mutex
-	docs     map[string]cachedDoc // by objectKey: the YAML of the version last seen
+	refs     map[string]objectRef // by objectKey, as of the last Documents
 	lastGood map[string]registry.Document
 	reported map[string]bool // file + message of Events already written
 	status   Status
-}
-
-// cachedDoc is an object's document and what its Event needs.
-type cachedDoc struct {
-	doc registry.Document
-	ref objectRef
 }
 
 // New connects to the API server and finds the versions it serves; Run
@@ -83,7 +76,7 @@ func New(opts Options) (*Source, error) {
 		return nil, err
 	}
 	s := &Source{opts: opts, log: opts.Logger, gvrs: gvrs, dyn: dyn, core: core, changes: make(chan struct{}, 1),
-		informers: map[string][]cache.SharedIndexInformer{}, docs: map[string]cachedDoc{},
+		informers: map[string][]cache.SharedIndexInformer{}, refs: map[string]objectRef{},
 		lastGood: map[string]registry.Document{}, reported: map[string]bool{}}
 	s.events = newEventWriter(core, opts.Logger, opts.Instance)
 	s.status.GatewayNamespace, s.status.Namespaces = opts.GatewayNamespace, opts.Namespaces
@@ -135,7 +128,7 @@ func (s *Source) Start(ctx context.Context) error {
 				continue
 			}
 			inf := f.ForResource(gvr).Informer()
-			if err := inf.SetTransform(strip); err != nil {
+			if err := inf.SetTransform(toCompact); err != nil {
 				return err
 			}
 			if _, err := inf.AddEventHandler(handler); err != nil {
@@ -152,6 +145,7 @@ func (s *Source) Start(ctx context.Context) error {
 // WaitForSync blocks until every informer has listed its resources, or
 // ctx ends.
 func (s *Source) WaitForSync(ctx context.Context) error {
+	defer registry.BoundGC()() // the first list decodes every object at once
 	start := time.Now()
 	var synced []cache.InformerSynced
 	for _, infs := range s.informers {
@@ -180,14 +174,14 @@ func (s *Source) Synced() bool {
 func (s *Source) Documents() []registry.Document {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	seen := map[string]bool{}
+	refs := map[string]objectRef{}
 	var out []registry.Document
 	counts := map[string]int{}
 	var hidden []string
 	for _, k := range kinds {
 		for _, inf := range s.informers[k.Kind] {
 			for _, o := range inf.GetStore().List() {
-				obj, ok := o.(*unstructured.Unstructured)
+				obj, ok := o.(*compact)
 				if !ok {
 					continue
 				}
@@ -195,15 +189,16 @@ func (s *Source) Documents() []registry.Document {
 				if k.Kind != "ServiceEntry" && k.Kind != "DestinationRule" {
 					continue // listed, not declared (see the README)
 				}
-				if !visible(exportTo(obj), obj.GetNamespace(), s.opts.GatewayNamespace) {
-					hidden = append(hidden, objectKey(obj))
+				if !visible(obj.ExportTo, obj.Namespace, s.opts.GatewayNamespace) {
+					hidden = append(hidden, obj.Doc.Key)
 					continue
 				}
-				d, ok := s.document(obj)
-				if !ok {
+				if obj.Err != nil {
+					s.log.Error("registry.kubernetes: cannot read an object", "object", obj.Doc.Key, "err", obj.Err)
 					continue
 				}
-				seen[d.Key] = true
+				d := obj.Doc
+				refs[d.Key] = obj.ref()
 				if lg, ok := s.lastGood[d.Key]; ok && lg.File != d.File {
 					d.LastGood = &lg
 				}
@@ -211,30 +206,10 @@ func (s *Source) Documents() []registry.Document {
 			}
 		}
 	}
-	for key := range s.docs {
-		if !seen[key] {
-			delete(s.docs, key) // deleted, or no longer exported here
-		}
-	}
+	s.refs = refs
 	sort.Strings(hidden)
 	s.status.Objects, s.status.NotExported = counts, hidden
 	return out
-}
-
-// document is obj's Document, made once per resourceVersion.
-func (s *Source) document(obj *unstructured.Unstructured) (registry.Document, bool) {
-	key := objectKey(obj)
-	if c, ok := s.docs[key]; ok && c.ref.ResourceVersion == obj.GetResourceVersion() && c.ref.UID == obj.GetUID() {
-		return c.doc, true
-	}
-	d, err := toDocument(obj)
-	if err != nil {
-		s.log.Error("registry.kubernetes: cannot read an object", "object", key, "err", err)
-		return registry.Document{}, false
-	}
-	s.docs[key] = cachedDoc{doc: d, ref: objectRef{APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind(), Namespace: obj.GetNamespace(),
-		Name: obj.GetName(), ResourceVersion: obj.GetResourceVersion(), UID: obj.GetUID()}}
-	return d, true
 }
 
 // Credentials mirrors the named Secrets of the gateway's namespace.
@@ -273,8 +248,8 @@ func (s *Source) Applied(used []registry.Document, skipped []registry.Skipped) {
 		}
 		s.log.Error("registry.kubernetes: resource skipped", "resource", sk.Document.Key, "source", sk.Document.File,
 			"last_good_kept", sk.Kept, "errors", errs)
-		if c, ok := s.docs[sk.Document.Key]; ok && !s.opts.NoEvents {
-			s.events.send(rejection{ref: c.ref, message: msg})
+		if ref, ok := s.refs[sk.Document.Key]; ok && !s.opts.NoEvents {
+			s.events.send(rejection{ref: ref, message: msg})
 		}
 	}
 	s.reported = reported
