@@ -3,7 +3,6 @@ package registry
 import (
 	"hash/maphash"
 	"maps"
-	"slices"
 )
 
 // interner shares what repeats among the entries of one snapshot. YAML
@@ -17,7 +16,6 @@ type interner struct {
 	maps  map[uint64][]map[string]string // by content hash
 	empty map[string]string
 	seed  maphash.Seed
-	keys  []string // scratch
 	cache *[stringCacheSize]string
 }
 
@@ -80,22 +78,15 @@ func (in *interner) stringMap(m map[string]string) map[string]string {
 	return m
 }
 
-// hash hashes m's content, keys in order, each key and value preceded by
-// its length so that no two contents hash alike by construction.
+// hash hashes m's content: every key with its value, added up so that
+// the order maps are iterated in does not matter and no sorting is
+// needed. Equal hashes are compared whole (stringMap), so a collision
+// costs a comparison, never a wrong map.
 func (in *interner) hash(m map[string]string) uint64 {
-	in.keys = in.keys[:0]
-	for k := range m {
-		in.keys = append(in.keys, k)
+	var sum uint64
+	for k, v := range m {
+		h := maphash.String(in.seed, k)*0x9e3779b97f4a7c15 ^ maphash.String(in.seed, v)
+		sum += h ^ h>>29
 	}
-	slices.Sort(in.keys)
-	var h maphash.Hash
-	h.SetSeed(in.seed)
-	for _, k := range in.keys {
-		maphash.WriteComparable(&h, len(k))
-		h.WriteString(k)
-		v := m[k]
-		maphash.WriteComparable(&h, len(v))
-		h.WriteString(v)
-	}
-	return h.Sum64()
+	return sum
 }
