@@ -8,12 +8,22 @@ LDFLAGS  := -X $(PKG)/internal/version.Version=$(VERSION) -X $(PKG)/internal/ver
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHTIME ?= 1s
 
-.PHONY: all build run test unit e2e bench lint deps realparts fuzz clean
+.PHONY: all build run test unit e2e bench lint deps realparts fuzz clean image
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/sluice ./cmd/sluice
+
+# The container image (deploy/container/Dockerfile), tagged by version:
+# $(IMAGE):$(VERSION). Needs docker or podman; the tests never build it
+# (this project's development and CI machines have no container engine).
+IMAGE     ?= sluice
+CONTAINER ?= $(shell command -v docker 2>/dev/null || command -v podman 2>/dev/null)
+image:
+	@test -n "$(CONTAINER)" || { echo "make image: needs docker or podman (CONTAINER=...)" >&2; exit 1; }
+	$(CONTAINER) build -f deploy/container/Dockerfile --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) \
+	  -t $(IMAGE):$(VERSION) .
 
 # Starts the gateway on the embedded default: loopback listeners, SQLite
 # records under ./data, the example registry and policy of deploy/examples.

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -11,39 +10,6 @@ import (
 
 	"go.yaml.in/yaml/v3"
 )
-
-// The Kubernetes manifests ship a config, registry and policy that
-// `sluice validate` accepts (paths remapped from the pod's mounts). Every
-// document of every manifest is checked and every problem reported, so
-// that a second broken document is not hidden behind the first.
-func TestKubernetesManifestValidates(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(repoRoot(t), "deploy/kubernetes/*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no manifests: %v", err)
-	}
-	dir := t.TempDir()
-	m := newMounts(dir)
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Error(err)
-			continue
-		}
-		for _, e := range m.readManifest(filepath.Base(f), data) {
-			t.Error(e)
-		}
-	}
-	if missing := m.missing(); len(missing) > 0 {
-		t.Fatalf("no ConfigMap or Secret for %s: nothing to validate", strings.Join(missing, ", "))
-	}
-	for _, f := range m.written {
-		WriteFile(t, f.path, f.content)
-	}
-	out, code := RunSluice(t, dir, "validate", "-c", filepath.Join(dir, "config", "sluice.yaml"))
-	if code != 0 {
-		t.Errorf("validate: exit %d\n%s", code, out)
-	}
-}
 
 // Every broken document is reported, with its file, index and line, and
 // the documents after it are still read.
