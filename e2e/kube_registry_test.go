@@ -43,7 +43,7 @@ func TestKubernetesRegistryFollowsTheAPI(t *testing.T) {
 	_, body := g.AdminGet("/v1/registry")
 	var view struct {
 		Destinations []struct {
-			ServiceEntry string `json:"service_entry"`
+			ServiceEntry string                `json:"service_entry"`
 			Source       struct{ File string } `json:"source"`
 		} `json:"destinations"`
 	}

@@ -124,6 +124,11 @@ func LoadWithSource(ctx context.Context, paths []string, opts BuildOptions, src 
 					used = append(used, *d.doc)
 				}
 			}
+			if r, ok := src.(Restrictor); ok {
+				if allow, on := r.Restriction(); on {
+					s.restrict(allow)
+				}
+			}
 			src.Applied(used, skipped)
 			s.Files, s.Skipped = files, skippedObjects
 			return s, append(ds, bds...), nil

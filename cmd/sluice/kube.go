@@ -27,7 +27,7 @@ func (a *app) loadRegistry(ctx context.Context) error {
 		return err
 	}
 	src, err := kube.New(kube.Options{Rest: rc, Namespaces: k.Namespaces, GatewayNamespace: kube.GatewayNamespace(k.GatewayNamespace),
-		Instance: gatewayID(), Logger: a.log})
+		Instance: gatewayID(), Logger: a.log, PodLabels: k.PodLabels})
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@ func validateRegistry(ctx context.Context, cfg *config.Config, offline bool, err
 		return nil, nil, nil, err
 	}
 	src, err := kube.New(kube.Options{Rest: rc, Namespaces: k.Namespaces, GatewayNamespace: kube.GatewayNamespace(k.GatewayNamespace),
-		Instance: "sluice-validate", NoEvents: true})
+		Instance: "sluice-validate", NoEvents: true, PodLabels: k.PodLabels})
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -119,6 +119,12 @@ type Kubernetes struct {
 	// $POD_NAMESPACE, else the in-cluster ServiceAccount's namespace, else
 	// default.
 	GatewayNamespace string `yaml:"gateway_namespace"`
+	// PodLabels are the labels of the gateway's own pods. An Istio
+	// Gateway whose selector matches them narrows what is declared to the
+	// hosts and ports its servers list (Istio's egress-gateway pattern);
+	// with none, every visible ServiceEntry is declared. {} ignores
+	// Gateways.
+	PodLabels map[string]string `yaml:"pod_labels"`
 	// SyncTimeout bounds the wait for the first full sync at start: a
 	// gateway that cannot list the API within it does not start. 0 means
 	// 60s.

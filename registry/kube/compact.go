@@ -18,7 +18,8 @@ type compact struct {
 	metav1.ObjectMeta
 	ExportTo []string
 	Doc      registry.Document
-	Err      error // the object could not be turned into YAML
+	Err      error        // the object could not be turned into YAML
+	Gateway  *gatewayRule // an Istio Gateway's selector and servers
 }
 
 // DeepCopyObject returns c itself: a compact is immutable.
@@ -41,6 +42,9 @@ func toCompact(obj any) (any, error) {
 		TypeMeta:   metav1.TypeMeta{APIVersion: u.GetAPIVersion(), Kind: u.GetKind()},
 		ObjectMeta: metav1.ObjectMeta{Name: u.GetName(), Namespace: u.GetNamespace(), UID: u.GetUID(), ResourceVersion: u.GetResourceVersion()},
 		ExportTo:   exportTo(u),
+	}
+	if c.Kind == "Gateway" {
+		c.Gateway = readGateway(u)
 	}
 	c.Doc, c.Err = toDocument(u)
 	return c, nil

@@ -32,7 +32,10 @@ type Options struct {
 	Instance string
 	// NoEvents writes no Events (sluice validate only looks).
 	NoEvents bool
-	Logger   *slog.Logger
+	// PodLabels are the labels of the gateway's own pods: Gateways whose
+	// selector they match narrow what is declared (Restriction).
+	PodLabels map[string]string
+	Logger    *slog.Logger
 }
 
 // Source is the registry's Kubernetes source; it implements
@@ -287,9 +290,12 @@ type Status struct {
 	Versions         map[string]string `json:"versions"`             // kind → the apiVersion watched
 	Objects          map[string]int    `json:"objects"`              // by kind, in the watched namespaces
 	NotExported      []string          `json:"not_exported,omitempty"`
-	Applied          int               `json:"applied"`
-	Skipped          []SkippedView     `json:"skipped,omitempty"`
-	LastApplied      string            `json:"last_applied,omitempty"`
+	// Gateways are the Istio Gateways that select this gateway's pods:
+	// only the hosts and ports their servers list are declared.
+	Gateways    []string      `json:"gateways,omitempty"`
+	Applied     int           `json:"applied"`
+	Skipped     []SkippedView `json:"skipped,omitempty"`
+	LastApplied string        `json:"last_applied,omitempty"`
 }
 
 // SkippedView is one resource the last load left out.

@@ -3,6 +3,7 @@ package configdoc
 import (
 	"fmt"
 	"reflect"
+	"sort"
 	"strings"
 	"time"
 
@@ -20,6 +21,8 @@ func scalar(v reflect.Value) (string, error) {
 		return formatDuration(time.Duration(v.Int())), nil
 	}
 	switch v.Kind() {
+	case reflect.Map:
+		return flow(v)
 	case reflect.String, reflect.Bool, reflect.Int, reflect.Int64, reflect.Float64:
 		b, err := yaml.Marshal(v.Interface())
 		if err != nil {
@@ -65,6 +68,17 @@ func flow(v reflect.Value) (string, error) {
 			parts = append(parts, s)
 		}
 		return "[" + strings.Join(parts, ", ") + "]", nil
+	case reflect.Map:
+		keys := v.MapKeys()
+		sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+		for _, k := range keys {
+			s, err := flow(v.MapIndex(k))
+			if err != nil {
+				return "", err
+			}
+			parts = append(parts, k.String()+": "+s)
+		}
+		return "{" + strings.Join(parts, ", ") + "}", nil
 	case reflect.Struct:
 		for i := range v.NumField() {
 			key := tagKey(v.Type().Field(i).Tag)
