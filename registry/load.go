@@ -17,21 +17,9 @@ import (
 // opts.MaxBytes is refused with a *SizeError before any of it is parsed.
 func LoadPaths(paths []string, opts BuildOptions) (*Snapshot, Diagnostics, error) {
 	defer boundGC()()
-	files, err := ExpandPaths(paths)
+	files, res, ds, skipped, err := readFileSet(paths, opts.MaxBytes)
 	if err != nil {
-		return nil, nil, err
-	}
-	sizes, err := checkSizes(files, opts.MaxBytes)
-	if err != nil {
-		return nil, nil, err
-	}
-	b := &budget{limit: opts.MaxBytes}
-	res, ds, skipped := readFiles(files, sizes, b)
-	if err := b.exceeded(); err != nil {
-		return nil, nil, err
-	}
-	if len(ds.Errors()) > 0 {
-		return nil, ds, &ValidationError{ds}
+		return nil, ds, err
 	}
 	s, bds := Build(res, opts)
 	ds = append(ds, bds...)
@@ -40,6 +28,30 @@ func LoadPaths(paths []string, opts BuildOptions) (*Snapshot, Diagnostics, error
 	}
 	s.Files, s.Skipped = files, skipped
 	return s, ds, nil
+}
+
+// readFileSet expands paths and reads every file within maxBytes: the
+// files, what they hold, and the findings. A set with errors is refused
+// whole (a *ValidationError with the findings; a *SizeError before any
+// parsing when it is too big).
+func readFileSet(paths []string, maxBytes int64) (files []string, res []*Resource, ds Diagnostics, skipped int, err error) {
+	files, err = ExpandPaths(paths)
+	if err != nil {
+		return nil, nil, nil, 0, err
+	}
+	sizes, err := checkSizes(files, maxBytes)
+	if err != nil {
+		return nil, nil, nil, 0, err
+	}
+	b := &budget{limit: maxBytes}
+	res, ds, skipped = readFiles(files, sizes, b)
+	if err := b.exceeded(); err != nil {
+		return nil, nil, nil, 0, err
+	}
+	if len(ds.Errors()) > 0 {
+		return nil, nil, ds, 0, &ValidationError{ds}
+	}
+	return files, res, ds, skipped, nil
 }
 
 // ReadFiles parses every file. Syntax errors and schema errors (unknown

@@ -2,9 +2,7 @@ package registry
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,44 +92,4 @@ func (r *Registry) Load(ctx context.Context) error { return r.Reload(ctx) }
 // Reload re-reads the paths. A valid set replaces the current one
 // atomically; an invalid set is rejected whole, logged with every error,
 // counted, and the last good set stays in force.
-func (r *Registry) Reload(ctx context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.reloads++
-	s, ds, err := LoadPaths(r.opts.Paths, r.opts.Build)
-	st := &ReloadStatus{Time: time.Now(), Errors: ds.Errors(), Warnings: ds.Warnings(), ReloadCount: r.reloads}
-	if err != nil {
-		st.Generation = r.gen
-		st.Entries = len(r.cur.Load().Entries)
-		st.Message = err.Error()
-		r.status.Store(st)
-		r.counter.Add(ctx, 1, metric.WithAttributes(attribute.String("kind", "registry"), attribute.String("result", "failure")))
-		r.log.Error("registry reload rejected; keeping the last good set", "generation", r.gen, "errors", len(st.Errors), "detail", err.Error())
-		return err
-	}
-	r.gen++
-	s.Generation = r.gen
-	r.cur.Store(s)
-	st.OK, st.Generation, st.Entries = true, r.gen, len(s.Entries)
-	st.Message = fmt.Sprintf("loaded %d ServiceEntries, %d DestinationRules from %d files", len(s.Entries), len(s.DestinationRules), len(s.Files))
-	r.status.Store(st)
-	r.counter.Add(ctx, 1, metric.WithAttributes(attribute.String("kind", "registry"), attribute.String("result", "success")))
-	for _, w := range st.Warnings {
-		r.log.Warn("registry", "warning", w.String())
-	}
-	r.log.Info("registry loaded", "generation", r.gen, "entries", len(s.Entries), "destination_rules", len(s.DestinationRules), "files", len(s.Files))
-	r.subMu.Lock()
-	subs := append([]func(*Snapshot){}, r.subs...)
-	r.subMu.Unlock()
-	for _, fn := range subs {
-		fn(s)
-	}
-	// The collector's goal counted the replaced snapshot and the load's
-	// garbage as live: at the gateway's GOGC=400 a reload of 100,000
-	// entries left 840 MB on the heap until the next cycle, which that
-	// goal put off (BenchmarkReload100k). A cycle now frees them (what
-	// calls in flight still hold, the next one) and sets the goal from
-	// the new set: a few tens of milliseconds per load.
-	runtime.GC()
-	return nil
-}
+func (r *Registry) Reload(ctx context.Context) error { return r.ReloadFrom(ctx, nil) }

@@ -61,21 +61,9 @@ func LoadWithSource(ctx context.Context, paths []string, opts BuildOptions, src 
 		return LoadPaths(paths, opts)
 	}
 	defer boundGC()()
-	files, err := ExpandPaths(paths)
+	files, fileRes, ds, skippedObjects, err := readFileSet(paths, opts.MaxBytes)
 	if err != nil {
-		return nil, nil, err
-	}
-	sizes, err := checkSizes(files, opts.MaxBytes)
-	if err != nil {
-		return nil, nil, err
-	}
-	b := &budget{limit: opts.MaxBytes}
-	fileRes, ds, skippedObjects := readFiles(files, sizes, b)
-	if err := b.exceeded(); err != nil {
-		return nil, nil, err
-	}
-	if len(ds.Errors()) > 0 {
-		return nil, ds, &ValidationError{ds}
+		return nil, ds, err
 	}
 	docs := src.Documents()
 	var skipped []Skipped
