@@ -5,7 +5,9 @@
 # Env: RUNS, DURATION, CONNS (as the harness), NOAUDIT=1 adds a second
 # Sluice row with records discarded, for the audit-overhead ratio;
 # SLUICE_BASE=/path/to/sluice adds a row for another build (say the
-# landed main) with the same config, for a before/after in one run.
+# landed main) with the same config, for a before/after in one run;
+# FLOOR=0 drops the row of bench/floor, the naive net/http forward proxy
+# (no policy, no records) kept as the floor Sluice is measured against.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -33,6 +35,11 @@ if [[ -n ${SLUICE_BASE:-} ]]; then
     "$HERE/sluice.yaml" >"$HERE/.sluice-base.yaml"
   "$SLUICE_BASE" serve -c "$HERE/.sluice-base.yaml" 2>"$RUN/sluice-base/sluice.log" & pids+=($!)
   extra+=" sluice-base=http://127.0.0.1:33130@$RUN/sluice-base/sluice.log"
+fi
+if [[ ${FLOOR:-1} == 1 ]]; then
+  (cd "$ROOT" && go build -trimpath -o "$RUN/sluice/floor" ./bench/floor)
+  "$RUN/sluice/floor" -listen 127.0.0.1:33140 2>"$RUN/sluice/floor.log" & pids+=($!)
+  extra+=" floor=http://127.0.0.1:33140"
 fi
 ports="39901"; [[ ${NOAUDIT:-0} == 1 ]] && ports+=" 39902"; [[ -n ${SLUICE_BASE:-} ]] && ports+=" 39903"
 for port in $ports; do
