@@ -147,7 +147,7 @@ func upstreamEcho(w http.ResponseWriter, r *http.Request) {
 //	badtls.test:80         HTTP  STATIC → the TLS upstream, TLS originated without the CA
 //	resolved.test:80       HTTP  DNS (the fake resolver)
 //	closed.test:80         HTTP  STATIC → a closed port
-func startPipeline(t *testing.T, mutate func(*config.Config), pol Policy, res Resolver) *pipeline {
+func startPipeline(t testing.TB, mutate func(*config.Config), pol Policy, res Resolver) *pipeline {
 	t.Helper()
 	p := &pipeline{rec: newMemRecorder()}
 	p.up = httptest.NewServer(http.HandlerFunc(upstreamEcho))
