@@ -6,16 +6,6 @@ package audit
 
 import (
 	"time"
-
-	"github.com/sluicehq/sluice/internal/vocab"
-)
-
-// EventDNSQuery and DecisionDeny are internal/vocab's names, kept only
-// because dnsproxy's tests still spell them audit.*; everything else uses
-// internal/vocab.
-const (
-	EventDNSQuery = vocab.EventDNSQuery
-	DecisionDeny  = vocab.DecisionDeny
 )
 
 // Record is one audit record: one per HTTP request, one per tunnel, one

@@ -13,6 +13,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/sluicehq/sluice/audit"
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/vocab"
 	"github.com/sluicehq/sluice/registry"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -216,7 +217,7 @@ func TestUndeclaredAudit(t *testing.T) {
 		if !ok {
 			t.Fatalf("no %q record in %+v", k, recs)
 		}
-		if r.Event != audit.EventDNSQuery || r.Decision != audit.DecisionDeny || !r.Enforced ||
+		if r.Event != vocab.EventDNSQuery || r.Decision != vocab.DecisionDeny || !r.Enforced ||
 			r.Reason != "undeclared_destination" || r.Listener != "dns" || r.Kind != "dns" ||
 			r.Host != "evil.example.org" || r.SourceIP != "127.0.0.1" || r.Count != count {
 			t.Errorf("%s record: %+v", k, r)
@@ -238,7 +239,7 @@ func TestReportOnlyForwardsUndeclared(t *testing.T) {
 		t.Fatalf("answer %v, want the upstream's", got)
 	}
 	waitFor(t, "the audit record", func() bool { return len(rec.records()) == 1 })
-	if r := rec.records()[0]; r.Enforced || r.Decision != audit.DecisionDeny {
+	if r := rec.records()[0]; r.Enforced || r.Decision != vocab.DecisionDeny {
 		t.Fatalf("report-mode record %+v, want decision deny, enforced false", r)
 	}
 }
