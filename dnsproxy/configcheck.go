@@ -20,6 +20,11 @@ func CheckConfig(c *config.Config) []config.Problem {
 	if d.Answer == "gateway" && len(d.GatewayAddresses) == 0 {
 		ps = append(ps, config.Problem{Key: "dns.gateway_addresses", Msg: "must not be empty when dns.answer is gateway"})
 	}
+	for i, z := range d.ForwardZones {
+		if _, err := parseForwardZone(z); err != nil {
+			ps = append(ps, config.Problem{Key: fmt.Sprintf("dns.forward_zones[%d]", i), Msg: err.Error()})
+		}
+	}
 	for i, u := range d.Upstreams {
 		ps = append(ps, config.HostPort(fmt.Sprintf("dns.upstreams[%d]", i), u)...)
 	}

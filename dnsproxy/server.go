@@ -135,12 +135,9 @@ func NewServer(opts ServerOptions) (*Server, error) {
 		return nil, errors.New("dnsproxy: dns.gateway_addresses: must not be empty when dns.answer is gateway")
 	}
 	for i, z := range c.ForwardZones {
-		n := strings.Trim(strings.ToLower(strings.TrimSpace(z)), ".")
-		if n == "" {
-			return nil, fmt.Errorf("dnsproxy: dns.forward_zones[%d]: %q would forward every name (an open resolver); list the zones to forward", i, z)
-		}
-		if _, ok := dns.IsDomainName(n + "."); !ok {
-			return nil, fmt.Errorf("dnsproxy: dns.forward_zones[%d]: invalid domain name %q", i, z)
+		n, err := parseForwardZone(z)
+		if err != nil {
+			return nil, fmt.Errorf("dnsproxy: dns.forward_zones[%d]: %w", i, err)
 		}
 		s.zones = append(s.zones, n)
 	}
@@ -377,4 +374,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("dnsproxy: shutdown: %w", err)
 	}
 	return nil
+}
+
+// parseForwardZone reads one dns.forward_zones entry: lower case, without
+// surrounding dots. The root ("", ".") is refused: it would forward every
+// name and make the proxy an open resolver. Config validation and the
+// server both read zones here, so that `sluice validate` refuses exactly
+// what `serve` would.
+func parseForwardZone(z string) (string, error) {
+	n := strings.Trim(strings.ToLower(strings.TrimSpace(z)), ".")
+	if n == "" {
+		return "", fmt.Errorf("%q would forward every name (an open resolver); list the zones to forward", z)
+	}
+	if _, ok := dns.IsDomainName(n + "."); !ok {
+		return "", fmt.Errorf("invalid domain name %q", z)
+	}
+	return n, nil
 }
