@@ -33,7 +33,7 @@ type Filter struct {
 	Decision string
 	// Reason is a reason code (policy_denied, upstream_timeout, …).
 	Reason string
-	// Event is outbound_call or dns_query.
+	// Event is outbound_call, dns_query or audit_read.
 	Event string
 	// ID selects one record (the Sluice-Request-Id a provider logged).
 	ID string
@@ -125,8 +125,8 @@ func (f *Filter) Validate() error {
 	if f.Decision != "" && f.Decision != vocab.DecisionAllow && f.Decision != vocab.DecisionDeny {
 		return fmt.Errorf("decision: must be allow or deny, got %q", f.Decision)
 	}
-	if f.Event != "" && f.Event != vocab.EventOutboundCall && f.Event != vocab.EventDNSQuery {
-		return fmt.Errorf("event: must be %s or %s, got %q", vocab.EventOutboundCall, vocab.EventDNSQuery, f.Event)
+	if f.Event != "" && !slices.Contains(vocab.Events(), f.Event) {
+		return fmt.Errorf("event: must be one of %s, got %q", strings.Join(vocab.Events(), ", "), f.Event)
 	}
 	if f.Limit < 0 {
 		return fmt.Errorf("limit: must not be negative, got %d", f.Limit)

@@ -146,7 +146,7 @@ func newAuditQueryCmd() *cobra.Command {
 	fl.StringVar(&f.Host, "host", "", "destination host")
 	fl.StringVar(&f.Decision, "decision", "", "allow or deny")
 	fl.StringVar(&f.Reason, "reason", "", "reason code (policy_denied, undeclared_destination, upstream_timeout, …)")
-	fl.StringVar(&f.Event, "event", "", "outbound_call or dns_query")
+	fl.StringVar(&f.Event, "event", "", "outbound_call, dns_query or audit_read (reads of the records)")
 	fl.StringVar(&f.ID, "id", "", "one record, by id (the Sluice-Request-Id header sent upstream)")
 	fl.StringVar(&output, "format", format.Table, "table, json (JSON lines, every field) or csv (every field)")
 	fl.IntVar(&f.Limit, "limit", audit.DefaultLimit, "at most this many records, newest first; 0 for all")

@@ -83,6 +83,17 @@ type Admin struct {
 	// Secret), read at load with surrounding whitespace trimmed; it must
 	// not be empty. "" means none.
 	TokenFile string `yaml:"token_file"`
+	// AuditorToken is a second bearer token, for auditors and FinOps: it
+	// may read records, cost and the registry (/v1/audit, /v1/cost,
+	// /v1/registry, the console at /ui/) and nothing else (not /v1/policy,
+	// /v1/reload or /debug/*). Every read of records is itself recorded.
+	// It needs admin.token (or token_file) and must differ from it; set
+	// auditor_token or auditor_token_file, not both. "" means no auditor
+	// role.
+	AuditorToken string `yaml:"auditor_token"`
+	// AuditorTokenFile is a file holding the auditor token instead, read
+	// at load like token_file. "" means none.
+	AuditorTokenFile string `yaml:"auditor_token_file"`
 }
 
 // Registry configures where the Istio resources come from.
