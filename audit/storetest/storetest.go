@@ -34,6 +34,7 @@ var cases = []struct {
 	{"WriteOpenOutcomesWhole", caseWrite},
 	{"RowRefs", caseRowRefs},
 	{"QueryFilters", caseQuery},
+	{"ConsoleFiltersAndCursor", caseConsoleFilters},
 	{"Prune", casePrune},
 	{"Cost", caseCost},
 	{"CostRollup", caseCostRollup},
