@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/audit/httpapi"
+	"github.com/sluicehq/sluice/console"
 	"github.com/sluicehq/sluice/internal/admin"
 )
 
@@ -39,5 +40,17 @@ func (a *app) reloadHandler(w http.ResponseWriter, r *http.Request) {
 
 // mountConsole serves the web console at /ui/ (its static files need no
 // token; the records it shows come from the API behind the tokens) and
-// the live tail at /v1/audit/tail.
-func (a *app) mountConsole(records http.Handler) {}
+// the reads it uses beyond /v1/audit and /v1/cost: the live tail, the
+// export, the cost series and whoami. Each read of records is recorded.
+func (a *app) mountConsole() {
+	opts := httpapi.Options{OnRead: a.recordRead}
+	r := a.auditor.Reader()
+	a.admin.HandleRead("GET /v1/audit/tail", httpapi.NewTail(r, opts))
+	a.admin.HandleRead("GET /v1/audit/export", httpapi.NewExport(r, opts))
+	a.admin.HandleRead("GET /v1/cost/series", httpapi.NewSeries(r, opts))
+	a.admin.HandleReadJSON("/v1/whoami", func(r *http.Request) (any, error) {
+		return map[string]string{"role": admin.RoleOf(r.Context())}, nil
+	})
+	a.admin.HandlePublic("GET /ui/", console.Handler())
+	a.admin.HandlePublic("GET /ui", console.Handler())
+}

@@ -218,7 +218,7 @@ func (a *app) startAdmin() error {
 	records := httpapi.New(a.auditor.Reader(), httpapi.Options{Damage: a.auditor.Damage, OnRead: a.recordRead})
 	a.admin.HandleRead("/v1/audit", records)
 	a.admin.HandleRead("/v1/cost", records)
-	a.mountConsole(records)
+	a.mountConsole()
 	// The admin token only: reload, policy, pprof.
 	a.admin.Handle("POST /v1/reload", http.HandlerFunc(a.reloadHandler))
 	a.admin.AddCheck("registry", func(context.Context) error {
