@@ -493,11 +493,16 @@ document.addEventListener('DOMContentLoaded', () => {
   }));
   // A token in the fragment (#token=…, never sent to the server) signs in
   // and is removed from the address bar; else one from this tab's session.
-  const m = /(?:^|[#&])token=([^&]+)/.exec(location.hash);
-  if (m) {
-    history.replaceState(null, '', location.pathname + location.search);
-    signIn(decodeURIComponent(m[1]));
-  } else if (sessionStorage.getItem('sluice-token')) {
+  if (!tokenFromHash() && sessionStorage.getItem('sluice-token')) {
     signIn(sessionStorage.getItem('sluice-token'));
   }
+  window.addEventListener('hashchange', tokenFromHash);
 });
+
+function tokenFromHash() {
+  const m = /(?:^|[#&])token=([^&]+)/.exec(location.hash);
+  if (!m) return false;
+  history.replaceState(null, '', location.pathname + location.search);
+  signIn(decodeURIComponent(m[1]));
+  return true;
+}
