@@ -493,8 +493,13 @@ document.addEventListener('DOMContentLoaded', () => {
   }));
   // A token in the fragment (#token=…, never sent to the server) signs in
   // and is removed from the address bar; else one from this tab's session.
-  if (!tokenFromHash() && sessionStorage.getItem('sluice-token')) {
-    signIn(sessionStorage.getItem('sluice-token'));
+  if (!tokenFromHash()) {
+    if (sessionStorage.getItem('sluice-token')) {
+      signIn(sessionStorage.getItem('sluice-token'));
+    } else {
+      // A gateway without admin.token (loopback only) asks for none.
+      fetch('/v1/whoami', { cache: 'no-store' }).then((r) => { if (r.ok) signIn(''); }).catch(() => {});
+    }
   }
   window.addEventListener('hashchange', tokenFromHash);
 });
