@@ -165,14 +165,31 @@ func TestConsoleAccess(t *testing.T) {
 			t.Errorf("%s %s with %q: %d, want %d: %s", tc.method, tc.path, tc.token, code, tc.want, body)
 		}
 	}
+	// FinOps' export, from the gateway with the auditor token: FOCUS rows
+	// adding up to the cost of the allowed calls (5 × 0.25 USD).
+	out, code := g.Run("cost", "export", "--format", "focus", "--server", g.Admin, "--token", consoleAuditorToken, "--since", "1h", "--period", "hour")
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if code != 0 || err != nil || len(rows) < 3 {
+		t.Fatalf("cost export: exit %d, %v\n%s", code, err, out)
+	}
+	billed, total := slices.Index(rows[0], "BilledCost"), 0.0
+	for _, r := range rows[1:] {
+		var v float64
+		fmt.Sscanf(r[billed], "%g", &v)
+		total += v
+	}
+	if total < 1.2499 || total > 1.2501 {
+		t.Errorf("FOCUS export bills %v, want 1.25:\n%s", total, out)
+	}
+
 	// The refused reads are not on record as reads; the auditor's are.
 	reads := tokenRecords(t, g, url.Values{"event": {"audit_read"}, "source": {"auditor"}, "limit": {"0"}})
 	var paths []string
 	for _, r := range reads {
 		paths = append(paths, r.str("path"))
 	}
-	for _, want := range []string{"/v1/audit", "/v1/cost", "/v1/cost/series?since=24h"} {
-		if !slices.Contains(paths, want) {
+	for _, want := range []string{"/v1/audit", "/v1/cost", "/v1/cost/series?since=24h", "/v1/cost/series?by=source%2Cdestination%2Cmeter"} {
+		if !slices.ContainsFunc(paths, func(p string) bool { return strings.HasPrefix(p, want) }) {
 			t.Errorf("the auditor's read of %s is not on record: %v", want, paths)
 		}
 	}

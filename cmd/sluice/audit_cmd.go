@@ -229,7 +229,7 @@ ends, from cost.meters and cost.per_gib.`,
 	fl.StringVar(&until, "until", "", "calls started before: a duration before now or a time")
 	fl.StringVar(&by, "by", "source,destination,meter", "group keys, comma-separated: source, destination, meter (empty: one total)")
 	fl.StringVar(&output, "format", format.Table, "table, csv or json (JSON lines)")
-	cmd.AddCommand(report)
+	cmd.AddCommand(report, newCostExportCmd())
 	return cmd
 }
 
