@@ -244,7 +244,7 @@ func (s *storeSource) addFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&s.store, "store", "", "read this store directly, read-only: "+strings.Join(stores().Forms(), ", ")+" (default: audit.store of the config)")
 	fl.StringVar(&s.server, "server", "", "ask a running gateway's admin API instead, e.g. http://127.0.0.1:9901")
-	fl.StringVar(&s.token, "token", os.Getenv("SLUICE_ADMIN_TOKEN"), "admin bearer token for --server (default $SLUICE_ADMIN_TOKEN)")
+	fl.StringVar(&s.token, "token", os.Getenv("SLUICE_ADMIN_TOKEN"), "bearer token for --server: the admin or the auditor token (default $SLUICE_ADMIN_TOKEN)")
 	cmd.MarkFlagsMutuallyExclusive("store", "server")
 }
 
