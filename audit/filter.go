@@ -33,7 +33,9 @@ type Filter struct {
 	Decision string
 	// Reason is a reason code (policy_denied, upstream_timeout, …).
 	Reason string
-	// Event is outbound_call, dns_query or audit_read.
+	// Event is outbound_call, dns_query or audit_read. Empty selects
+	// calls and DNS queries, not the reads of the records (audit_read),
+	// which are a trail of their own — unless ID names one.
 	Event string
 	// ID selects one record (the Sluice-Request-Id a provider logged).
 	ID string

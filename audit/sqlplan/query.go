@@ -45,8 +45,13 @@ func where(f *audit.Filter, args *Args) []string {
 	if f.Reason != "" {
 		conds = append(conds, "reason = "+args.Add(f.Reason))
 	}
-	if f.Event != "" {
+	switch {
+	case f.Event != "":
 		conds = append(conds, "event = "+args.Add(f.Event))
+	case f.ID == "":
+		// The reads of the records are a trail of their own, asked for
+		// by name (Filter.Event).
+		conds = append(conds, "event <> '"+vocab.EventAuditRead+"'")
 	}
 	if f.ID != "" {
 		conds = append(conds, "id = "+args.Add(f.ID))
