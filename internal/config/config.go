@@ -68,8 +68,9 @@ type Listeners struct {
 	// answered (see dns.answer), names in dns.forward_zones forwarded, and
 	// the rest get NXDOMAIN and are recorded.
 	DNS string `yaml:"dns"`
-	// Admin serves /healthz, /readyz, /metrics, /v1/* and /debug/pprof/.
-	// Any address but loopback needs admin.token or admin.token_file.
+	// Admin serves /healthz, /readyz, /metrics, /v1/*, /debug/pprof/ and
+	// the web console at /ui/. Any address but loopback needs admin.token
+	// or admin.token_file.
 	Admin string `yaml:"admin"`
 }
 
