@@ -78,7 +78,7 @@ func BenchmarkConsole10MFirstPage(b *testing.B) {
 // Filtered by workload and decision (the e2e's first filter).
 func BenchmarkConsole10MWorkloadDenied(b *testing.B) {
 	benchConsole(b, func(now time.Time) url.Values {
-		return consoleQuery(now, "source", "svc123", "decision", "deny")
+		return consoleQuery(now, "source", "svc150", "decision", "deny")
 	}, false)
 }
 
