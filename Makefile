@@ -27,8 +27,13 @@ image:
 
 # Starts the gateway on the embedded default: loopback listeners, SQLite
 # records under ./data, the example registry and policy of deploy/examples.
+# The gateway on the embedded default, and beside it the example
+# destination (tools/hello on 127.0.0.1:8480, declared as
+# hello.sluice.example in deploy/examples/registry/hello.yaml) that the
+# README walkthrough calls; both stop together.
 run: build
-	./bin/sluice serve
+	$(GO) build -o bin/hello ./tools/hello
+	@./bin/hello & hello=$$!; trap "kill $$hello 2>/dev/null" EXIT INT TERM; ./bin/sluice serve
 
 deps:
 	./scripts/deps.sh

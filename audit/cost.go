@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"github.com/sluicehq/sluice/internal/vocab"
 	"strings"
 
 	"github.com/sluicehq/sluice/internal/config"
@@ -74,14 +73,12 @@ func (p *pricer) match(r *Record) *meter {
 }
 
 // price sets r's Meter, Cost and Currency. Only calls that went out cost
-// anything: allowed, or denied in report mode (not enforced).
+// anything (Record.WentOut): allowed, or denied in report mode (not
+// enforced), and not failed before reaching an upstream.
 func (p *pricer) price(r *Record) {
 	r.Currency = p.currency
 	r.Meter, r.Cost = "", 0
-	if r.Event != "" && r.Event != vocab.EventOutboundCall {
-		return
-	}
-	if r.Decision == vocab.DecisionDeny && r.Enforced {
+	if !r.WentOut() {
 		return
 	}
 	if m := p.match(r); m != nil {

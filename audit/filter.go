@@ -33,10 +33,22 @@ type Filter struct {
 	Decision string
 	// Reason is a reason code (policy_denied, upstream_timeout, …).
 	Reason string
-	// Event is outbound_call or dns_query.
+	// Event is outbound_call, dns_query or audit_read. Empty selects
+	// calls and DNS queries, not the reads of the records (audit_read),
+	// which are a trail of their own — unless ID names one.
 	Event string
 	// ID selects one record (the Sluice-Request-Id a provider logged).
 	ID string
+	// ServiceEntry is the matched ServiceEntry, namespace/name.
+	ServiceEntry string
+	// Status is the HTTP status answered (0: any).
+	Status int
+	// Path selects the records whose path starts with it.
+	Path string
+	// After is a cursor: only the records after the one with this id in
+	// the newest-first order (older, or as old and stored earlier). The
+	// id of a page's last record gives the next page.
+	After string
 	// Limit caps the number of records, newest first; 0 means no limit.
 	Limit int
 }
@@ -125,8 +137,11 @@ func (f *Filter) Validate() error {
 	if f.Decision != "" && f.Decision != vocab.DecisionAllow && f.Decision != vocab.DecisionDeny {
 		return fmt.Errorf("decision: must be allow or deny, got %q", f.Decision)
 	}
-	if f.Event != "" && f.Event != vocab.EventOutboundCall && f.Event != vocab.EventDNSQuery {
-		return fmt.Errorf("event: must be %s or %s, got %q", vocab.EventOutboundCall, vocab.EventDNSQuery, f.Event)
+	if f.Event != "" && !slices.Contains(vocab.Events(), f.Event) {
+		return fmt.Errorf("event: must be one of %s, got %q", strings.Join(vocab.Events(), ", "), f.Event)
+	}
+	if f.Status < 0 || f.Status > 999 {
+		return fmt.Errorf("status: must be an HTTP status, got %d", f.Status)
 	}
 	if f.Limit < 0 {
 		return fmt.Errorf("limit: must not be negative, got %d", f.Limit)
@@ -168,7 +183,8 @@ func ParseBy(s string) ([]string, error) {
 }
 
 // FilterFromQuery reads a Filter from the query string of GET /v1/audit:
-// since, until, source, host, decision, reason, event, id, limit (default
+// since, until, source, host, decision, reason, event, id, service_entry,
+// status, path, after, limit (default
 // DefaultLimit; 0 means no limit). Unknown parameters are errors.
 func FilterFromQuery(v url.Values, now time.Time) (Filter, error) {
 	f := Filter{Limit: DefaultLimit}
@@ -195,10 +211,19 @@ func FilterFromQuery(v url.Values, now time.Time) (Filter, error) {
 			f.Event = val
 		case "id":
 			f.ID = val
+		case "service_entry":
+			f.ServiceEntry = val
+		case "status":
+			f.Status, err = strconv.Atoi(val)
+		case "path":
+			f.Path = val
+		case "after":
+			f.After = val
 		case "limit":
 			f.Limit, err = strconv.Atoi(val)
 		default:
-			return f, fmt.Errorf("unknown parameter %q (use since, until, source, host, decision, reason, event, id, limit)", key)
+			return f, fmt.Errorf("unknown parameter %q (use since, until, source, host, decision, reason, event, id, "+
+				"service_entry, status, path, after, limit)", key)
 		}
 		if err != nil {
 			return f, fmt.Errorf("%s: %w", key, err)
@@ -228,6 +253,12 @@ func (f *Filter) Query() url.Values {
 	set("reason", f.Reason)
 	set("event", f.Event)
 	set("id", f.ID)
+	set("service_entry", f.ServiceEntry)
+	if f.Status != 0 {
+		v.Set("status", strconv.Itoa(f.Status))
+	}
+	set("path", f.Path)
+	set("after", f.After)
 	v.Set("limit", strconv.Itoa(f.Limit))
 	return v
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make test` and `make run` need on a fresh Debian machine:
 # the Go modules of go.mod, and the Debian packages the end-to-end tests
-# drive (curl, dig, openssl, python3, Prometheus, PostgreSQL).
+# drive (curl, dig, openssl, python3, Prometheus, PostgreSQL, Chromium).
 # Idempotent and quick when everything is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,8 @@ have prometheus || need+=(prometheus)
 have promtool || need+=(prometheus)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 have sqlite3 || need+=(sqlite3)
+# Headless Chromium for the console's end-to-end test (e2e/console_test.go).
+have chromium || need+=(chromium chromium-driver)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing Debian packages: ${need[*]}" >&2

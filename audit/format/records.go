@@ -32,13 +32,20 @@ type RecordWriter interface {
 	Flush() error
 }
 
-// NewRecordWriter returns a writer of format table, json or csv.
+// NewRecordWriter returns a writer of format table, json or csv; the
+// table shows times in UTC.
 func NewRecordWriter(w io.Writer, format string) (RecordWriter, error) {
+	return NewRecordWriterIn(w, format, time.UTC)
+}
+
+// NewRecordWriterIn is NewRecordWriter with the table's times in loc
+// (`--tz`), with their offset; JSON and CSV stay in UTC.
+func NewRecordWriterIn(w io.Writer, format string, loc *time.Location) (RecordWriter, error) {
 	switch format {
 	case Table, "":
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "TIME\tSOURCE\tDECISION\tREASON\tMETHOD\tDESTINATION\tSTATUS\tDURATION\tBYTES\tCOST\tID")
-		return &tableWriter{tw: tw}, nil
+		return &tableWriter{tw: tw, loc: loc}, nil
 	case JSON:
 		return &jsonWriter{enc: json.NewEncoder(w)}, nil
 	case CSV:
@@ -52,7 +59,21 @@ func NewRecordWriter(w io.Writer, format string) (RecordWriter, error) {
 	}
 }
 
-type tableWriter struct{ tw *tabwriter.Writer }
+type tableWriter struct {
+	tw  *tabwriter.Writer
+	loc *time.Location // nil or UTC: audit.TimeLayout
+}
+
+// LocalLayout is how the table shows a time outside UTC: local time and
+// its offset, so that a line is never ambiguous.
+const LocalLayout = "2006-01-02 15:04:05.000 -07:00"
+
+func (t *tableWriter) time(ts time.Time) string {
+	if t.loc == nil || t.loc == time.UTC {
+		return ts.UTC().Format(audit.TimeLayout)
+	}
+	return ts.In(t.loc).Format(LocalLayout)
+}
 
 func (t *tableWriter) Write(r *audit.Record) error {
 	dest := r.Host
@@ -65,8 +86,8 @@ func (t *tableWriter) Write(r *audit.Record) error {
 	status, dur, bytes, cost := "-", "-", "-", "-"
 	if !r.TimeEnd.IsZero() {
 		status = strconv.Itoa(r.Status)
-		if r.Status == 0 && r.Error != "" {
-			status = clip(r.Error, 40) // the call never got a status; the reason column says why
+		if r.Status == 0 && (r.Error != "" || r.Reason != "") {
+			status = failedStatus(r) // the call never got a status; the reason column says why
 		}
 		dur = (time.Duration(r.DurationMS * float64(time.Millisecond))).Round(time.Millisecond / 10).String()
 		bytes = strconv.FormatInt(r.BytesSent, 10) + "/" + strconv.FormatInt(r.BytesReceived, 10)
@@ -82,7 +103,7 @@ func (t *tableWriter) Write(r *audit.Record) error {
 		decision += " ×" + strconv.Itoa(r.Count)
 	}
 	_, err := fmt.Fprintf(t.tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-		r.TimeStart.UTC().Format(audit.TimeLayout), dash(r.Source()), dash(decision), dash(r.Reason), dash(r.Method),
+		t.time(r.TimeStart), dash(r.Source()), dash(decision), dash(reasonOf(r)), dash(r.Method),
 		dash(dest), status, dur, bytes, cost, r.ID)
 	return err
 }
@@ -114,4 +135,24 @@ func (c *csvWriter) Write(r *audit.Record) error { return c.cw.Write(r.Fields())
 func (c *csvWriter) Flush() error {
 	c.cw.Flush()
 	return c.cw.Error()
+}
+
+// failedStatus is the STATUS of a call that ended without an HTTP status
+// (a tunnel that failed or was cut): the status its reason answers with
+// when it has one (502 for upstream_unreachable), else "failed"; never
+// the error string, which is in JSON and CSV.
+func failedStatus(r *audit.Record) string {
+	if r.Reason != "" {
+		return strconv.Itoa(vocab.Reason(r.Reason).Status())
+	}
+	return "failed"
+}
+
+// reasonOf is the REASON of a record: its reason code, or for a call that
+// failed without one a short word for its error.
+func reasonOf(r *audit.Record) string {
+	if r.Reason != "" || r.Error == "" {
+		return r.Reason
+	}
+	return clip(shortError(r.Error), 24)
 }

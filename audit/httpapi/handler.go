@@ -28,7 +28,7 @@ func New(r audit.Reader, opts Options) http.Handler {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &handler{r: r, now: opts.Now, damage: opts.Damage}
+	return &handler{r: r, now: opts.Now, damage: opts.Damage, onRead: opts.OnRead}
 }
 
 // Options tune the handler.
@@ -40,12 +40,18 @@ type Options struct {
 	// list when there is none), so the damage is seen where the records
 	// are read.
 	Damage func() []spool.DamageEvent
+	// OnRead, when set, is told of every read of records (GET /v1/audit,
+	// /v1/cost) before it is answered, with the filter asked for; the
+	// gateway records it (access.go). When it fails the read is refused
+	// with 503: a read that cannot be recorded does not happen.
+	OnRead func(req *http.Request) error
 }
 
 type handler struct {
 	r      audit.Reader
 	now    func() time.Time
 	damage func() []spool.DamageEvent
+	onRead func(req *http.Request) error
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -68,6 +74,9 @@ func (h *handler) audit(w http.ResponseWriter, req *http.Request) {
 	f, err := audit.FilterFromQuery(req.URL.Query(), h.now())
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	if !h.recordRead(w, req) {
 		return
 	}
 	n := 0
@@ -124,6 +133,9 @@ func (h *handler) cost(w http.ResponseWriter, req *http.Request) {
 	q, err := audit.CostQueryFromQuery(req.URL.Query(), h.now())
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	if !h.recordRead(w, req) {
 		return
 	}
 	rows, err := h.r.Cost(req.Context(), q)

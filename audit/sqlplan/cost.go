@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/audit"
-	"github.com/sluicehq/sluice/internal/vocab"
 )
 
 // The aggregations of a cost report (audit.Reader.Cost). Both count the
@@ -28,8 +27,7 @@ var costKeyExpr = map[string]string{
 // currency.
 func CostSQL(d Dialect, by []string, since, until time.Time) (string, []any) {
 	args := NewArgs(d)
-	conds := []string{"event = '" + vocab.EventOutboundCall + "'", "(decision = '" + vocab.DecisionAllow + "' OR NOT enforced)",
-		"time_end IS NOT NULL"}
+	conds := []string{audit.WentOutSQL(), "time_end IS NOT NULL"}
 	if !since.IsZero() {
 		conds = append(conds, "time_start >= "+args.Time(since))
 	}
@@ -91,8 +89,8 @@ func CostGroups(b *audit.Batch) []CostGroup {
 	sums := map[key]*CostGroup{}
 	var keys []key
 	add := func(r *audit.Record) {
-		if (r.Event != "" && r.Event != vocab.EventOutboundCall) || (r.Decision == vocab.DecisionDeny && r.Enforced) {
-			return // never went out
+		if !r.WentOut() {
+			return
 		}
 		k := key{r.TimeStart.UTC().Truncate(time.Hour), r.Source(), r.Host, r.Meter, r.Currency}
 		g := sums[k]

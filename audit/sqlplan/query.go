@@ -45,11 +45,35 @@ func where(f *audit.Filter, args *Args) []string {
 	if f.Reason != "" {
 		conds = append(conds, "reason = "+args.Add(f.Reason))
 	}
-	if f.Event != "" {
+	switch {
+	case f.Event != "":
 		conds = append(conds, "event = "+args.Add(f.Event))
+	case f.ID == "":
+		// The reads of the records are a trail of their own, asked for
+		// by name (Filter.Event).
+		conds = append(conds, "event <> '"+vocab.EventAuditRead+"'")
 	}
 	if f.ID != "" {
 		conds = append(conds, "id = "+args.Add(f.ID))
+	}
+	if f.ServiceEntry != "" {
+		conds = append(conds, "service_entry = "+args.Add(f.ServiceEntry))
+	}
+	if f.Status != 0 {
+		conds = append(conds, "status = "+args.Add(int64(f.Status)))
+	}
+	if f.Path != "" {
+		conds = append(conds, "substr(path, 1, "+args.Add(int64(len(f.Path)))+") = "+args.Add(f.Path))
+	}
+	if f.After != "" {
+		// The cursor: after the record After in newest-first order. The
+		// first condition keeps the scan on the time index; the second
+		// orders records of the same instant as the indexes do (rid).
+		cur := func(col string) string {
+			return "(SELECT " + col + " FROM records WHERE id = " + args.Add(f.After) + ")"
+		}
+		conds = append(conds, "time_start <= "+cur("time_start"))
+		conds = append(conds, "(time_start < "+cur("time_start")+" OR rid < "+cur("rid")+")")
 	}
 	return conds
 }

@@ -38,22 +38,22 @@ func TestQuerySQL(t *testing.T) {
 		dollar string
 		args   []any
 	}{
-		{"all", audit.Filter{}, "SELECT s FROM records ORDER BY time_start DESC, rid DESC", nil},
-		{"limit", audit.Filter{Limit: 5}, "SELECT s FROM records ORDER BY time_start DESC, rid DESC LIMIT $1", []any{int64(5)}},
+		{"all", audit.Filter{}, "SELECT s FROM records WHERE event <> 'audit_read' ORDER BY time_start DESC, rid DESC", nil},
+		{"limit", audit.Filter{Limit: 5}, "SELECT s FROM records WHERE event <> 'audit_read' ORDER BY time_start DESC, rid DESC LIMIT $1", []any{int64(5)}},
 		{"host and decision", audit.Filter{Host: "api.example.com", Decision: "deny", Since: since},
-			"SELECT s FROM records WHERE time_start >= $1 AND host = $2 AND decision = 'deny' ORDER BY time_start DESC, rid DESC",
+			"SELECT s FROM records WHERE time_start >= $1 AND host = $2 AND decision = 'deny' AND event <> 'audit_read' ORDER BY time_start DESC, rid DESC",
 			[]any{since, "api.example.com"}},
 		{"host as typed", audit.Filter{Host: "API.example.com."},
-			"SELECT s FROM records WHERE host IN ($1, $2) ORDER BY time_start DESC, rid DESC",
+			"SELECT s FROM records WHERE host IN ($1, $2) AND event <> 'audit_read' ORDER BY time_start DESC, rid DESC",
 			[]any{"api.example.com", "API.example.com."}},
 		{"source", audit.Filter{Source: "checkout", Reason: "policy_denied", Limit: 3},
 			"SELECT s FROM records WHERE rid IN (" +
-				"SELECT rid FROM (SELECT rid FROM records WHERE source_identity = $1 AND reason = $2 ORDER BY time_start DESC, rid DESC LIMIT $3) AS s1 UNION " +
-				"SELECT rid FROM (SELECT rid FROM records WHERE source_workload = $4 AND reason = $5 ORDER BY time_start DESC, rid DESC LIMIT $6) AS s2" +
+				"SELECT rid FROM (SELECT rid FROM records WHERE source_identity = $1 AND reason = $2 AND event <> 'audit_read' ORDER BY time_start DESC, rid DESC LIMIT $3) AS s1 UNION " +
+				"SELECT rid FROM (SELECT rid FROM records WHERE source_workload = $4 AND reason = $5 AND event <> 'audit_read' ORDER BY time_start DESC, rid DESC LIMIT $6) AS s2" +
 				") ORDER BY time_start DESC, rid DESC LIMIT $7",
 			[]any{"checkout", "policy_denied", int64(3), "checkout", "policy_denied", int64(3), int64(3)}},
 		{"source ip", audit.Filter{Source: "10.0.0.1"},
-			"SELECT s FROM records WHERE rid IN (SELECT rid FROM (SELECT rid FROM records WHERE source_ip = $1 ORDER BY time_start DESC, rid DESC) AS s1) ORDER BY time_start DESC, rid DESC",
+			"SELECT s FROM records WHERE rid IN (SELECT rid FROM (SELECT rid FROM records WHERE source_ip = $1 AND event <> 'audit_read' ORDER BY time_start DESC, rid DESC) AS s1) ORDER BY time_start DESC, rid DESC",
 			[]any{"10.0.0.1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

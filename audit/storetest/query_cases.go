@@ -61,7 +61,7 @@ func matches(f audit.Filter, r *audit.Record) bool {
 	return (f.Host == "" || slices.Contains(f.Hosts(), r.Host)) &&
 		(f.Decision == "" || f.Decision == r.Decision) &&
 		(f.Reason == "" || f.Reason == r.Reason) &&
-		(f.Event == "" || f.Event == r.Event) &&
+		(f.Event == r.Event || f.Event == "" && (r.Event != vocab.EventAuditRead || f.ID != "")) &&
 		(f.ID == "" || f.ID == r.ID)
 }
 

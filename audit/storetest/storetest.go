@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/audit"
-	"github.com/sluicehq/sluice/internal/vocab"
 )
 
 // Subject is a store under test.
@@ -34,6 +33,8 @@ var cases = []struct {
 	{"WriteOpenOutcomesWhole", caseWrite},
 	{"RowRefs", caseRowRefs},
 	{"QueryFilters", caseQuery},
+	{"ConsoleFiltersAndCursor", caseConsoleFilters},
+	{"CostCountsWhatWentOut", caseCostCountsWhatWentOut},
 	{"Prune", casePrune},
 	{"Cost", caseCost},
 	{"CostRollup", caseCostRollup},
@@ -67,7 +68,7 @@ func costOf(recs []*audit.Record, q audit.CostQuery) []audit.CostRow {
 	sums := map[audit.CostRow]*audit.CostRow{}
 	var keys []audit.CostRow
 	for _, r := range recs {
-		if r.TimeEnd.IsZero() || r.Event != vocab.EventOutboundCall || (r.Decision == vocab.DecisionDeny && r.Enforced) ||
+		if r.TimeEnd.IsZero() || !r.WentOut() ||
 			(!q.Since.IsZero() && r.TimeStart.Before(q.Since)) || (!q.Until.IsZero() && !r.TimeStart.Before(q.Until)) {
 			continue
 		}

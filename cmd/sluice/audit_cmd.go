@@ -83,17 +83,19 @@ is left to it.`,
 
 func newAuditQueryCmd() *cobra.Command {
 	var (
-		src                  storeSource
-		since, until, output string
-		f                    audit.Filter
+		src                      storeSource
+		since, until, output, tz string
+		f                        audit.Filter
 	)
 	cmd := &cobra.Command{
-		Use:   "query [--store URL | --server URL] [--since D] [--until T] [--source S] [--host H] [--decision allow|deny] [--reason R] [--format table|json|csv] [--limit N]",
+		Use:   "query [--store URL | --server URL] [--since D] [--until T] [--source S] [--host H] [--decision allow|deny] [--reason R] [--format table|json|csv] [--tz Z] [--limit N] [--after ID]",
 		Short: "Query audit records from a store or a running gateway, newest first",
 		Example: `  sluice audit query --since 24h --host api.stripe.com
   sluice audit query --decision deny --reason policy_denied --format json
   sluice audit query --source checkout --since 7d --limit 0 --format csv > checkout.csv
-  sluice audit query --server http://127.0.0.1:9901 --id 01JDAZ3J8V7N0Q4W3M5K6P2R1S`,
+  sluice audit query --server http://127.0.0.1:9901 --id 01JDAZ3J8V7N0Q4W3M5K6P2R1S
+  sluice audit query --limit 20 --after 01JDAZ3J8V7N0Q4W3M5K6P2R1S   # the next page
+  sluice audit query --tz Europe/Paris --status 502`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			now := time.Now()
@@ -107,13 +109,17 @@ func newAuditQueryCmd() *cobra.Command {
 			if err := f.Validate(); err != nil {
 				return fmt.Errorf("--%w", err)
 			}
-			w, err := format.NewRecordWriter(cmd.OutOrStdout(), output)
+			loc, err := loadTZ(tz)
+			if err != nil {
+				return err
+			}
+			w, err := format.NewRecordWriterIn(cmd.OutOrStdout(), output, loc)
 			if err != nil {
 				return fmt.Errorf("--format: %w", err)
 			}
-			n := 0
+			n, last := 0, ""
 			write := func(r *audit.Record) error {
-				n++
+				n, last = n+1, r.ID
 				return w.Write(r)
 			}
 			if src.server != "" {
@@ -132,8 +138,11 @@ func newAuditQueryCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if (output == format.Table || output == "") && f.Limit > 0 && n == f.Limit {
-				fmt.Fprintf(cmd.ErrOrStderr(), "(the %d newest shown; --limit 0 for all)\n", n)
+			switch {
+			case n == 0:
+				fmt.Fprintf(cmd.ErrOrStderr(), "no records match %s\n", describeFilter(&f, loc))
+			case f.Limit > 0 && n == f.Limit:
+				fmt.Fprintf(cmd.ErrOrStderr(), "(the %d newest shown; next page: --after %s; all: --limit 0)\n", n, last)
 			}
 			return nil
 		},
@@ -146,9 +155,14 @@ func newAuditQueryCmd() *cobra.Command {
 	fl.StringVar(&f.Host, "host", "", "destination host")
 	fl.StringVar(&f.Decision, "decision", "", "allow or deny")
 	fl.StringVar(&f.Reason, "reason", "", "reason code (policy_denied, undeclared_destination, upstream_timeout, …)")
-	fl.StringVar(&f.Event, "event", "", "outbound_call or dns_query")
+	fl.StringVar(&f.Event, "event", "", "outbound_call, dns_query or audit_read (reads of the records)")
 	fl.StringVar(&f.ID, "id", "", "one record, by id (the Sluice-Request-Id header sent upstream)")
+	fl.StringVar(&f.ServiceEntry, "service-entry", "", "matched ServiceEntry, namespace/name")
+	fl.IntVar(&f.Status, "status", 0, "HTTP status answered")
+	fl.StringVar(&f.Path, "path", "", "request path prefix")
+	fl.StringVar(&f.After, "after", "", "cursor: the records after this id, newest first (the last id of the previous page)")
 	fl.StringVar(&output, "format", format.Table, "table, json (JSON lines, every field) or csv (every field)")
+	fl.StringVar(&tz, "tz", "Local", "time zone of the table's times: Local (this machine's, $TZ), UTC, or a name like Europe/Paris")
 	fl.IntVar(&f.Limit, "limit", audit.DefaultLimit, "at most this many records, newest first; 0 for all")
 	return cmd
 }
@@ -215,7 +229,7 @@ ends, from cost.meters and cost.per_gib.`,
 	fl.StringVar(&until, "until", "", "calls started before: a duration before now or a time")
 	fl.StringVar(&by, "by", "source,destination,meter", "group keys, comma-separated: source, destination, meter (empty: one total)")
 	fl.StringVar(&output, "format", format.Table, "table, csv or json (JSON lines)")
-	cmd.AddCommand(report)
+	cmd.AddCommand(report, newCostExportCmd())
 	return cmd
 }
 
@@ -230,14 +244,17 @@ func (s *storeSource) addFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&s.store, "store", "", "read this store directly, read-only: "+strings.Join(stores().Forms(), ", ")+" (default: audit.store of the config)")
 	fl.StringVar(&s.server, "server", "", "ask a running gateway's admin API instead, e.g. http://127.0.0.1:9901")
-	fl.StringVar(&s.token, "token", os.Getenv("SLUICE_ADMIN_TOKEN"), "admin bearer token for --server (default $SLUICE_ADMIN_TOKEN)")
+	fl.StringVar(&s.token, "token", os.Getenv("SLUICE_ADMIN_TOKEN"), "bearer token for --server: the admin or the auditor token (default $SLUICE_ADMIN_TOKEN)")
 	cmd.MarkFlagsMutuallyExclusive("store", "server")
 }
 
-// open opens the store read-only. It warns on stderr about records that
-// a gateway's spool holds and the store does not yet, when no gateway
-// seems to be adding them (a stopped or crashed gateway adds them at its
-// next start).
+// open opens the store read-only. A running gateway copies the records
+// it acknowledged from its spool into the store within moments: open
+// waits (up to freshWait) until every record acknowledged before it
+// started is in the store, so that the answer includes them, or says how
+// many are not. It warns on stderr about records that a gateway's spool
+// holds and the store does not, when no gateway seems to be adding them
+// (a stopped or crashed gateway adds them at its next start).
 func (s *storeSource) open(ctx context.Context, stderr io.Writer) (audit.Reader, error) {
 	store, err := storeURL(s.cfgPath, s.store)
 	if err != nil {
@@ -247,11 +264,15 @@ func (s *storeSource) open(ctx context.Context, stderr io.Writer) (audit.Reader,
 	if err != nil {
 		return nil, err
 	}
-	pending, err := audit.PendingSpool(ctx, stores(), store)
+	pending, err := waitFresh(ctx, store, freshWait)
 	if err != nil {
 		fmt.Fprintf(stderr, "warning: cannot read the audit spool: %v\n", err)
 	}
 	for _, p := range pending {
+		if p.Pending > 0 && time.Since(p.LastWrite) <= 2*time.Second {
+			fmt.Fprintf(stderr, "note: gateway %q is still writing %d records it acknowledged into the store; this answer may lack them "+
+				"(it is at most a few seconds behind; --server asks the gateway, which is current).\n", p.Gateway, p.Pending)
+		}
 		if p.Pending > 0 && time.Since(p.LastWrite) > 2*time.Second {
 			fmt.Fprintf(stderr, "warning: %d records of gateway %q are in its spool (%s) and not yet in the store; "+
 				"they are not in this answer. The gateway writes them at its next start; `sluice audit replay` writes them now.\n", p.Pending, p.Gateway, p.Dir)

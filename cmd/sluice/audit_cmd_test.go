@@ -100,8 +100,21 @@ func TestAuditQueryFromStore(t *testing.T) {
 	}
 
 	_, stderr, err := run(t, newAuditCmd(), "query", "--store", url, "--limit", "1")
-	if err != nil || !strings.Contains(stderr, "--limit 0 for all") {
+	if err != nil || !strings.Contains(stderr, "all: --limit 0") || !strings.Contains(stderr, "next page: --after "+ids[0]) {
 		t.Errorf("limit note: %v %q", err, stderr)
+	}
+	// The next page, by cursor.
+	out, _, err = run(t, newAuditCmd(), "query", "--store", url, "--limit", "1", "--after", ids[0], "--format", "json")
+	if err != nil || !strings.Contains(out, ids[1]) || strings.Count(out, "\n") != 1 {
+		t.Errorf("--after: %v\n%s", err, out)
+	}
+	// An empty answer says so.
+	out, stderr, err = run(t, newAuditCmd(), "query", "--store", url, "--host", "nowhere.example", "--tz", "UTC")
+	if err != nil || strings.Count(out, "\n") != 1 || !strings.Contains(stderr, "no records match host nowhere.example") {
+		t.Errorf("empty answer: %v %q %q", err, out, stderr)
+	}
+	if _, _, err := run(t, newAuditCmd(), "query", "--store", url, "--tz", "Mars/Olympus"); err == nil {
+		t.Error("--tz Mars/Olympus accepted")
 	}
 
 	for _, bad := range [][]string{

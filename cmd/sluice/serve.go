@@ -210,12 +210,17 @@ func (a *app) handleSIGHUP(ctx context.Context) {
 }
 
 func (a *app) startAdmin() error {
-	a.admin = admin.New(a.cfg.Admin.Token, a.log)
+	a.admin = admin.New(admin.Tokens{Admin: a.cfg.Admin.Token, Auditor: a.cfg.Admin.AuditorToken}, a.log)
 	a.admin.Handle("GET /metrics", a.metrics.Handler())
-	a.admin.HandleJSON("/v1/registry", func(*http.Request) (any, error) { return registryView(a.registry, a.kube), nil })
-	records := httpapi.New(a.auditor.Reader(), httpapi.Options{Damage: a.auditor.Damage})
-	a.admin.Handle("/v1/audit", records)
-	a.admin.Handle("/v1/cost", records)
+	// Readers (the auditor token too): the registry, the records, cost and
+	// the console. Every read of records is itself recorded.
+	a.admin.HandleReadJSON("/v1/registry", func(*http.Request) (any, error) { return registryView(a.registry, a.kube), nil })
+	records := httpapi.New(a.auditor.Reader(), httpapi.Options{Damage: a.auditor.Damage, OnRead: a.recordRead})
+	a.admin.HandleRead("/v1/audit", records)
+	a.admin.HandleRead("/v1/cost", records)
+	a.mountConsole()
+	// The admin token only: reload, policy, pprof.
+	a.admin.Handle("POST /v1/reload", http.HandlerFunc(a.reloadHandler))
 	a.admin.AddCheck("registry", func(context.Context) error {
 		if a.registry.Snapshot().Generation == 0 {
 			return errors.New("not loaded")

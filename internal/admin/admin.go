@@ -1,12 +1,12 @@
 // Package admin serves the admin API (docs/contract.md §9): /healthz,
 // /readyz, /metrics and /v1/*. /v1/* needs the bearer token when one is
 // configured; config validation refuses a non-loopback admin address
-// without a token.
+// without a token. Two roles (roles.go): the admin token may do
+// everything; the auditor token only what is mounted with HandleRead.
 package admin
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,7 +26,7 @@ type Check func(ctx context.Context) error
 // Server is the admin HTTP server.
 type Server struct {
 	mux    *http.ServeMux
-	token  string
+	tokens Tokens
 	log    *slog.Logger
 	mu     sync.Mutex
 	checks map[string]Check
@@ -34,9 +34,10 @@ type Server struct {
 	ln     net.Listener
 }
 
-// New returns an admin server; token may be "".
-func New(token string, log *slog.Logger) *Server {
-	s := &Server{mux: http.NewServeMux(), token: token, log: log, checks: map[string]Check{}}
+// New returns an admin server; either token may be "" (no auditor role;
+// with no admin token, nothing is asked).
+func New(tokens Tokens, log *slog.Logger) *Server {
+	s := &Server{mux: http.NewServeMux(), tokens: tokens, log: log, checks: map[string]Check{}}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -44,9 +45,9 @@ func New(token string, log *slog.Logger) *Server {
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	// Profiles for operators chasing CPU or memory; behind the token like
 	// /v1/* (they reveal internals).
-	s.mux.Handle("GET /debug/pprof/", s.auth(http.HandlerFunc(pprof.Index)))
-	s.mux.Handle("GET /debug/pprof/profile", s.auth(http.HandlerFunc(pprof.Profile)))
-	s.mux.Handle("GET /debug/pprof/trace", s.auth(http.HandlerFunc(pprof.Trace)))
+	s.mux.Handle("GET /debug/pprof/", s.auth(http.HandlerFunc(pprof.Index), RoleAdmin))
+	s.mux.Handle("GET /debug/pprof/profile", s.auth(http.HandlerFunc(pprof.Profile), RoleAdmin))
+	s.mux.Handle("GET /debug/pprof/trace", s.auth(http.HandlerFunc(pprof.Trace), RoleAdmin))
 	return s
 }
 
@@ -57,22 +58,44 @@ func (s *Server) AddCheck(name string, c Check) {
 	s.mu.Unlock()
 }
 
-// Handle mounts h at pattern ("GET /metrics", "/v1/audit"); patterns under
-// /v1/ require the token.
+// Handle mounts h at pattern ("GET /metrics", "/v1/policy"); patterns
+// under /v1/ require the admin token.
 func (s *Server) Handle(pattern string, h http.Handler) {
 	path := pattern
 	if _, p, ok := strings.Cut(pattern, " "); ok {
 		path = p
 	}
 	if strings.HasPrefix(path, "/v1/") {
-		h = s.auth(h)
+		h = s.auth(h, RoleAdmin)
 	}
 	s.mux.Handle(pattern, h)
 }
 
-// HandleJSON mounts a GET endpoint that serves fn's value as JSON.
+// HandleRead mounts h at pattern for readers: the admin token or the
+// auditor token (records, cost, registry).
+func (s *Server) HandleRead(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, s.auth(h, RoleAdmin, RoleAuditor))
+}
+
+// HandlePublic mounts h at pattern with no token asked: for what holds
+// no data (the console's static files).
+func (s *Server) HandlePublic(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+}
+
+// HandleJSON mounts a GET endpoint that serves fn's value as JSON, for
+// the admin token only.
 func (s *Server) HandleJSON(path string, fn func(r *http.Request) (any, error)) {
-	s.Handle("GET "+path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.Handle("GET "+path, jsonHandler(fn))
+}
+
+// HandleReadJSON is HandleJSON for readers (HandleRead).
+func (s *Server) HandleReadJSON(path string, fn func(r *http.Request) (any, error)) {
+	s.HandleRead("GET "+path, jsonHandler(fn))
+}
+
+func jsonHandler(fn func(r *http.Request) (any, error)) http.Handler {
+	return (http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, err := fn(r)
 		if err != nil {
 			WriteJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
@@ -89,21 +112,6 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
-}
-
-func (s *Server) auth(h http.Handler) http.Handler {
-	if s.token == "" {
-		return h
-	}
-	want := []byte("Bearer " + s.token)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="sluice"`)
-			WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthorized"})
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

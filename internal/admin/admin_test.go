@@ -10,7 +10,7 @@ import (
 )
 
 func TestAuthAndReadiness(t *testing.T) {
-	s := New("s3cret", nil)
+	s := New(Tokens{Admin: "s3cret"}, nil)
 	s.HandleJSON("/v1/thing", func(*http.Request) (any, error) { return map[string]int{"n": 1}, nil })
 	s.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("m 1\n")) }))
 	ready := error(nil)

@@ -68,8 +68,9 @@ type Listeners struct {
 	// answered (see dns.answer), names in dns.forward_zones forwarded, and
 	// the rest get NXDOMAIN and are recorded.
 	DNS string `yaml:"dns"`
-	// Admin serves /healthz, /readyz, /metrics, /v1/* and /debug/pprof/.
-	// Any address but loopback needs admin.token or admin.token_file.
+	// Admin serves /healthz, /readyz, /metrics, /v1/*, /debug/pprof/ and
+	// the web console at /ui/. Any address but loopback needs admin.token
+	// or admin.token_file.
 	Admin string `yaml:"admin"`
 }
 
@@ -83,6 +84,17 @@ type Admin struct {
 	// Secret), read at load with surrounding whitespace trimmed; it must
 	// not be empty. "" means none.
 	TokenFile string `yaml:"token_file"`
+	// AuditorToken is a second bearer token, for auditors and FinOps: it
+	// may read records, cost and the registry (/v1/audit, /v1/cost,
+	// /v1/registry, the console at /ui/) and nothing else (not /v1/policy,
+	// /v1/reload or /debug/*). Every read of records is itself recorded.
+	// It needs admin.token (or token_file) and must differ from it; set
+	// auditor_token or auditor_token_file, not both. "" means no auditor
+	// role.
+	AuditorToken string `yaml:"auditor_token"`
+	// AuditorTokenFile is a file holding the auditor token instead, read
+	// at load like token_file. "" means none.
+	AuditorTokenFile string `yaml:"auditor_token_file"`
 }
 
 // Registry configures where the Istio resources come from.

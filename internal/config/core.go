@@ -29,6 +29,10 @@ func checkCore(c *Config) []Problem {
 		ps = append(ps, Problem{"admin.token_file", "set admin.token or admin.token_file, not both"})
 	}
 	ps = append(ps, checkAdminToken(c, "admin.token")...) // a token_file's token is checked by Load, once read
+	if c.Admin.AuditorToken != "" && c.Admin.AuditorTokenFile != "" {
+		ps = append(ps, Problem{"admin.auditor_token_file", "set admin.auditor_token or admin.auditor_token_file, not both"})
+	}
+	ps = append(ps, checkAuditorToken(c, "admin.auditor_token")...)
 	ps = append(ps, OneOf("log.format", c.Log.Format, "text", "json")...)
 	ps = append(ps, OneOf("log.level", strings.ToLower(c.Log.Level), "debug", "info", "warn", "error")...)
 	return ps

@@ -50,6 +50,26 @@ func Load(path string, checks ...Check) (*Config, error) {
 			return nil, Errors{{File: name, Key: ps[0].Key, Msg: ps[0].Msg}}
 		}
 	}
+	if cfg.Admin.AuditorTokenFile != "" {
+		b, err := os.ReadFile(cfg.Resolve(cfg.Admin.AuditorTokenFile))
+		if err != nil {
+			return nil, Errors{{File: name, Key: "admin.auditor_token_file", Msg: err.Error()}}
+		}
+		cfg.Admin.AuditorToken = strings.TrimSpace(string(b))
+		if cfg.Admin.AuditorToken == "" {
+			return nil, Errors{{File: name, Key: "admin.auditor_token_file", Msg: "the file is empty"}}
+		}
+	}
+	if cfg.Admin.TokenFile != "" || cfg.Admin.AuditorTokenFile != "" {
+		// Once both tokens are read: the two must still differ.
+		key := "admin.auditor_token"
+		if cfg.Admin.AuditorTokenFile != "" {
+			key = "admin.auditor_token_file"
+		}
+		if ps := checkAuditorToken(cfg, key); len(ps) > 0 {
+			return nil, Errors{{File: name, Key: ps[0].Key, Msg: ps[0].Msg}}
+		}
+	}
 	return cfg, nil
 }
 

@@ -39,3 +39,26 @@ func checkAdminToken(c *Config, key string) []Problem {
 	return []Problem{Problemf(key, "the admin token is a known placeholder (%q) and listeners.admin (%s) is not a loopback address: "+
 		"use a random token, e.g. openssl rand -hex 24", c.Admin.Token, c.Listeners.Admin)}
 }
+
+// checkAuditorToken checks the auditor token (admin.auditor_token or
+// auditor_token_file, named by key): it is a role below the admin token,
+// so it needs one and must differ from it, and a placeholder is refused
+// off loopback like the admin token.
+func checkAuditorToken(c *Config, key string) []Problem {
+	a := c.Admin
+	var ps []Problem
+	if a.AuditorToken == "" && a.AuditorTokenFile == "" {
+		return nil
+	}
+	if a.Token == "" && a.TokenFile == "" {
+		ps = append(ps, Problem{key, "needs admin.token (or admin.token_file): without one every admin path is open and an auditor role means nothing"})
+	}
+	if a.AuditorToken != "" && a.AuditorToken == a.Token {
+		ps = append(ps, Problem{key, "must differ from the admin token"})
+	}
+	if a.AuditorToken != "" && c.Listeners.Admin != "" && !isLoopbackAddr(c.Listeners.Admin) && isPlaceholderToken(a.AuditorToken) {
+		ps = append(ps, Problemf(key, "the auditor token is a known placeholder (%q) and listeners.admin (%s) is not a loopback address: "+
+			"use a random token, e.g. openssl rand -hex 24", a.AuditorToken, c.Listeners.Admin))
+	}
+	return ps
+}

@@ -53,3 +53,38 @@ func TestPlaceholderAdminTokenFile(t *testing.T) {
 		})
 	}
 }
+
+// The auditor token is a role below the admin token: it needs one, must
+// differ from it (also when read from files), and a placeholder is
+// refused off loopback.
+func TestAuditorToken(t *testing.T) {
+	configtest.Run(t, []configtest.Case{
+		{Name: "with an admin token", YAML: "admin: {token: 9f8c2a17d04b6e35a1c9, auditor_token: 0c1d2e3f4a5b6c7d8e9f}\n"},
+		{Name: "without an admin token", YAML: "admin: {auditor_token: 0c1d2e3f4a5b6c7d8e9f}\n", Want: []string{"admin.auditor_token: needs admin.token"}},
+		{Name: "same as the admin token", YAML: "admin: {token: 9f8c2a17d04b6e35a1c9, auditor_token: 9f8c2a17d04b6e35a1c9}\n",
+			Want: []string{"admin.auditor_token: must differ from the admin token"}},
+		{Name: "placeholder off loopback", YAML: "listeners: {admin: 0.0.0.0:9901}\nadmin: {token: 9f8c2a17d04b6e35a1c9, auditor_token: changeme}\n",
+			Want: []string{"the auditor token is a known placeholder"}},
+		{Name: "both forms", YAML: "admin: {token: 9f8c2a17d04b6e35a1c9, auditor_token: a1b2c3d4e5f6a7b8c9d0, auditor_token_file: /x}\n",
+			Want: []string{"admin.auditor_token_file: set admin.auditor_token or admin.auditor_token_file, not both"}},
+	})
+	dir := t.TempDir()
+	tok := filepath.Join(dir, "auditor")
+	if err := os.WriteFile(tok, []byte("9f8c2a17d04b6e35a1c9\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "sluice.yaml")
+	if err := os.WriteFile(cfg, []byte("admin: {token: 9f8c2a17d04b6e35a1c9, auditor_token_file: "+tok+"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := config.Load(cfg); err == nil || !strings.Contains(err.Error(), "must differ") {
+		t.Fatalf("got %v, want the file's token refused as the admin token", err)
+	}
+	if err := os.WriteFile(tok, []byte("0c1d2e3f4a5b6c7d8e9f\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Load(cfg)
+	if err != nil || c.Admin.AuditorToken != "0c1d2e3f4a5b6c7d8e9f" {
+		t.Fatalf("got %v, %+v", err, c)
+	}
+}

@@ -76,6 +76,7 @@ const (
 	ListenerTLS   = "tls"   // DNS-steered TLS, routed by SNI
 	ListenerDNS   = "dns"   // the DNS proxy
 	ListenerCheck = "check" // `sluice check`: nothing is sent
+	ListenerAdmin = "admin" // the admin API and console: reads of the records
 )
 
 // Call kinds, as in the policy input and the record.
@@ -84,6 +85,7 @@ const (
 	KindConnect = "connect" // one CONNECT tunnel
 	KindTLS     = "tls"     // one TLS connection on the tls listener
 	KindDNS     = "dns"     // one DNS query
+	KindRead    = "read"    // one read of the records (GET /v1/audit, /v1/cost, the console)
 )
 
 // Identity sources, strongest first (docs/contract.md §5).
@@ -93,6 +95,9 @@ const (
 	IdentityCIDR      = "cidr"       // identity.sources maps the source address
 	IdentityProxyAuth = "proxy_auth" // a Proxy-Authorization user (not verified)
 	IdentityNone      = "none"
+	// IdentityAdminToken: the bearer token of an admin API read; the
+	// record's source_workload is the token's role.
+	IdentityAdminToken = "admin_token"
 )
 
 // Decisions, as recorded.
@@ -105,4 +110,21 @@ const (
 const (
 	EventOutboundCall = "outbound_call"
 	EventDNSQuery     = "dns_query"
+	// EventAuditRead is a read of the records themselves, through the
+	// admin API or the console: who (role, address), when, and which
+	// filter (in path, as a query string). PCI DSS v4.0 10.2.1.3 asks
+	// that every access to audit logs be captured.
+	EventAuditRead = "audit_read"
+)
+
+// Events lists the record events.
+func Events() []string { return []string{EventOutboundCall, EventDNSQuery, EventAuditRead} }
+
+// Roles of the admin API's bearer tokens (admin.token,
+// admin.auditor_token), as recorded in an audit_read record's
+// source_workload.
+const (
+	RoleAdmin     = "admin"     // admin.token: everything
+	RoleAuditor   = "auditor"   // admin.auditor_token: records, cost, registry, console
+	RoleAnonymous = "anonymous" // no token configured (loopback only)
 )
