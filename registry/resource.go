@@ -98,7 +98,7 @@ func (r *Resource) fieldDiag(fe *yamlx.FieldError) Diagnostic {
 // seal runs the checks that need only this resource, makes a
 // ServiceEntry's Entry (sharing what repeats through in), notes where the
 // fields Build may report on are, and drops the YAML tree, the
-// ServiceEntry spec and what Sluice does not use.
+// ServiceEntry spec.
 func (r *Resource) seal(in *interner) {
 	switch {
 	case r.parsing.se != nil:
@@ -114,9 +114,6 @@ func (r *Resource) seal(in *interner) {
 		r.pos[i] = r.position(f)
 	}
 	r.parsing, r.Metadata.Rest = nil, nil
-	if r.DestinationRule != nil {
-		r.DestinationRule.dropUnused()
-	}
 }
 
 // lateFields are the fields Build reports on after the YAML tree is gone:
