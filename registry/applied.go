@@ -12,11 +12,29 @@ import (
 // that is set draws a warning naming it: Sluice accepts what Istio
 // accepts, but never silently ignores it.
 func appliedTrafficPolicy() []string {
-	return []string{
+	perPort := []string{
 		"tls",
-		"portLevelSettings.port",
-		"portLevelSettings.tls",
+		"loadBalancer.simple",
+		"loadBalancer.consistentHash.httpHeaderName",
+		"loadBalancer.consistentHash.httpQueryParameterName",
+		"loadBalancer.consistentHash.useSourceIp",
+		"connectionPool.tcp.maxConnections",
+		"connectionPool.tcp.connectTimeout",
+		"connectionPool.http.http1MaxPendingRequests",
+		"outlierDetection.consecutive5xxErrors",
+		"outlierDetection.consecutiveGatewayErrors",
+		"outlierDetection.consecutiveLocalOriginFailures",
+		"outlierDetection.splitExternalLocalOriginErrors",
+		"outlierDetection.interval",
+		"outlierDetection.baseEjectionTime",
+		"outlierDetection.maxEjectionPercent",
+		"outlierDetection.minHealthPercent",
 	}
+	out := append([]string{"portLevelSettings.port"}, perPort...)
+	for _, p := range perPort {
+		out = append(out, "portLevelSettings."+p)
+	}
+	return out
 }
 
 // unapplied warns about the fields of dr that are set and that Sluice
@@ -27,8 +45,12 @@ func (c *checker) unapplied(dr *DestinationRuleSpec) {
 	}
 	applied := appliedTrafficPolicy()
 	c.unappliedIn("spec.trafficPolicy", "", reflect.ValueOf(dr.TrafficPolicy), applied)
+	// A subset's policy applies to calls a VirtualService routes to the
+	// subset; sluice routes by no VirtualService.
 	for i, s := range dr.Subsets {
-		c.unappliedIn(fmt.Sprintf("spec.subsets[%d].trafficPolicy", i), "", reflect.ValueOf(s.TrafficPolicy), applied)
+		if s.TrafficPolicy != nil {
+			c.warnf(fmt.Sprintf("spec.subsets[%d].trafficPolicy", i), "not applied by sluice: %s has no effect on calls through the gateway", "a subset's trafficPolicy (it applies to VirtualService routes to the subset, which sluice does not read)")
+		}
 	}
 }
 

@@ -75,6 +75,7 @@ func Build(res []*Resource, opts BuildOptions) (*Snapshot, Diagnostics) {
 		if dr != nil {
 			r.DestinationRule = dr.Metadata.Namespace + "/" + dr.Metadata.Name
 			r.TLS = b.tlsFor(dr, p.Number, &ds)
+			r.Traffic, r.Cluster = b.trafficFor(dr, e, p.Number)
 		}
 		return r
 	}
@@ -132,7 +133,7 @@ func newEntry(r *Resource) *Entry {
 	if len(se.Endpoints) > 0 {
 		e.Endpoints = make([]Endpoint, len(se.Endpoints))
 		for i, ep := range se.Endpoints {
-			x := Endpoint{Address: ep.Address, Ports: ep.Ports}
+			x := Endpoint{Address: ep.Address, Ports: ep.Ports, Labels: ep.Labels, Weight: ep.Weight}
 			if ip, err := netip.ParseAddr(ep.Address); err == nil {
 				x.IP = ip.Unmap()
 			}

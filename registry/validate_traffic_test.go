@@ -196,11 +196,41 @@ func TestUnappliedFieldsWarn(t *testing.T) {
 		"  subsets: [{name: v1, trafficPolicy: {tunnel: {targetHost: a.example.com, targetPort: 443}}}]\n"
 	_, warns := findings(t, se, drDoc(spec))
 	want := []string{
-		"spec.trafficPolicy.portLevelSettings[0].loadBalancer: not applied by sluice: portLevelSettings.loadBalancer has no effect on calls through the gateway",
+		"spec.trafficPolicy.portLevelSettings[0].loadBalancer.warmup: not applied by sluice: portLevelSettings.loadBalancer.warmup has no effect on calls through the gateway",
 		"spec.trafficPolicy.retryBudget: not applied by sluice: retryBudget has no effect on calls through the gateway",
-		"spec.subsets[0].trafficPolicy.tunnel: not applied by sluice: tunnel has no effect on calls through the gateway",
+		"spec.subsets[0].trafficPolicy: not applied by sluice: a subset's trafficPolicy (it applies to VirtualService routes to the subset, which sluice does not read) has no effect on calls through the gateway",
 	}
 	if strings.Join(warns, "\n") != strings.Join(want, "\n") {
 		t.Errorf("warnings:\n got %q\nwant %q", warns, want)
+	}
+}
+
+// TestTrafficPrecedence: a port-level policy replaces the top-level one
+// for its port entirely (absent parts take defaults, as in Istio); other
+// ports keep the top level; a rule without the three takes the plain path.
+func TestTrafficPrecedence(t *testing.T) {
+	se := seDoc("  hosts: [api.example.com]\n  resolution: STATIC\n  endpoints: [{address: 127.0.0.1, weight: 2}, {address: 127.0.0.2}]\n  ports: [{number: 80, name: http, protocol: HTTP}, {number: 81, name: http2, protocol: HTTP}, {number: 82, name: http3, protocol: HTTP}]\n")
+	dr := drDoc(tpSpec("{loadBalancer: {simple: ROUND_ROBIN}, connectionPool: {tcp: {maxConnections: 3, connectTimeout: 250ms}}, outlierDetection: {consecutive5xxErrors: 2}, portLevelSettings: [{port: {number: 81}, loadBalancer: {consistentHash: {httpHeaderName: x-user}}}, {port: {number: 82}, tls: {mode: DISABLE}}]}"))
+	res, ds, _ := Parse("t.yaml", []byte(se+"\n---\n"+dr))
+	s, bds := Build(res, BuildOptions{CredentialsDir: t.TempDir()})
+	if errs := append(ds, bds...).Errors(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	r80, _ := s.Lookup(mustHost(t, "api.example.com"), 80)
+	if r80.Traffic == nil || r80.Traffic.LB.Algorithm != "ROUND_ROBIN" || r80.Traffic.Pool.MaxConnections != 3 ||
+		r80.Traffic.Pool.ConnectTimeout.String() != "250ms" || !r80.Traffic.Outlier.Enabled || r80.Traffic.Outlier.Consecutive5xx != 2 ||
+		r80.Traffic.Outlier.MaxEjectionPercent != 10 || r80.Cluster != "ns/se:80" {
+		t.Fatalf("port 80: %+v %q", r80.Traffic, r80.Cluster)
+	}
+	if ts := r80.Targets(mustHost(t, "api.example.com")); ts[0].Weight != 2 || ts[1].Weight != 0 {
+		t.Fatalf("weights: %+v", ts)
+	}
+	r81, _ := s.Lookup(mustHost(t, "api.example.com"), 81)
+	if r81.Traffic == nil || r81.Traffic.LB.Algorithm != "CONSISTENT_HASH" || r81.Traffic.LB.HashHeader != "x-user" ||
+		r81.Traffic.Pool.MaxConnections != 0 || r81.Traffic.Outlier.Enabled {
+		t.Fatalf("port 81: %+v", r81.Traffic)
+	}
+	if r82, _ := s.Lookup(mustHost(t, "api.example.com"), 82); r82.Traffic != nil {
+		t.Fatalf("port 82 (TLS-only port policy): %+v", r82.Traffic)
 	}
 }
