@@ -30,6 +30,7 @@ type forward struct {
 	err    error
 	begun  bool // the decision record was committed; finish must follow
 	body   *countingBody
+	lb     balanced // the endpoint and pool place of a traffic policy
 }
 
 type forwardKey struct{}
@@ -89,6 +90,7 @@ func (g *Gateway) forwardHTTP(w http.ResponseWriter, r *http.Request, c *call) {
 		r.Body = f.body
 	}
 	g.fwd.ServeHTTP(cw, r)
+	f.lb.done(cw.status, f.err)
 	if f.cancel != nil {
 		f.cancel()
 	}
@@ -170,6 +172,10 @@ func (g *Gateway) onRequest(r *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 		f.err = c.planErr
 		return r, denyResponse(r, classify(c.planErr), c.planErr.Error(), c.rec.ID)
 	}
+	if err := g.balance(ctx, c, r, &f.lb); err != nil {
+		f.err = err
+		return r, denyResponse(r, classify(err), err.Error(), c.rec.ID)
+	}
 
 	// The upstream request: TLS origination, the dial port, our headers.
 	out := r
@@ -192,6 +198,11 @@ func (g *Gateway) onRequest(r *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 	}
 	out.URL.Scheme = scheme
 	out.URL.Host = hostPort(c.Host, dport)
+	if f.lb.cluster != nil && scheme == "http" && c.plan.addrs[0].network == "tcp" {
+		// Plain HTTP is pooled by the endpoint chosen, not by the
+		// destination's name, so that every request is balanced.
+		out.URL.Host = c.plan.addrs[0].addr
+	}
 	c.upScheme, c.upPort = scheme, dport
 	// The Host header names the canonical destination, as the caller's
 	// scheme would write it: upstream sees the host policy decided on.

@@ -68,6 +68,7 @@ type app struct {
 	dns      *dnsproxy.Server
 	admin    *admin.Server
 	guard    *netguard.Guard
+	gw       *egress.Gateway
 }
 
 func gatewayID() string {
@@ -213,6 +214,11 @@ func (a *app) startAdmin() error {
 	a.admin = admin.New(a.cfg.Admin.Token, a.log)
 	a.admin.Handle("GET /metrics", a.metrics.Handler())
 	a.admin.HandleJSON("/v1/registry", func(*http.Request) (any, error) { return registryView(a.registry, a.kube), nil })
+	// The clusters of DestinationRule traffic policies: endpoints,
+	// ejections, pool use.
+	a.admin.HandleJSON("/v1/upstreams", func(*http.Request) (any, error) {
+		return map[string]any{"clusters": a.gw.Upstreams()}, nil
+	})
 	records := httpapi.New(a.auditor.Reader(), httpapi.Options{Damage: a.auditor.Damage})
 	a.admin.Handle("/v1/audit", records)
 	a.admin.Handle("/v1/cost", records)
@@ -254,5 +260,6 @@ func (a *app) startDataPlane(ctx context.Context) (func(context.Context) error, 
 	if err := gw.Start(ctx); err != nil {
 		return nil, err
 	}
+	a.gw = gw
 	return gw.Shutdown, nil
 }
