@@ -62,7 +62,7 @@ type Gateway struct {
 	tr      *transports
 	// lbs holds the state of DestinationRule traffic policies: endpoint
 	// choice, pools and ejections, per route.
-	lbs *lb.Table
+	lbs     *lb.Table
 	fwd     *goproxy.ProxyHttpServer
 	metrics *gwMetrics
 	tracer  trace.Tracer
