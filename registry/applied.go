@@ -45,12 +45,10 @@ func (c *checker) unapplied(dr *DestinationRuleSpec) {
 	}
 	applied := appliedTrafficPolicy()
 	c.unappliedIn("spec.trafficPolicy", "", reflect.ValueOf(dr.TrafficPolicy), applied)
-	// A subset's policy applies to calls a VirtualService routes to the
-	// subset; sluice routes by no VirtualService.
+	// A subset's policy applies to the calls a VirtualService routes to
+	// the subset.
 	for i, s := range dr.Subsets {
-		if s.TrafficPolicy != nil {
-			c.warnf(fmt.Sprintf("spec.subsets[%d].trafficPolicy", i), "not applied by sluice: %s has no effect on calls through the gateway", "a subset's trafficPolicy (it applies to VirtualService routes to the subset, which sluice does not read)")
-		}
+		c.unappliedIn(fmt.Sprintf("spec.subsets[%d].trafficPolicy", i), "", reflect.ValueOf(s.TrafficPolicy), applied)
 	}
 }
 

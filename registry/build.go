@@ -46,13 +46,15 @@ func Build(res []*Resource, opts BuildOptions) (*Snapshot, Diagnostics) {
 	// needs of a ServiceEntry's Resource, so that the Resources (a fifth
 	// of a large load's memory) can be collected while the index grows.
 	var hostsAt []fieldPos
-	var drs []*Resource
+	var drs, vss []*Resource
 	in := newInterner()
 	for _, r := range res {
 		if r.Entry != nil {
 			entries = append(entries, in.entry(r.Entry))
 			r.Metadata.Labels, r.Metadata.Annotations = r.Entry.Labels, r.Entry.Annotations
 			hostsAt = append(hostsAt, r.position("spec.hosts"))
+		} else if r.VirtualService != nil {
+			vss = append(vss, r)
 		} else if r.DestinationRule != nil {
 			drs = append(drs, r)
 			s.DestinationRules = append(s.DestinationRules, DRSummary{r.Metadata.Name, r.Metadata.Namespace, r.DestinationRule.Host, r.Source})
@@ -77,6 +79,7 @@ func Build(res []*Resource, opts BuildOptions) (*Snapshot, Diagnostics) {
 			r.TLS = b.tlsFor(dr, p.Number, &ds)
 			r.Traffic, r.Cluster = b.trafficFor(dr, e, p.Number)
 		}
+		b.virtualService(r, vss, dr, &ds)
 		return r
 	}
 	for i, e := range entries {
@@ -87,6 +90,11 @@ func Build(res []*Resource, opts BuildOptions) (*Snapshot, Diagnostics) {
 		ix.indexAddresses(e, routeFor, warn)
 	}
 	ix.finish()
+	for _, vs := range vss {
+		if !b.used[vs] && len(vs.VirtualService.Hosts) > 0 {
+			ds = append(ds, vs.diag(SevWarning, "spec.hosts", "no ServiceEntry declares hosts %s with an HTTP port; this VirtualService has no effect in sluice", strings.Join(vs.VirtualService.Hosts, ", ")))
+		}
+	}
 	for _, dr := range drs {
 		if !b.used[dr] {
 			ds = append(ds, dr.diag(SevWarning, "spec.host", "no ServiceEntry declares host %s; this DestinationRule has no effect in sluice", dr.DestinationRule.Host))

@@ -77,6 +77,10 @@ type Route struct {
 	// Cluster names the state Traffic keeps across calls:
 	// "namespace/entry:port".
 	Cluster string `json:"cluster,omitempty"`
+	// VirtualService is "namespace/name" of the VirtualService whose
+	// http rules route this host and port, in order; HTTP its rules.
+	VirtualService string     `json:"virtualService,omitempty"`
+	HTTP           []HTTPRule `json:"http,omitempty"`
 }
 
 // TLSOrigination is the resolved DestinationRule TLS policy for a route,

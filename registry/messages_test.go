@@ -130,6 +130,44 @@ func istioMessages() []string {
 		"empty key is not supported in selector: %q",
 		"wildcard is not supported in selector: %q",
 		"workload selector specified without labels",
+		// ValidateVirtualService, validateHTTPRoute, validateHTTPRouteMatchRequest,
+		// validateStringMatch, validateGatewayNames, agent.ValidateHTTPRetry,
+		// validateHTTPRouteDestinations, validateDestination, validateTLSRoute, validateTCPRoute
+		"delegate virtual service must have no gateways specified",
+		"delegate virtual service must have no tls route specified",
+		"delegate virtual service must have no tcp route specified",
+		"wildcard host * is not allowed for virtual services bound to the mesh gateway",
+		"duplicate hosts in virtual service: %s & %s",
+		"http, tcp or tls must be provided in virtual service",
+		"using legacy gatewayName format %q; prefer the <namespace>/<name> format: %q",
+		"config namespace and gateway name cannot be empty",
+		"invalid value for namespace: %q",
+		"invalid value for gateway name: %q",
+		"HTTP route cannot contain both route and redirect",
+		"HTTP route cannot contain both fault and redirect",
+		"HTTP route rule cannot contain both rewrite and redirect",
+		"HTTP route rule cannot contain both direct_response and redirect",
+		"HTTP route cannot contain both route and direct_response",
+		"HTTP route cannot contain both fault and direct_response",
+		"HTTP route rule cannot contain both rewrite and direct_response",
+		"HTTP route, redirect or direct_response is required",
+		"HTTP route cannot contain both mirror and mirrors",
+		"%q: prefix string match should not be empty",
+		"%q: regex string match should not be empty",
+		"%q: regex is too large, max length allowed is 1024",
+		"%q: %v; Istio uses RE2 style regex-based match (https://github.com/google/re2/wiki/Syntax)",
+		"sourceNamespace match %s is invalid",
+		"attempts cannot be negative",
+		"http retry policy configured when attempts are set to 0 (disabled)",
+		"%q is not a valid retryOn policy",
+		"destination is required",
+		"weight %d < 0",
+		"total destination weight = 0",
+		"invalid destination host %s",
+		"TLS route must have at least one match condition",
+		"TLS match must have at least one SNI host",
+		"TLS route is required",
+		"TCP route is required",
 	}
 }
 
@@ -159,6 +197,8 @@ func sluiceMessages() []string {
 		"invalid duration %q",
 		// A field set that Sluice does not apply.
 		"not applied by sluice: %s has no effect on calls through the gateway",
+		"subset %s is not defined by a DestinationRule for host %s",
+		"no ServiceEntry declares hosts %s with an HTTP port; this VirtualService has no effect in sluice",
 		"not applied by sluice: workloadSelector selects sidecars and gateways by label; sluice applies this rule to every call through the gateway",
 	}
 }
@@ -191,6 +231,9 @@ func TestPinnedMessagesAreIstios(t *testing.T) {
 		pinned = append(append(pinned, c.errs...), c.warns...)
 	}
 	for _, c := range istioTrafficPolicyCases() {
+		pinned = append(append(pinned, c.errs...), c.warns...)
+	}
+	for _, c := range istioVirtualServiceCases() {
 		pinned = append(append(pinned, c.errs...), c.warns...)
 	}
 	for _, p := range pinned {

@@ -35,6 +35,8 @@ type Resource struct {
 	// ServiceEntry), without the traffic-policy settings Sluice does not
 	// act on once they are checked.
 	DestinationRule *DestinationRuleSpec
+	// VirtualService is a VirtualService's spec.
+	VirtualService *VirtualServiceSpec
 
 	parsing *parseState // while the document is parsed
 	checks  Diagnostics // the findings of validateServiceEntry/validateDestinationRule
@@ -107,6 +109,8 @@ func (r *Resource) seal(in *interner) {
 		r.Metadata.Labels, r.Metadata.Annotations = r.Entry.Labels, r.Entry.Annotations // the shared maps
 	case r.DestinationRule != nil:
 		r.checks = validateDestinationRule(r)
+	case r.VirtualService != nil:
+		r.checks = validateVirtualService(r)
 	}
 	fields := r.lateFields()
 	r.pos = make([]fieldPos, len(fields))

@@ -276,9 +276,9 @@ kind: ConfigMap
 metadata: {name: x}
 ---
 apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs}
-spec: {hosts: [a]}
+kind: Gateway
+metadata: {name: gw}
+spec: {selector: {app: x}}
 ---
 apiVersion: v1
 kind: List

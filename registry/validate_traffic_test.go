@@ -198,7 +198,7 @@ func TestUnappliedFieldsWarn(t *testing.T) {
 	want := []string{
 		"spec.trafficPolicy.portLevelSettings[0].loadBalancer.warmup: not applied by sluice: portLevelSettings.loadBalancer.warmup has no effect on calls through the gateway",
 		"spec.trafficPolicy.retryBudget: not applied by sluice: retryBudget has no effect on calls through the gateway",
-		"spec.subsets[0].trafficPolicy: not applied by sluice: a subset's trafficPolicy (it applies to VirtualService routes to the subset, which sluice does not read) has no effect on calls through the gateway",
+		"spec.subsets[0].trafficPolicy.tunnel: not applied by sluice: tunnel has no effect on calls through the gateway",
 	}
 	if strings.Join(warns, "\n") != strings.Join(want, "\n") {
 		t.Errorf("warnings:\n got %q\nwant %q", warns, want)
