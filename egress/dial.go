@@ -31,6 +31,7 @@ type dialAddr struct {
 	network string // "tcp" or "unix"
 	addr    string // "ip:port" (checked) or a socket path (declared)
 	weight  int    // the endpoint's load-balancing weight (0: 1)
+	labels  map[string]string
 }
 
 // dialPlan is where a call may go: the checked addresses, in order of
@@ -67,14 +68,14 @@ func (d *dialer) resolve(ctx context.Context, host canon.Host, targets []registr
 	for _, t := range targets {
 		switch {
 		case t.Unix != "":
-			p.addrs = append(p.addrs, dialAddr{"unix", t.Unix, t.Weight})
+			p.addrs = append(p.addrs, dialAddr{"unix", t.Unix, t.Weight, t.Labels})
 		case t.IP.IsValid():
 			ap := netip.AddrPortFrom(t.IP, uint16(t.Port))
 			if err := d.guard.Check(ap, !undeclared); err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			p.addrs = append(p.addrs, dialAddr{"tcp", ap.String(), t.Weight})
+			p.addrs = append(p.addrs, dialAddr{"tcp", ap.String(), t.Weight, t.Labels})
 		default:
 			ips, err := d.resolver.LookupIP(ctx, t.Host)
 			if err != nil {
@@ -87,7 +88,7 @@ func (d *dialer) resolve(ctx context.Context, host canon.Host, targets []registr
 					errs = append(errs, err)
 					continue
 				}
-				p.addrs = append(p.addrs, dialAddr{"tcp", ap.String(), t.Weight})
+				p.addrs = append(p.addrs, dialAddr{"tcp", ap.String(), t.Weight, t.Labels})
 			}
 		}
 	}

@@ -90,11 +90,14 @@ func (g *Gateway) forwardHTTP(w http.ResponseWriter, r *http.Request, c *call) {
 		r.Body = f.body
 	}
 	g.fwd.ServeHTTP(cw, r)
-	f.lb.done(cw.status, f.err)
+	f.lb.end(cw.status, f.err)
 	if f.cancel != nil {
 		f.cancel()
 	}
 	if f.begun {
+		if f.lb.rule != nil {
+			c.rec.Route, c.rec.Subset, c.rec.Attempts = f.lb.rule.Name, f.lb.dest.Subset, f.lb.attempts
+		}
 		dialed, _ := f.dialed.Load().(string)
 		received := cw.n
 		if f.failure() != nil {
@@ -172,6 +175,10 @@ func (g *Gateway) onRequest(r *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 		f.err = c.planErr
 		return r, denyResponse(r, classify(c.planErr), c.planErr.Error(), c.rec.ID)
 	}
+	if err := g.route(c, r, &f.lb); err != nil {
+		f.err = err
+		return r, denyResponse(r, classify(err), err.Error(), c.rec.ID)
+	}
 	if err := g.balance(ctx, c, r, &f.lb); err != nil {
 		f.err = err
 		return r, denyResponse(r, classify(err), err.Error(), c.rec.ID)
@@ -211,6 +218,12 @@ func (g *Gateway) onRequest(r *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 	if d := g.cfg.Limits.RequestTimeout.D(); d > 0 {
 		rctx, f.cancel = context.WithTimeout(rctx, d)
 	}
+	if f.lb.rule != nil && f.lb.rule.Timeout > 0 {
+		// The VirtualService timeout: the whole exchange, retries included.
+		var cancel context.CancelFunc
+		rctx, cancel = context.WithTimeout(rctx, f.lb.rule.Timeout)
+		f.lb.cancels = append(f.lb.cancels, cancel)
+	}
 	rctx = httptrace.WithClientTrace(rctx, &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
 		f.dialed.Store(remoteIP(info.Conn))
 	}})
@@ -223,6 +236,9 @@ func (g *Gateway) onRequest(r *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 		tr = g.tr.system
 	}
 	pctx.RoundTripper = goproxy.RoundTripperFunc(func(req *http.Request, _ *goproxy.ProxyCtx) (*http.Response, error) {
+		if f.lb.rule != nil {
+			return g.roundTrip(tr, req, c, f)
+		}
 		return tr.RoundTrip(req)
 	})
 	return out, nil

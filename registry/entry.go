@@ -121,6 +121,8 @@ type Target struct {
 	Port int
 	// Weight is the endpoint's weight for load balancing (0: 1).
 	Weight int
+	// Labels are the endpoint's labels (subsets select by them).
+	Labels map[string]string
 }
 
 // Declared reports whether the target's address was declared explicitly
@@ -147,11 +149,11 @@ func (r *Route) Targets(requestHost canon.Host) []Target {
 				}
 				switch {
 				case ep.IP.IsValid():
-					ts = append(ts, Target{IP: ep.IP, Port: port, Weight: ep.Weight})
+					ts = append(ts, Target{IP: ep.IP, Port: port, Weight: ep.Weight, Labels: ep.Labels})
 				case len(ep.Address) > len(unixAddressPrefix) && ep.Address[:len(unixAddressPrefix)] == unixAddressPrefix:
-					ts = append(ts, Target{Unix: ep.Address[len(unixAddressPrefix):], Weight: ep.Weight})
+					ts = append(ts, Target{Unix: ep.Address[len(unixAddressPrefix):], Weight: ep.Weight, Labels: ep.Labels})
 				default:
-					ts = append(ts, Target{Host: ep.Address, Port: port, Weight: ep.Weight})
+					ts = append(ts, Target{Host: ep.Address, Port: port, Weight: ep.Weight, Labels: ep.Labels})
 				}
 			}
 			return ts
