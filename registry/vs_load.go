@@ -94,6 +94,14 @@ func (b *builder) compileHTTP(r *Resource, i int, rt *Route, dr *Resource, ds *D
 			rd.Labels = s.Labels
 			rd.Traffic, rd.Cluster = b.subsetTraffic(dr, s, rt)
 		}
+		if rd.Traffic == nil {
+			// Istio's defaults (least request, no limits): every routed
+			// request is balanced over its destination's endpoints.
+			rd.Traffic = &lb.Config{}
+		}
+		if rd.Cluster == "" {
+			rd.Cluster = rt.Entry.Namespace + "/" + rt.Entry.Name + ":" + strconv.Itoa(rt.Port.Number)
+		}
 		rule.Dests = append(rule.Dests, rd)
 		rule.total += rd.Weight
 	}
