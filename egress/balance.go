@@ -28,6 +28,13 @@ type balanced struct {
 	pick     lb.Pick
 	attempts int
 	cancels  []context.CancelFunc
+
+	// Room for the plans and candidates of a request with a few
+	// endpoints, so that routing allocates nothing for them.
+	subset   dialPlan
+	narrowed dialPlan
+	addrBuf  [4]dialAddr
+	candBuf  [4]lb.Endpoint
 }
 
 // route picks the VirtualService rule and destination of an HTTP request
@@ -44,9 +51,10 @@ func (g *Gateway) route(c *call, r *http.Request, b *balanced) error {
 		b.rule, b.dest = rule, dest
 		b.cfg, b.name = dest.Traffic, dest.Cluster
 		if dest.Labels != nil {
-			p := &dialPlan{host: c.plan.host, connectTimeout: c.plan.connectTimeout}
+			b.subset = dialPlan{host: c.plan.host, addrs: b.addrBuf[:0], connectTimeout: c.plan.connectTimeout}
+			p := &b.subset
 			for _, a := range c.plan.addrs {
-				if labelsMatch(dest.Labels, a.labels) {
+				if dest.Selects(a.labels) {
 					p.addrs = append(p.addrs, a)
 				}
 			}
@@ -58,15 +66,6 @@ func (g *Gateway) route(c *call, r *http.Request, b *balanced) error {
 	}
 	b.full = c.plan
 	return nil
-}
-
-func labelsMatch(want, have map[string]string) bool {
-	for k, v := range want {
-		if hv, ok := have[k]; !ok || hv != v {
-			return false
-		}
-	}
-	return true
 }
 
 // balance applies the traffic policy to one attempt: it takes a place in
@@ -83,9 +82,9 @@ func (g *Gateway) balance(ctx context.Context, c *call, r *http.Request, b *bala
 		}
 		return fail(vocab.UpstreamTimeout, fmt.Errorf("waiting for a connection of %s: %w", b.name, err))
 	}
-	cands := make([]lb.Endpoint, len(b.full.addrs))
-	for i, a := range b.full.addrs {
-		cands[i] = lb.Endpoint{Addr: a.addr, Weight: a.weight}
+	cands := b.candBuf[:0]
+	for _, a := range b.full.addrs {
+		cands = append(cands, lb.Endpoint{Addr: a.addr, Weight: a.weight})
 	}
 	p, err := cl.Choose(cands, hashKey(b.cfg.LB, r, c.Identity.IP))
 	if err != nil {
@@ -93,7 +92,8 @@ func (g *Gateway) balance(ctx context.Context, c *call, r *http.Request, b *bala
 		return fail(vocab.UpstreamUnreachable, fmt.Errorf("%s: %w", b.name, err))
 	}
 	b.cluster, b.pick = cl, p
-	c.plan = &dialPlan{host: b.full.host, addrs: b.full.addrs[p.Index : p.Index+1], connectTimeout: b.cfg.Pool.ConnectTimeout}
+	b.narrowed = dialPlan{host: b.full.host, addrs: b.full.addrs[p.Index : p.Index+1], connectTimeout: b.cfg.Pool.ConnectTimeout}
+	c.plan = &b.narrowed
 	return nil
 }
 

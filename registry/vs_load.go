@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -70,7 +71,7 @@ func (b *builder) compileHTTP(r *Resource, i int, rt *Route, dr *Resource, ds *D
 	for _, m := range h.Match {
 		hm := HTTPMatch{URI: compileStr(m.URI), Method: compileStr(m.Method), Port: int(m.Port)}
 		for _, k := range sortedKeys(m.Headers) {
-			hm.Headers = append(hm.Headers, HeaderMatch{Name: k, Match: compileStr(m.Headers[k])})
+			hm.Headers = append(hm.Headers, HeaderMatch{Name: http.CanonicalHeaderKey(k), Match: compileStr(m.Headers[k])})
 		}
 		rule.Match = append(rule.Match, hm)
 	}
@@ -92,6 +93,9 @@ func (b *builder) compileHTTP(r *Resource, i int, rt *Route, dr *Resource, ds *D
 				continue
 			}
 			rd.Labels = s.Labels
+			for _, k := range sortedKeys(s.Labels) {
+				rd.labels = append(rd.labels, [2]string{k, s.Labels[k]})
+			}
 			rd.Traffic, rd.Cluster = b.subsetTraffic(dr, s, rt)
 		}
 		if rd.Traffic == nil {

@@ -32,7 +32,8 @@ type HTTPMatch struct {
 	Port    int           `json:"port,omitempty"`
 }
 
-// HeaderMatch matches one request header.
+// HeaderMatch matches one request header; Name is canonical
+// (http.CanonicalHeaderKey).
 type HeaderMatch struct {
 	Name  string   `json:"name"`
 	Match StrMatch `json:"match"`
@@ -71,6 +72,18 @@ type RouteDest struct {
 	Labels  map[string]string `json:"labels,omitempty"` // the subset's endpoint labels
 	Traffic *lb.Config        `json:"trafficPolicy,omitempty"`
 	Cluster string            `json:"cluster,omitempty"`
+	labels  [][2]string       // Labels as a list: cheaper to test than to range over
+}
+
+// Selects reports whether an endpoint with labels have belongs to the
+// destination's subset (every subset label, equal).
+func (d *RouteDest) Selects(have map[string]string) bool {
+	for _, kv := range d.labels {
+		if v, ok := have[kv[0]]; !ok || v != kv[1] {
+			return false
+		}
+	}
+	return true
 }
 
 // Retry is a rule's retry policy (Istio's default when the rule has
@@ -140,7 +153,7 @@ func (h *HTTPRule) matches(r *http.Request, port int) bool {
 		}
 		all := true
 		for j := range m.Headers {
-			v, present := r.Header[http.CanonicalHeaderKey(m.Headers[j].Name)]
+			v, present := r.Header[m.Headers[j].Name] // canonical since compiled
 			s := ""
 			if present && len(v) > 0 {
 				s = v[0]
