@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 )
@@ -104,4 +105,23 @@ func TestVirtualServiceRouting(t *testing.T) {
 			t.Errorf("record %v", r)
 		}
 	})
+}
+
+// TestCheckShowsTheRoute: `sluice check` shows the VirtualService rule,
+// subset, balancing, pool limits, timeout and retries, and the endpoint
+// it would choose.
+func TestCheckShowsTheRoute(t *testing.T) {
+	dir := t.TempDir()
+	WriteFile(t, dir+"/sluice.yaml", "registry: {paths: [registry]}\npolicy: {paths: []}\n")
+	WriteFile(t, dir+"/registry/r.yaml", labelledTrioSE("api", "api.example", 8080)+
+		"apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: api, namespace: test}\nspec:\n  host: api.example\n  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}, connectionPool: {tcp: {maxConnections: 10}, http: {http1MaxPendingRequests: 5}}}\n  subsets: [{name: v2, labels: {version: v2}}]\n---\n"+
+		vsYAML("api", "  hosts: [api.example]\n  http: [{name: charges, match: [{uri: {prefix: /v1/}}], route: [{destination: {host: api.example, subset: v2}}], timeout: 3s, retries: {attempts: 2, retryOn: gateway-error}}]\n"))
+	out, code := RunSluice(t, dir, "check", "-c", "sluice.yaml", "--from", "10.0.0.1", "--url", "http://api.example/v1/charges")
+	for _, want := range []string{"route:         test/api#charges (VirtualService test/api)", `"prefix":"/v1/"`, "subset:        v2",
+		"timeout:       3s; retries: 2 attempts on gateway-error", "balancing:     ROUND_ROBIN (cluster test/api:80/v2)",
+		"pool:          maxConnections 10, http1MaxPendingRequests 5", "endpoint now:  127.0.0.2:8080"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("exit %d, want %q in:\n%s", code, want, out)
+		}
+	}
 }

@@ -128,6 +128,82 @@ func printCheck(w io.Writer, r *egress.CheckResult) {
 	for _, t := range r.Targets {
 		fmt.Fprintf(w, "dials:         %s\n", t)
 	}
+	printRouting(w, r.Routing)
+}
+
+// printRouting shows the VirtualService rule, subset, load balancing,
+// pool limits, outlier detection, timeout and retries of a call, and the
+// endpoint the balancer would choose now.
+func printRouting(w io.Writer, v *egress.RoutingView) {
+	if v == nil {
+		return
+	}
+	if v.Rule != nil {
+		match := "every request"
+		if len(v.Rule.Match) > 0 {
+			b, _ := json.Marshal(v.Rule.Match)
+			match = string(b)
+		}
+		fmt.Fprintf(w, "route:         %s (VirtualService %s), match %s\n", v.Rule.Name, v.VirtualService, match)
+		subset := v.Subset
+		if subset == "" {
+			subset = "(all endpoints)"
+		}
+		fmt.Fprintf(w, "subset:        %s\n", subset)
+		timeout := "none"
+		if v.Rule.Timeout > 0 {
+			timeout = v.Rule.Timeout.String()
+		}
+		rt := v.Rule.Retry
+		retries := "none"
+		if rt.Attempts > 0 {
+			var on []string
+			for _, x := range []struct {
+				set  bool
+				name string
+			}{{rt.On5xx, "5xx"}, {rt.OnGateway, "gateway-error"}, {rt.OnConnect, "connect-failure"}, {rt.OnReset, "reset"}} {
+				if x.set {
+					on = append(on, x.name)
+				}
+			}
+			for _, c := range rt.Codes {
+				on = append(on, fmt.Sprint(c))
+			}
+			retries = fmt.Sprintf("%d attempts on %s", rt.Attempts, strings.Join(on, ","))
+			if rt.PerTryTimeout > 0 {
+				retries += ", per try " + rt.PerTryTimeout.String()
+			}
+		}
+		fmt.Fprintf(w, "timeout:       %s; retries: %s\n", timeout, retries)
+	} else if v.Note != "" {
+		fmt.Fprintf(w, "route:         %s\n", v.Note)
+	}
+	if p := v.Policy; p != nil {
+		alg := p.LB.Algorithm
+		if alg == "" {
+			alg = "LEAST_REQUEST (default)"
+		}
+		switch {
+		case p.LB.HashHeader != "":
+			alg += " on header " + p.LB.HashHeader
+		case p.LB.HashQuery != "":
+			alg += " on query parameter " + p.LB.HashQuery
+		case p.LB.HashSourceIP:
+			alg += " on the source IP"
+		}
+		fmt.Fprintf(w, "balancing:     %s (cluster %s)\n", alg, v.Cluster)
+		if p.Pool.Limited() || p.Pool.ConnectTimeout > 0 {
+			fmt.Fprintf(w, "pool:          maxConnections %d, http1MaxPendingRequests %d, connectTimeout %s (0: no limit)\n",
+				p.Pool.MaxConnections, p.Pool.MaxPending, p.Pool.ConnectTimeout)
+		}
+		if o := p.Outlier; o.Enabled {
+			fmt.Fprintf(w, "outliers:      eject after %d 5xx / %d gateway errors, interval %s, base ejection %s, max %d%%, panic below %d%% healthy\n",
+				o.Consecutive5xx, o.ConsecutiveGateway, o.Interval, o.BaseEjectionTime, o.MaxEjectionPercent, o.MinHealthPercent)
+		}
+	}
+	if v.Endpoint != "" {
+		fmt.Fprintf(w, "endpoint now:  %s\n", v.Endpoint)
+	}
 }
 
 func pathIfHTTP(r *egress.CheckResult) string {
