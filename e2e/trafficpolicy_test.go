@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -119,6 +120,7 @@ type clusterView struct {
 	Ejected   int    `json:"ejected"`
 	Overflows int64  `json:"overflows"`
 	Panics    int64  `json:"panics"`
+	Pending   int64  `json:"pending"`
 	Endpoints []struct {
 		Address string `json:"address"`
 		Ejected bool   `json:"ejected"`
@@ -344,4 +346,77 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// openTunnel sends CONNECT host:port through the proxy and returns the
+// connection and the status line's code.
+func openTunnel(t *testing.T, g *Gateway, target string) (net.Conn, int) {
+	t.Helper()
+	c, err := net.Dial("tcp", g.Proxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, &http.Request{Method: "CONNECT"})
+	if err != nil {
+		c.Close()
+		t.Fatalf("CONNECT %s: %v", target, err)
+	}
+	return c, resp.StatusCode
+}
+
+// whoAnswers sends a GET through an open tunnel and returns the body.
+func whoAnswers(t *testing.T, c net.Conn) string {
+	t.Helper()
+	fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// TestTrafficPolicyTunnels: CONNECT tunnels to a TCP port are balanced
+// and count against maxConnections; beyond the pending queue they are
+// refused with 503 upstream_overflow.
+func TestTrafficPolicyTunnels(t *testing.T) {
+	_, port := startTrio(t)
+	se := fmt.Sprintf("apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: db, namespace: test}\nspec:\n  hosts: [db.example]\n  resolution: STATIC\n  ports: [{number: 5432, name: tcp, protocol: TCP, targetPort: %d}]\n  endpoints: [{address: 127.0.0.1}, {address: 127.0.0.2}, {address: 127.0.0.3}]\n---\n", port)
+	g := StartGateway(t, Options{Files: map[string]string{"registry/r.yaml": se +
+		trioDR("db", "db.example", "    loadBalancer: {simple: ROUND_ROBIN}\n    connectionPool: {tcp: {maxConnections: 2}, http: {http1MaxPendingRequests: 1}}\n")}})
+	var seen []string
+	var open []net.Conn
+	for range 2 {
+		c, st := openTunnel(t, g, "db.example:5432")
+		if st != 200 {
+			t.Fatalf("tunnel: %d", st)
+		}
+		open = append(open, c)
+		seen = append(seen, whoAnswers(t, c))
+	}
+	if seen[0] == seen[1] {
+		t.Fatalf("round robin sent both tunnels to %s", seen[0])
+	}
+	// The third waits for a place; the fourth is refused.
+	third := make(chan int, 1)
+	go func() {
+		c, st := openTunnel(t, g, "db.example:5432")
+		defer c.Close()
+		third <- st
+	}()
+	Eventually(t, 5*time.Second, "a pending tunnel", func() bool { return upstreamsView(t, g, "test/db:5432").Pending == 1 })
+	c, st := openTunnel(t, g, "db.example:5432")
+	c.Close()
+	if st != 503 {
+		t.Fatalf("fourth tunnel: %d, want 503", st)
+	}
+	open[0].Close()
+	if st := <-third; st != 200 {
+		t.Fatalf("pending tunnel: %d, want 200 once a place freed", st)
+	}
+	open[1].Close()
+	waitRecord(t, g, url.Values{"host": {"db.example"}}, "the refused tunnel", func(r record) bool { return r.str("reason") == "upstream_overflow" })
 }

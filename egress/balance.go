@@ -175,12 +175,14 @@ func hashKey(c lb.LBConfig, r *http.Request, src netip.Addr) string {
 	switch {
 	case c.Algorithm != lb.Hash:
 		return ""
+	case c.HashSourceIP:
+		return src.String()
+	case r == nil: // a tunnel: no headers to hash on
+		return ""
 	case c.HashHeader != "":
 		return r.Header.Get(c.HashHeader)
 	case c.HashQuery != "":
 		return r.URL.Query().Get(c.HashQuery)
-	case c.HashSourceIP:
-		return src.String()
 	}
 	return ""
 }
