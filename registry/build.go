@@ -19,6 +19,9 @@ type BuildOptions struct {
 	// (limits.registry_bytes); a larger set is refused whole with a
 	// *SizeError. 0 = no limit.
 	MaxBytes int64
+	// Gateways are the Istio Gateways ("namespace/name") sluice stands
+	// for (registry.gateways): VirtualServices naming one of them apply.
+	Gateways []string
 }
 
 // Build validates resources as one set and indexes them. It returns the
@@ -91,7 +94,12 @@ func Build(res []*Resource, opts BuildOptions) (*Snapshot, Diagnostics) {
 	}
 	ix.finish()
 	for _, vs := range vss {
-		if !b.used[vs] && len(vs.VirtualService.Hosts) > 0 {
+		switch {
+		case b.used[vs] || len(vs.VirtualService.Hosts) == 0:
+		case !appliesToGateway(vs.VirtualService, vs.Metadata.Namespace, opts.Gateways):
+			ds = append(ds, vs.diag(SevWarning, "spec.gateways", "not applied by sluice: %s has no effect on calls through the gateway",
+				"a VirtualService bound to gateways other than mesh and registry.gateways"))
+		default:
 			ds = append(ds, vs.diag(SevWarning, "spec.hosts", "no ServiceEntry declares hosts %s with an HTTP port; this VirtualService has no effect in sluice", strings.Join(vs.VirtualService.Hosts, ", ")))
 		}
 	}

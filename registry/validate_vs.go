@@ -84,7 +84,7 @@ func validateVirtualService(r *Resource) Diagnostics {
 		c.routeDestinations(f+".route", t.Route)
 	}
 	c.ds = append(c.ds, validateExportTo(r, vs.ExportTo, false, false)...)
-	c.unappliedVS(vs, appliesToMesh)
+	c.unappliedVS(vs)
 	return c.ds
 }
 
@@ -322,11 +322,8 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // unappliedVS warns about what Sluice does not apply of a VirtualService.
-func (c *checker) unappliedVS(vs *VirtualServiceSpec, appliesToMesh bool) {
+func (c *checker) unappliedVS(vs *VirtualServiceSpec) {
 	const msg = "not applied by sluice: %s has no effect on calls through the gateway"
-	if !appliesToMesh {
-		c.warnf("spec.gateways", msg, "a VirtualService bound to gateways other than mesh")
-	}
 	if len(vs.Hosts) == 0 {
 		c.warnf("spec.hosts", msg, "a delegate VirtualService (no hosts)")
 	}

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -100,5 +101,38 @@ func TestIstioVirtualServiceTables(t *testing.T) {
 			}
 			checkFindings(t, errs, kept, tc.errs, tc.warns)
 		})
+	}
+}
+
+// TestVirtualServiceGateways: a VirtualService applies with no gateways,
+// with mesh, or naming one of registry.gateways (a bare name is in its
+// own namespace); one bound to another gateway is reported, not applied.
+func TestVirtualServiceGateways(t *testing.T) {
+	se := seDoc("  hosts: [api.example.com]\n  resolution: DNS\n  ports: [{number: 80, name: http, protocol: HTTP}]\n")
+	tests := []struct {
+		gateways string
+		applies  bool
+	}{
+		{"", true},
+		{"  gateways: [mesh]\n", true},
+		{"  gateways: [egress/sluice]\n", true},
+		{"  gateways: [sluice]\n", false}, // ns/sluice, not egress/sluice
+		{"  gateways: [istio-system/egressgateway]\n", false},
+	}
+	for _, tc := range tests {
+		vs := vsDoc("  hosts: [api.example.com]\n" + tc.gateways + "  http: [{route: [{destination: {host: api.example.com}}], timeout: 1s}]\n")
+		res, ds, _ := Parse("t.yaml", []byte(se+"\n---\n"+vs))
+		s, bds := Build(res, BuildOptions{Gateways: []string{"egress/sluice"}})
+		if errs := append(ds, bds...).Errors(); len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		r, _ := s.Lookup(mustHost(t, "api.example.com"), 80)
+		if got := len(r.HTTP) == 1; got != tc.applies {
+			t.Errorf("%q: applies %v, want %v (%v)", tc.gateways, got, tc.applies, bds)
+		}
+		warned := strings.Contains(fmt.Sprint(bds), "bound to gateways other than mesh and registry.gateways")
+		if warned == tc.applies {
+			t.Errorf("%q: warned %v: %v", tc.gateways, warned, bds)
+		}
 	}
 }

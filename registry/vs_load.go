@@ -20,7 +20,7 @@ func (b *builder) virtualService(rt *Route, vss []*Resource, dr *Resource, ds *D
 	}
 	for _, r := range vss {
 		vs := r.VirtualService
-		if !appliesToGateway(vs) || !namesHost(vs, rt.Host) {
+		if !appliesToGateway(vs, r.Metadata.Namespace, b.opts.Gateways) || !namesHost(vs, rt.Host) {
 			continue
 		}
 		b.used[r] = true
@@ -34,13 +34,25 @@ func (b *builder) virtualService(rt *Route, vss []*Resource, dr *Resource, ds *D
 	}
 }
 
-func appliesToGateway(vs *VirtualServiceSpec) bool {
+// appliesToGateway reports whether a VirtualService applies to sluice:
+// it names no gateways, names mesh, or names one of ours
+// (registry.gateways, "namespace/name"; a bare name is in the
+// VirtualService's namespace, as Istio reads it).
+func appliesToGateway(vs *VirtualServiceSpec, ns string, ours []string) bool {
 	if len(vs.Gateways) == 0 {
 		return true
 	}
 	for _, g := range vs.Gateways {
 		if g == "mesh" {
 			return true
+		}
+		if !strings.Contains(g, "/") {
+			g = ns + "/" + g
+		}
+		for _, o := range ours {
+			if g == o {
+				return true
+			}
 		}
 	}
 	return false
