@@ -130,6 +130,7 @@ func istioMessages() []string {
 		"empty key is not supported in selector: %q",
 		"wildcard is not supported in selector: %q",
 		"workload selector specified without labels",
+		"service entry: %s, will be applied to all services in namespace",
 		// ValidateVirtualService, validateHTTPRoute, validateHTTPRouteMatchRequest,
 		// validateStringMatch, validateGatewayNames, agent.ValidateHTTPRetry,
 		// validateHTTPRouteDestinations, validateDestination, validateTLSRoute, validateTCPRoute
