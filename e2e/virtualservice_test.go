@@ -114,8 +114,8 @@ func TestCheckShowsTheRoute(t *testing.T) {
 	dir := t.TempDir()
 	WriteFile(t, dir+"/sluice.yaml", "registry: {paths: [registry]}\npolicy: {paths: []}\n")
 	WriteFile(t, dir+"/registry/r.yaml", labelledTrioSE("api", "api.example", 8080)+
-		"apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: api, namespace: test}\nspec:\n  host: api.example\n  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}, connectionPool: {tcp: {maxConnections: 10}, http: {http1MaxPendingRequests: 5}}}\n  subsets: [{name: v2, labels: {version: v2}}]\n---\n"+
-		vsYAML("api", "  hosts: [api.example]\n  http: [{name: charges, match: [{uri: {prefix: /v1/}}], route: [{destination: {host: api.example, subset: v2}}], timeout: 3s, retries: {attempts: 2, retryOn: gateway-error}}]\n"))
+		"apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: api, namespace: test}\nspec:\n  host: api.example\n  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}, connectionPool: {tcp: {maxConnections: 10}, http: {http1MaxPendingRequests: 5}}}\n  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]\n---\n"+
+		vsYAML("api", "  hosts: [api.example]\n  http: [{name: canary, match: [{headers: {x-canary: {exact: '1'}}}], route: [{destination: {host: api.example, subset: v1}}]}, {name: charges, match: [{uri: {prefix: /v1/}}], route: [{destination: {host: api.example, subset: v2}}], timeout: 3s, retries: {attempts: 2, retryOn: gateway-error}}]\n"))
 	out, code := RunSluice(t, dir, "check", "-c", "sluice.yaml", "--from", "10.0.0.1", "--url", "http://api.example/v1/charges")
 	for _, want := range []string{"route:         test/api#charges (VirtualService test/api)", `"prefix":"/v1/"`, "subset:        v2",
 		"timeout:       3s; retries: 2 attempts on gateway-error", "balancing:     ROUND_ROBIN (cluster test/api:80/v2)",
@@ -123,5 +123,21 @@ func TestCheckShowsTheRoute(t *testing.T) {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Fatalf("exit %d, want %q in:\n%s", code, want, out)
 		}
+	}
+}
+
+func TestCheckHeaderMatch(t *testing.T) {
+	dir := t.TempDir()
+	WriteFile(t, dir+"/sluice.yaml", "registry: {paths: [registry]}\npolicy: {paths: []}\n")
+	WriteFile(t, dir+"/registry/r.yaml", labelledTrioSE("api", "api.example", 8080)+
+		"apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: api, namespace: test}\nspec:\n  host: api.example\n  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]\n---\n"+
+		vsYAML("api", "  hosts: [api.example]\n  http: [{name: canary, match: [{headers: {x-canary: {exact: '1'}}}], route: [{destination: {host: api.example, subset: v1}}]}, {route: [{destination: {host: api.example, subset: v2}}]}]\n"))
+	out, code := RunSluice(t, dir, "check", "-c", "sluice.yaml", "--url", "http://api.example/", "-H", "X-Canary: 1")
+	if code != 0 || !strings.Contains(out, "route:         test/api#canary") || !strings.Contains(out, "endpoint now:  127.0.0.1:8080") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	out, code = RunSluice(t, dir, "check", "-c", "sluice.yaml", "--url", "http://api.example/")
+	if code != 0 || !strings.Contains(out, "route:         test/api#1") || !strings.Contains(out, "subset:        v2") {
+		t.Fatalf("exit %d:\n%s", code, out)
 	}
 }

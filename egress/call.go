@@ -29,6 +29,8 @@ type call struct {
 	// span's url.full); empty when it was not forwarded.
 	upScheme string
 	upPort   int
+	// query is the query string of a checked URL (sluice check).
+	query string
 	// tunnel is the pool place and endpoint of a tunnel on a route with
 	// a traffic policy, released when the call ends.
 	tunnel *balanced

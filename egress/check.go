@@ -59,7 +59,7 @@ func (g *Gateway) routing(c *call) *RoutingView {
 	v := &RoutingView{VirtualService: rt.VirtualService, Cluster: rt.Cluster, Policy: rt.Traffic}
 	var dest *registry.RouteDest
 	if c.Kind == vocab.KindHTTP {
-		req := &http.Request{Method: c.Method, URL: &url.URL{Path: c.Path}, Header: http.Header{}}
+		req := &http.Request{Method: c.Method, URL: &url.URL{Path: c.Path, RawQuery: c.query}, Header: c.Header}
 		if rule, d, ok := rt.SelectHTTP(req, c.Port); ok {
 			v.Rule, v.Subset, v.Cluster, v.Policy, dest = rule, d.Subset, d.Cluster, d.Traffic, d
 		} else if len(rt.HTTP) > 0 {
@@ -82,7 +82,8 @@ func (g *Gateway) routing(c *call) *RoutingView {
 	}
 	if v.Policy != nil && len(cands) > 0 {
 		// A fresh cluster: the choice of a gateway that just started.
-		p, err := lb.NewCluster(v.Cluster, *v.Policy, nil).Choose(cands, "")
+		req := &http.Request{URL: &url.URL{Path: c.Path, RawQuery: c.query}, Header: c.Header}
+		p, err := lb.NewCluster(v.Cluster, *v.Policy, nil).Choose(cands, hashKey(v.Policy.LB, req, c.Identity.IP))
 		if err == nil {
 			v.Endpoint = cands[p.Index].Addr
 		}
@@ -93,13 +94,17 @@ func (g *Gateway) routing(c *call) *RoutingView {
 // Check runs the decision pipeline for a call from `from` (an IP, or an
 // identity such as a SPIFFE ID) to rawURL. http:// URLs are checked as
 // plain HTTP requests (TLS origination applies); https:// URLs as the
-// CONNECT a client would send.
-func (g *Gateway) Check(ctx context.Context, from, rawURL, method string) (*CheckResult, error) {
+// CONNECT a client would send. header (may be nil) is the request's
+// headers, for VirtualService header matches and consistent hashing.
+func (g *Gateway) Check(ctx context.Context, from, rawURL, method string, header http.Header) (*CheckResult, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("check: invalid URL %q: want http://host[:port]/path or https://…", rawURL)
 	}
-	c := newCall(Request{Listener: vocab.ListenerCheck, Method: strings.ToUpper(method), Path: u.Path})
+	if header == nil {
+		header = http.Header{}
+	}
+	c := newCall(Request{Listener: vocab.ListenerCheck, Method: strings.ToUpper(method), Path: u.Path, Header: header})
 	if c.Path == "" {
 		c.Path = "/"
 	}
@@ -116,7 +121,7 @@ func (g *Gateway) Check(ctx context.Context, from, rawURL, method string) (*Chec
 	if err != nil {
 		return nil, fmt.Errorf("check: %w", err)
 	}
-	c.Host, c.Port = host, port
+	c.Host, c.Port, c.query = host, port, u.RawQuery
 	if ip, err := netip.ParseAddr(from); err == nil {
 		c.Identity = g.ident.identify(ip, nil, nil)
 	} else {

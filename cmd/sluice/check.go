@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 
 	"github.com/sluicehq/sluice/egress"
@@ -19,6 +20,7 @@ import (
 // recorded. Exit status: 0 allowed, 2 denied, 1 error.
 func newCheckCmd() *cobra.Command {
 	var cfgPath, from, rawURL, method string
+	var headers []string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "check --from ID --url URL [--method M]",
@@ -43,7 +45,15 @@ func newCheckCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := gw.Check(cmd.Context(), from, rawURL, method)
+			h := http.Header{}
+			for _, kv := range headers {
+				k, v, ok := strings.Cut(kv, ":")
+				if !ok {
+					return fmt.Errorf("--header %q: want Name: value", kv)
+				}
+				h.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+			}
+			res, err := gw.Check(cmd.Context(), from, rawURL, method, h)
 			if err != nil {
 				return err
 			}
@@ -65,6 +75,7 @@ func newCheckCmd() *cobra.Command {
 	cmd.Flags().StringVar(&rawURL, "url", "", "the destination, http://host[:port]/path (plain HTTP) or https://host[:port] (CONNECT)")
 	cmd.Flags().StringVar(&method, "method", "GET", "HTTP method (for http:// URLs)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.Flags().StringArrayVarP(&headers, "header", "H", nil, "a request header, \"Name: value\" (repeatable): for VirtualService header matches and consistent hashing")
 	_ = cmd.MarkFlagRequired("url")
 	return cmd
 }
