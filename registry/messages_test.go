@@ -169,6 +169,9 @@ func istioMessages() []string {
 		"TLS match must have at least one SNI host",
 		"TLS route is required",
 		"TCP route is required",
+		"JWT claim based routing (key: %s) is only supported for gateway, found no gateways: %v",
+		"header name cannot be empty",
+		"header name %s is not a valid header name",
 	}
 }
 

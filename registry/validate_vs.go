@@ -29,9 +29,23 @@ func validateVirtualService(r *Resource) Diagnostics {
 		}
 	}
 	c.gatewayNames("spec.gateways", vs.Gateways)
-	appliesToMesh := len(vs.Gateways) == 0
+	appliesToMesh, toGateway := len(vs.Gateways) == 0, false
 	for _, g := range vs.Gateways {
 		appliesToMesh = appliesToMesh || g == "mesh"
+		toGateway = toGateway || g != "mesh"
+	}
+	if !toGateway {
+		for i, h := range vs.HTTP {
+			for j, m := range h.Match {
+				for _, hs := range []map[string]*StringMatch{m.Headers, m.WithoutHeaders} {
+					for _, key := range sortedKeys(hs) {
+						if isJWTClaimRoute(key) {
+							c.errf(fmt.Sprintf("spec.http[%d].match[%d]", i, j), "JWT claim based routing (key: %s) is only supported for gateway, found no gateways: %v", key, vs.Gateways)
+						}
+					}
+				}
+			}
+		}
 	}
 	allValid := true
 	for i, h := range vs.Hosts {
@@ -164,9 +178,11 @@ func (c *checker) httpRoute(f string, h *HTTPRoute) {
 	for i, m := range h.Match {
 		mf := fmt.Sprintf("%s.match[%d]", f, i)
 		for _, name := range sortedKeys(m.Headers) {
+			c.headerName(mf+".headers."+name, name)
 			c.stringMatch(mf+".headers."+name, m.Headers[name], "headers", false)
 		}
 		for _, name := range sortedKeys(m.WithoutHeaders) {
+			c.headerName(mf+".withoutHeaders."+name, name)
 			if sm := m.WithoutHeaders[name]; sm != nil && (sm.Regex == nil || *sm.Regex != "*") {
 				c.stringMatch(mf+".withoutHeaders."+name, sm, "withoutHeaders", false)
 			}
@@ -373,4 +389,30 @@ func (c *checker) unappliedVS(vs *VirtualServiceSpec) {
 type named struct {
 	name string
 	set  bool
+}
+
+// validHeaderName is RFC 7230's token, as Istio's validHeaderNameRegex.
+var validHeaderName = regexp.MustCompile("^[!#$%&'*+\\-.^_`|~A-Za-z0-9]+$")
+
+// headerName is Istio's ValidateHTTPHeaderNameOrJwtClaimRoute.
+func (c *checker) headerName(f, name string) {
+	switch {
+	case name == "":
+		c.errf(f, "header name cannot be empty")
+	case isJWTClaimRoute(name):
+	case name == ":method" || name == ":scheme" || name == ":authority" || name == ":path" || name == ":status":
+	case !validHeaderName.MatchString(name):
+		c.errf(f, "header name %s is not a valid header name", name)
+	}
+}
+
+// isJWTClaimRoute is jwt.ToRoutingClaim(name).Match: the
+// @request.auth.claims.<claim> or @request.auth.claims[<claim>] form.
+func isJWTClaimRoute(name string) bool {
+	const prefix = "@request.auth.claims"
+	if !strings.HasPrefix(strings.ToLower(name), prefix) {
+		return false
+	}
+	rest := name[len(prefix):]
+	return strings.HasPrefix(rest, ".") && len(rest) > 1 || strings.HasPrefix(rest, "[") && strings.HasSuffix(rest, "]") && len(rest) > 2
 }

@@ -73,6 +73,11 @@ func istioVirtualServiceCases() []drCase {
 		{name: "missing tls route", spec: "  hosts: [foo.bar]\n  tls: [{match: [{port: 999, sniHosts: [foo.bar]}]}]\n",
 			errs: []string{"spec.tls[0].route: TLS route is required"}},
 
+		{name: "jwt claim route without gateway", spec: "  hosts: [foo.bar]\n  http: [{match: [{headers: {'@request.auth.claims.foo': {exact: bar}}}], route: [{destination: {host: foo.bar}}]}]\n",
+			errs: []string{"spec.http[0].match[0]: JWT claim based routing (key: @request.auth.claims.foo) is only supported for gateway, found no gateways: []"}},
+		{name: "invalid header name", spec: "  hosts: [foo.bar]\n  http: [{match: [{headers: {'x y': {exact: bar}}}], route: [{destination: {host: foo.bar}}]}]\n",
+			errs: []string{"spec.http[0].match[0].headers.x y: header name x y is not a valid header name"}},
+
 		// The CRD schema, in Sluice's wording.
 		{name: "misspelt retries key", spec: retry("{attempts: 3, perTryTimout: 1s}"),
 			errs: []string{rf + `.perTryTimout: unknown key "perTryTimout" (known keys: attempts, backoff, perTryTimeout, retryIgnorePreviousHosts, retryOn, retryRemoteLocalities)`}},
