@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -78,7 +79,14 @@ func TestPayloadRoundTrip(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if want := decoded(r); !reflect.DeepEqual(*got, want) {
+				want := decoded(r)
+				if version == "v1" {
+					// Version 1 carries the first schema's columns only.
+					for _, c := range columns[v1Columns:] {
+						Zero(c.Field(&want))
+					}
+				}
+				if !reflect.DeepEqual(*got, want) {
 					t.Fatalf("round trip:\n got %+v\nwant %+v", *got, want)
 				}
 				for i := range len(b) {
@@ -102,7 +110,8 @@ func TestPayloadV2ExtendsV1(t *testing.T) {
 		v1, v2 := appendRecordV1(nil, r), appendRecord(nil, r)
 		want := append([]byte{payloadV2}, binary.AppendUvarint(nil, uint64(len(columns)))...)
 		want = append(want, v1[1:]...)
-		if string(v2) != string(want) {
+		// Columns added since the first schema follow.
+		if !strings.HasPrefix(string(v2), string(want)) {
 			t.Errorf("%s: v2 is not v1 with a column count", name)
 		}
 	}
@@ -205,3 +214,7 @@ func randomValue(rnd *rand.Rand, p any) {
 		panic(fmt.Sprintf("randomValue: %T", p))
 	}
 }
+
+// v1Columns is how many columns the first schema had: what a version-1
+// payload carries.
+const v1Columns = 35

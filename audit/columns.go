@@ -132,6 +132,9 @@ var columns = []Column{
 	{"currency", Text, PartOutcome, func(r *Record) any { return &r.Currency }},
 	{"trace_id", Text, PartBoth, func(r *Record) any { return &r.TraceID }},
 	{"count", Count, PartDecision, func(r *Record) any { return &r.Count }},
+	{"route", Text, PartOutcome, func(r *Record) any { return &r.Route }},
+	{"subset", Text, PartOutcome, func(r *Record) any { return &r.Subset }},
+	{"attempts", Int, PartOutcome, func(r *Record) any { return &r.Attempts }},
 }
 
 // Schema returns the record schema, in column order: the order of the

@@ -61,6 +61,14 @@ type Record struct {
 	// from one source) into one; 0 and 1 both mean one.
 	Count int
 
+	// Route is the VirtualService http rule that routed an HTTP call
+	// ("namespace/name#rule"), Subset the DestinationRule subset it went
+	// to, Attempts how many tries it took (retries included); empty and
+	// 0 when no VirtualService routed the call.
+	Route    string
+	Subset   string
+	Attempts int
+
 	// row locates the stored decision part (set when Begin's insert
 	// commits) so that End's outcome finds it without a lookup.
 	row RowRef

@@ -29,6 +29,11 @@ type call struct {
 	// span's url.full); empty when it was not forwarded.
 	upScheme string
 	upPort   int
+	// query is the query string of a checked URL (sluice check).
+	query string
+	// tunnel is the pool place and endpoint of a tunnel on a route with
+	// a traffic policy, released when the call ends.
+	tunnel *balanced
 
 	rec *audit.Record
 }
@@ -125,6 +130,10 @@ func (g *Gateway) refuseWith(ctx context.Context, c *call, status, count int) {
 
 // finish records the outcome of an allowed call.
 func (g *Gateway) finish(ctx context.Context, c *call, status int, sent, received int64, dialed, tlsVersion string, err error) {
+	if c.tunnel != nil {
+		c.tunnel.end(0, nil)
+		c.tunnel = nil
+	}
 	rec := c.rec
 	rec.TimeEnd = time.Now()
 	rec.Status = status

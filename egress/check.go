@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/sluicehq/sluice/internal/canon"
+	"github.com/sluicehq/sluice/internal/lb"
 	"github.com/sluicehq/sluice/internal/vocab"
 	"github.com/sluicehq/sluice/registry"
 )
@@ -32,18 +34,77 @@ type CheckResult struct {
 	Route          *registry.Route `json:"route,omitempty"`
 	TLSOrigination bool            `json:"tls_origination"`
 	Targets        []string        `json:"dial_targets,omitempty"`
+	Routing        *RoutingView    `json:"routing,omitempty"`
+}
+
+// RoutingView is how a call on a route with a VirtualService or a
+// DestinationRule traffic policy would be routed: the rule and subset,
+// the policy, and the endpoint the balancer would choose now.
+type RoutingView struct {
+	VirtualService string             `json:"virtual_service,omitempty"`
+	Rule           *registry.HTTPRule `json:"rule,omitempty"`
+	Subset         string             `json:"subset,omitempty"`
+	Cluster        string             `json:"cluster,omitempty"`
+	Policy         *lb.Config         `json:"traffic_policy,omitempty"`
+	Endpoint       string             `json:"endpoint,omitempty"`
+	Note           string             `json:"note,omitempty"`
+}
+
+// routing works out the RoutingView of a checked HTTP call.
+func (g *Gateway) routing(c *call) *RoutingView {
+	rt := c.Route
+	if rt == nil || (rt.Traffic == nil && len(rt.HTTP) == 0) {
+		return nil
+	}
+	v := &RoutingView{VirtualService: rt.VirtualService, Cluster: rt.Cluster, Policy: rt.Traffic}
+	var dest *registry.RouteDest
+	if c.Kind == vocab.KindHTTP {
+		req := &http.Request{Method: c.Method, URL: &url.URL{Path: c.Path, RawQuery: c.query}, Header: c.Header}
+		if rule, d, ok := rt.SelectHTTP(req, c.Port); ok {
+			v.Rule, v.Subset, v.Cluster, v.Policy, dest = rule, d.Subset, d.Cluster, d.Traffic, d
+		} else if len(rt.HTTP) > 0 {
+			v.Note = "no VirtualService rule matches: the call takes the route without one"
+		}
+	}
+	var cands []lb.Endpoint
+	for _, t := range rt.Targets(c.Host) {
+		if dest != nil && !dest.Selects(t.Labels) {
+			continue
+		}
+		switch {
+		case t.Unix != "":
+			cands = append(cands, lb.Endpoint{Addr: "unix:" + t.Unix, Weight: t.Weight})
+		case t.IP.IsValid():
+			cands = append(cands, lb.Endpoint{Addr: netip.AddrPortFrom(t.IP, uint16(t.Port)).String(), Weight: t.Weight})
+		default:
+			cands = append(cands, lb.Endpoint{Addr: net.JoinHostPort(t.Host, strconv.Itoa(t.Port)), Weight: t.Weight})
+		}
+	}
+	if v.Policy != nil && len(cands) > 0 {
+		// A fresh cluster: the choice of a gateway that just started.
+		req := &http.Request{URL: &url.URL{Path: c.Path, RawQuery: c.query}, Header: c.Header}
+		p, err := lb.NewCluster(v.Cluster, *v.Policy, nil).Choose(cands, hashKey(v.Policy.LB, req, c.Identity.IP))
+		if err == nil {
+			v.Endpoint = cands[p.Index].Addr
+		}
+	}
+	return v
 }
 
 // Check runs the decision pipeline for a call from `from` (an IP, or an
 // identity such as a SPIFFE ID) to rawURL. http:// URLs are checked as
 // plain HTTP requests (TLS origination applies); https:// URLs as the
-// CONNECT a client would send.
-func (g *Gateway) Check(ctx context.Context, from, rawURL, method string) (*CheckResult, error) {
+// CONNECT a client would send. header (may be nil) is the request's
+// headers, for VirtualService header matches and consistent hashing.
+func (g *Gateway) Check(ctx context.Context, from, rawURL, method string, header http.Header) (*CheckResult, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("check: invalid URL %q: want http://host[:port]/path or https://…", rawURL)
 	}
-	c := newCall(Request{Listener: vocab.ListenerCheck, Method: strings.ToUpper(method), Path: u.Path})
+	if header == nil {
+		header = http.Header{}
+	}
+	c := newCall(Request{Listener: vocab.ListenerCheck, Method: strings.ToUpper(method), Path: u.Path, Header: header})
 	if c.Path == "" {
 		c.Path = "/"
 	}
@@ -60,7 +121,7 @@ func (g *Gateway) Check(ctx context.Context, from, rawURL, method string) (*Chec
 	if err != nil {
 		return nil, fmt.Errorf("check: %w", err)
 	}
-	c.Host, c.Port = host, port
+	c.Host, c.Port, c.query = host, port, u.RawQuery
 	if ip, err := netip.ParseAddr(from); err == nil {
 		c.Identity = g.ident.identify(ip, nil, nil)
 	} else {
@@ -94,5 +155,6 @@ func (g *Gateway) Check(ctx context.Context, from, rawURL, method string) (*Chec
 			}
 		}
 	}
+	res.Routing = g.routing(c)
 	return res, nil
 }

@@ -128,7 +128,23 @@ func (g *Gateway) dial(ctx context.Context, c *call) (net.Conn, error) {
 	if c.planErr != nil {
 		return nil, c.planErr
 	}
-	return g.dialer.dial(ctx, c.plan)
+	if c.Route == nil || c.Route.Traffic == nil {
+		return g.dialer.dial(ctx, c.plan)
+	}
+	// A tunnel on a route with a traffic policy holds a place in the
+	// pool (maxConnections counts tunnels) and goes to one endpoint
+	// until it ends (finish releases it).
+	b := &balanced{cfg: c.Route.Traffic, name: c.Route.Cluster, full: c.plan}
+	if err := g.balance(ctx, c, nil, b); err != nil {
+		return nil, err
+	}
+	up, err := g.dialer.dial(ctx, c.plan)
+	if err != nil {
+		b.end(0, err)
+		return nil, err
+	}
+	c.tunnel = b
+	return up, nil
 }
 
 // passthrough records, dials and splices a TLS connection whose

@@ -30,6 +30,8 @@ type dialer struct {
 type dialAddr struct {
 	network string // "tcp" or "unix"
 	addr    string // "ip:port" (checked) or a socket path (declared)
+	weight  int    // the endpoint's load-balancing weight (0: 1)
+	labels  map[string]string
 }
 
 // dialPlan is where a call may go: the checked addresses, in order of
@@ -37,6 +39,9 @@ type dialAddr struct {
 type dialPlan struct {
 	host  canon.Host
 	addrs []dialAddr
+	// connectTimeout is the route's connectionPool.tcp.connectTimeout;
+	// 0: limits.connect_timeout.
+	connectTimeout time.Duration
 }
 
 type planKey struct{}
@@ -63,14 +68,14 @@ func (d *dialer) resolve(ctx context.Context, host canon.Host, targets []registr
 	for _, t := range targets {
 		switch {
 		case t.Unix != "":
-			p.addrs = append(p.addrs, dialAddr{"unix", t.Unix})
+			p.addrs = append(p.addrs, dialAddr{"unix", t.Unix, t.Weight, t.Labels})
 		case t.IP.IsValid():
 			ap := netip.AddrPortFrom(t.IP, uint16(t.Port))
 			if err := d.guard.Check(ap, !undeclared); err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			p.addrs = append(p.addrs, dialAddr{"tcp", ap.String()})
+			p.addrs = append(p.addrs, dialAddr{"tcp", ap.String(), t.Weight, t.Labels})
 		default:
 			ips, err := d.resolver.LookupIP(ctx, t.Host)
 			if err != nil {
@@ -83,7 +88,7 @@ func (d *dialer) resolve(ctx context.Context, host canon.Host, targets []registr
 					errs = append(errs, err)
 					continue
 				}
-				p.addrs = append(p.addrs, dialAddr{"tcp", ap.String()})
+				p.addrs = append(p.addrs, dialAddr{"tcp", ap.String(), t.Weight, t.Labels})
 			}
 		}
 	}
@@ -103,8 +108,12 @@ func (d *dialer) dial(ctx context.Context, p *dialPlan) (net.Conn, error) {
 		return nil, fail(vocab.UpstreamUnreachable, errors.New("no address to dial"))
 	}
 	var errs []error
+	timeout := d.timeout
+	if p.connectTimeout > 0 {
+		timeout = p.connectTimeout
+	}
 	for _, a := range p.addrs {
-		c, err := d.connect(ctx, a.network, a.addr)
+		c, err := d.connect(ctx, a.network, a.addr, timeout)
 		if err == nil {
 			return c, nil
 		}
@@ -113,13 +122,13 @@ func (d *dialer) dial(ctx context.Context, p *dialPlan) (net.Conn, error) {
 	return nil, mostTelling(errs)
 }
 
-func (d *dialer) connect(ctx context.Context, network, addr string) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+func (d *dialer) connect(ctx context.Context, network, addr string, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	c, err := d.net.DialContext(ctx, network, addr)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fail(vocab.UpstreamTimeout, fmt.Errorf("connect to %s: timed out after %s", addr, d.timeout))
+			return nil, fail(vocab.UpstreamTimeout, fmt.Errorf("connect to %s: timed out after %s", addr, timeout))
 		}
 		return nil, fail(vocab.UpstreamUnreachable, err)
 	}

@@ -30,6 +30,7 @@ type forward struct {
 	err    error
 	begun  bool // the decision record was committed; finish must follow
 	body   *countingBody
+	lb     balanced // the endpoint and pool place of a traffic policy
 }
 
 type forwardKey struct{}
@@ -89,10 +90,14 @@ func (g *Gateway) forwardHTTP(w http.ResponseWriter, r *http.Request, c *call) {
 		r.Body = f.body
 	}
 	g.fwd.ServeHTTP(cw, r)
+	f.lb.end(cw.status, f.err)
 	if f.cancel != nil {
 		f.cancel()
 	}
 	if f.begun {
+		if f.lb.rule != nil {
+			c.rec.Route, c.rec.Subset, c.rec.Attempts = f.lb.rule.Name, f.lb.dest.Subset, f.lb.attempts
+		}
 		dialed, _ := f.dialed.Load().(string)
 		received := cw.n
 		if f.failure() != nil {
@@ -170,6 +175,14 @@ func (g *Gateway) onRequest(r *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 		f.err = c.planErr
 		return r, denyResponse(r, classify(c.planErr), c.planErr.Error(), c.rec.ID)
 	}
+	if err := g.route(c, r, &f.lb); err != nil {
+		f.err = err
+		return r, denyResponse(r, classify(err), err.Error(), c.rec.ID)
+	}
+	if err := g.balance(ctx, c, r, &f.lb); err != nil {
+		f.err = err
+		return r, denyResponse(r, classify(err), err.Error(), c.rec.ID)
+	}
 
 	// The upstream request: TLS origination, the dial port, our headers.
 	out := r
@@ -192,6 +205,11 @@ func (g *Gateway) onRequest(r *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 	}
 	out.URL.Scheme = scheme
 	out.URL.Host = hostPort(c.Host, dport)
+	if f.lb.cluster != nil && scheme == "http" && c.plan.addrs[0].network == "tcp" {
+		// Plain HTTP is pooled by the endpoint chosen, not by the
+		// destination's name, so that every request is balanced.
+		out.URL.Host = c.plan.addrs[0].addr
+	}
 	c.upScheme, c.upPort = scheme, dport
 	// The Host header names the canonical destination, as the caller's
 	// scheme would write it: upstream sees the host policy decided on.
@@ -199,6 +217,12 @@ func (g *Gateway) onRequest(r *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 	rctx := withPlan(ctx, c.plan)
 	if d := g.cfg.Limits.RequestTimeout.D(); d > 0 {
 		rctx, f.cancel = context.WithTimeout(rctx, d)
+	}
+	if f.lb.rule != nil && f.lb.rule.Timeout > 0 {
+		// The VirtualService timeout: the whole exchange, retries included.
+		var cancel context.CancelFunc
+		rctx, cancel = context.WithTimeout(rctx, f.lb.rule.Timeout)
+		f.lb.cancels = append(f.lb.cancels, cancel)
 	}
 	rctx = httptrace.WithClientTrace(rctx, &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
 		f.dialed.Store(remoteIP(info.Conn))
@@ -212,6 +236,9 @@ func (g *Gateway) onRequest(r *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 		tr = g.tr.system
 	}
 	pctx.RoundTripper = goproxy.RoundTripperFunc(func(req *http.Request, _ *goproxy.ProxyCtx) (*http.Response, error) {
+		if f.lb.rule != nil {
+			return g.roundTrip(tr, req, c, f)
+		}
 		return tr.RoundTrip(req)
 	})
 	return out, nil

@@ -21,6 +21,7 @@ import (
 	"github.com/elazarl/goproxy"
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/fold"
+	"github.com/sluicehq/sluice/internal/lb"
 	"github.com/sluicehq/sluice/internal/netguard"
 	"github.com/sluicehq/sluice/internal/vocab"
 	"github.com/sluicehq/sluice/registry"
@@ -59,6 +60,9 @@ type Gateway struct {
 	ident   *identifier
 	dialer  *dialer
 	tr      *transports
+	// lbs holds the state of DestinationRule traffic policies: endpoint
+	// choice, pools and ejections, per route.
+	lbs     *lb.Table
 	fwd     *goproxy.ProxyHttpServer
 	metrics *gwMetrics
 	tracer  trace.Tracer
@@ -100,6 +104,8 @@ func New(o Options) (*Gateway, error) {
 	g.tracer, g.prop = tp.Tracer("sluice/egress"), prop
 	g.dialer = &dialer{resolver: o.Resolver, guard: o.Guard, timeout: cfg.Limits.ConnectTimeout.D()}
 	g.tr = newTransports(g.dialer, cfg.Limits.IdleTimeout.D(), cfg.Limits.ConnectTimeout.D())
+	g.lbs = lb.NewTable(nil)
+	g.metrics.observeClusters(o.MeterProvider, g.lbs)
 	g.fwd = g.newForwarder()
 	g.refusals = fold.New(rejectWindow, maxRejectKeys, g.emitRefusals)
 	if n, ok := o.Registry.(changeNotifier); ok {
@@ -263,3 +269,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// Upstreams describes the clusters of DestinationRule traffic policies:
+// policy, endpoints, ejections, pool use (GET /v1/upstreams).
+func (g *Gateway) Upstreams() []lb.ClusterStatus { return g.lbs.Status() }

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/lb"
 	"github.com/sluicehq/sluice/internal/vocab"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -96,4 +97,29 @@ func (m *gwMetrics) bytes(ctx context.Context, sent, received int64) {
 	if received > 0 {
 		m.bytesUp.Add(ctx, received, m.recvAttr)
 	}
+}
+
+// observeClusters exports the state of DestinationRule traffic policies,
+// read when metrics are collected: ejections and overflows so far, and
+// endpoints ejected now, per cluster (bounded by the registry).
+func (m *gwMetrics) observeClusters(mp metric.MeterProvider, t *lb.Table) {
+	if mp == nil {
+		return
+	}
+	meter := mp.Meter("sluice/egress")
+	ejections, _ := meter.Int64ObservableCounter("sluice_upstream_ejections_total",
+		metric.WithDescription("Endpoints ejected by DestinationRule outlierDetection, per cluster."))
+	ejected, _ := meter.Int64ObservableGauge("sluice_upstream_ejected_endpoints",
+		metric.WithDescription("Endpoints out of service now by outlierDetection, per cluster."))
+	overflows, _ := meter.Int64ObservableCounter("sluice_upstream_overflows_total",
+		metric.WithDescription("Calls refused with upstream_overflow because a connectionPool was full, per cluster."))
+	_, _ = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		for _, s := range t.Status() {
+			set := metric.WithAttributeSet(attribute.NewSet(attribute.String("cluster", s.Name)))
+			o.ObserveInt64(ejections, s.Ejections, set)
+			o.ObserveInt64(ejected, int64(s.Ejected), set)
+			o.ObserveInt64(overflows, s.Overflows, set)
+		}
+		return nil
+	}, ejections, ejected, overflows)
 }

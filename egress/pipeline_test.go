@@ -147,6 +147,7 @@ func upstreamEcho(w http.ResponseWriter, r *http.Request) {
 //	badtls.test:80         HTTP  STATIC → the TLS upstream, TLS originated without the CA
 //	resolved.test:80       HTTP  DNS (the fake resolver)
 //	closed.test:80         HTTP  STATIC → a closed port
+//	pooled.test:80         HTTP  STATIC → the plain upstream, maxConnections 1, http1MaxPendingRequests 1
 func startPipeline(t testing.TB, mutate func(*config.Config), pol Policy, res Resolver) *pipeline {
 	t.Helper()
 	p := &pipeline{rec: newMemRecorder()}
@@ -178,6 +179,8 @@ func startPipeline(t testing.TB, mutate func(*config.Config), pol Policy, res Re
 		se("badtls", "badtls.test", 80, "HTTP", port(p.tlsUp), "STATIC") +
 		se("resolved", "resolved.test", 80, "HTTP", port(p.up), "DNS") +
 		se("closed", "closed.test", 80, "HTTP", closedPort, "STATIC") +
+		se("pooled", "pooled.test", 80, "HTTP", port(p.up), "STATIC") +
+		"apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: pooled, namespace: t}\nspec:\n  host: pooled.test\n  trafficPolicy: {connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}}\n---\n" +
 		fmt.Sprintf("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: orig, namespace: t}\nspec:\n  host: orig.test\n  trafficPolicy: {tls: {mode: SIMPLE, caCertificates: %s, sni: example.com}}\n---\n", p.caFile) +
 		"apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: badtls, namespace: t}\nspec:\n  host: badtls.test\n  trafficPolicy: {tls: {mode: SIMPLE}}\n"
 	if err := os.WriteFile(filepath.Join(dir, "r.yaml"), []byte(reg), 0o644); err != nil {
@@ -301,6 +304,29 @@ func TestPipelineEveryReason(t *testing.T) {
 	expect(502, resp, "badtls.test", vocab.UpstreamTLSError)
 	resp, _ = p.get(t, "GET", "http://plain.test/slow", nil)
 	expect(504, resp, "plain.test", vocab.UpstreamTimeout)
+
+	// upstream_overflow: one call in the pool, one pending, the third
+	// refused.
+	slow := make(chan struct{}, 2)
+	for range 2 {
+		go func() {
+			_, _ = p.get(t, "GET", "http://pooled.test/slow", nil)
+			slow <- struct{}{}
+		}()
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if st := p.g.Upstreams(); len(st) == 1 && st[0].InUse == 1 && st[0].Pending == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pool never filled: %+v", p.g.Upstreams())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	resp, _ = p.get(t, "GET", "http://pooled.test/", nil)
+	expect(503, resp, "pooled.test", vocab.UpstreamOverflow)
+	<-slow
+	<-slow
 
 	// dns_failure: the fake resolver knows nothing else.
 	p2 := startPipeline(t, nil, nil, nil)

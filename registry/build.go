@@ -19,6 +19,9 @@ type BuildOptions struct {
 	// (limits.registry_bytes); a larger set is refused whole with a
 	// *SizeError. 0 = no limit.
 	MaxBytes int64
+	// Gateways are the Istio Gateways ("namespace/name") sluice stands
+	// for (registry.gateways): VirtualServices naming one of them apply.
+	Gateways []string
 }
 
 // Build validates resources as one set and indexes them. It returns the
@@ -46,13 +49,15 @@ func Build(res []*Resource, opts BuildOptions) (*Snapshot, Diagnostics) {
 	// needs of a ServiceEntry's Resource, so that the Resources (a fifth
 	// of a large load's memory) can be collected while the index grows.
 	var hostsAt []fieldPos
-	var drs []*Resource
+	var drs, vss []*Resource
 	in := newInterner()
 	for _, r := range res {
 		if r.Entry != nil {
 			entries = append(entries, in.entry(r.Entry))
 			r.Metadata.Labels, r.Metadata.Annotations = r.Entry.Labels, r.Entry.Annotations
 			hostsAt = append(hostsAt, r.position("spec.hosts"))
+		} else if r.VirtualService != nil {
+			vss = append(vss, r)
 		} else if r.DestinationRule != nil {
 			drs = append(drs, r)
 			s.DestinationRules = append(s.DestinationRules, DRSummary{r.Metadata.Name, r.Metadata.Namespace, r.DestinationRule.Host, r.Source})
@@ -75,7 +80,9 @@ func Build(res []*Resource, opts BuildOptions) (*Snapshot, Diagnostics) {
 		if dr != nil {
 			r.DestinationRule = dr.Metadata.Namespace + "/" + dr.Metadata.Name
 			r.TLS = b.tlsFor(dr, p.Number, &ds)
+			r.Traffic, r.Cluster = b.trafficFor(dr, e, p.Number)
 		}
+		b.virtualService(r, vss, dr, &ds)
 		return r
 	}
 	for i, e := range entries {
@@ -86,6 +93,16 @@ func Build(res []*Resource, opts BuildOptions) (*Snapshot, Diagnostics) {
 		ix.indexAddresses(e, routeFor, warn)
 	}
 	ix.finish()
+	for _, vs := range vss {
+		switch {
+		case b.used[vs] || len(vs.VirtualService.Hosts) == 0:
+		case !appliesToGateway(vs.VirtualService, vs.Metadata.Namespace, opts.Gateways):
+			ds = append(ds, vs.diag(SevWarning, "spec.gateways", "not applied by sluice: %s has no effect on calls through the gateway",
+				"a VirtualService bound to gateways other than mesh and registry.gateways"))
+		default:
+			ds = append(ds, vs.diag(SevWarning, "spec.hosts", "no ServiceEntry declares hosts %s with an HTTP port; this VirtualService has no effect in sluice", strings.Join(vs.VirtualService.Hosts, ", ")))
+		}
+	}
 	for _, dr := range drs {
 		if !b.used[dr] {
 			ds = append(ds, dr.diag(SevWarning, "spec.host", "no ServiceEntry declares host %s; this DestinationRule has no effect in sluice", dr.DestinationRule.Host))
@@ -132,7 +149,7 @@ func newEntry(r *Resource) *Entry {
 	if len(se.Endpoints) > 0 {
 		e.Endpoints = make([]Endpoint, len(se.Endpoints))
 		for i, ep := range se.Endpoints {
-			x := Endpoint{Address: ep.Address, Ports: ep.Ports}
+			x := Endpoint{Address: ep.Address, Ports: ep.Ports, Labels: ep.Labels, Weight: ep.Weight}
 			if ip, err := netip.ParseAddr(ep.Address); err == nil {
 				x.IP = ip.Unmap()
 			}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/sluicehq/sluice/internal/canon"
+	"github.com/sluicehq/sluice/internal/lb"
 )
 
 // Entry is a validated ServiceEntry in the form the gateway uses.
@@ -50,9 +51,11 @@ func (p Port) DialPort() int {
 // Endpoint is a declared endpoint: an IP (STATIC, or DNS given an IP), a
 // name to resolve (DNS), or a unix socket.
 type Endpoint struct {
-	Address string         `json:"address"`
-	Ports   map[string]int `json:"ports,omitempty"`
-	IP      netip.Addr     `json:"-"` // valid when Address is an IP literal
+	Address string            `json:"address"`
+	Ports   map[string]int    `json:"ports,omitempty"`
+	Labels  map[string]string `json:"labels,omitempty"`
+	Weight  int               `json:"weight,omitempty"`
+	IP      netip.Addr        `json:"-"` // valid when Address is an IP literal
 }
 
 // Route is the answer of a lookup: what is declared for one (host, port).
@@ -67,6 +70,17 @@ type Route struct {
 	TLS *TLSOrigination `json:"tls,omitempty"`
 	// DestinationRule is "namespace/name" of the rule whose TLS applies.
 	DestinationRule string `json:"destinationRule,omitempty"`
+	// Traffic is the rule's load balancing, connection pool and outlier
+	// detection for this port (Istio's precedence applied); nil when it
+	// sets none, and then calls take the plain path.
+	Traffic *lb.Config `json:"trafficPolicy,omitempty"`
+	// Cluster names the state Traffic keeps across calls:
+	// "namespace/entry:port".
+	Cluster string `json:"cluster,omitempty"`
+	// VirtualService is "namespace/name" of the VirtualService whose
+	// http rules route this host and port, in order; HTTP its rules.
+	VirtualService string     `json:"virtualService,omitempty"`
+	HTTP           []HTTPRule `json:"http,omitempty"`
 }
 
 // TLSOrigination is the resolved DestinationRule TLS policy for a route,
@@ -105,6 +119,10 @@ type Target struct {
 	// Unix is a unix socket path.
 	Unix string
 	Port int
+	// Weight is the endpoint's weight for load balancing (0: 1).
+	Weight int
+	// Labels are the endpoint's labels (subsets select by them).
+	Labels map[string]string
 }
 
 // Declared reports whether the target's address was declared explicitly
@@ -131,11 +149,11 @@ func (r *Route) Targets(requestHost canon.Host) []Target {
 				}
 				switch {
 				case ep.IP.IsValid():
-					ts = append(ts, Target{IP: ep.IP, Port: port})
+					ts = append(ts, Target{IP: ep.IP, Port: port, Weight: ep.Weight, Labels: ep.Labels})
 				case len(ep.Address) > len(unixAddressPrefix) && ep.Address[:len(unixAddressPrefix)] == unixAddressPrefix:
-					ts = append(ts, Target{Unix: ep.Address[len(unixAddressPrefix):]})
+					ts = append(ts, Target{Unix: ep.Address[len(unixAddressPrefix):], Weight: ep.Weight, Labels: ep.Labels})
 				default:
-					ts = append(ts, Target{Host: ep.Address, Port: port})
+					ts = append(ts, Target{Host: ep.Address, Port: port, Weight: ep.Weight, Labels: ep.Labels})
 				}
 			}
 			return ts

@@ -152,8 +152,8 @@ func TestRealisticRegistryLoads(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(ds) != 0 {
-			t.Fatalf("compact=%v: unexpected findings:\n%v", compact, ds)
+		if len(ds.Errors()) != 0 {
+			t.Fatalf("compact=%v: unexpected errors:\n%v", compact, ds)
 		}
 		if len(s.Entries) != 200 || len(s.DestinationRules) != 40 || len(s.Files) != 3 {
 			t.Fatalf("compact=%v: entries=%d rules=%d files=%d", compact, len(s.Entries), len(s.DestinationRules), len(s.Files))

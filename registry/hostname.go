@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -113,3 +114,11 @@ func NormalizeHost(h string) string {
 
 // IsWildcard reports whether a declared host starts with "*".
 func IsWildcard(h string) bool { return strings.HasPrefix(h, "*") }
+
+// validateIPAddress is Istio's agent.ValidateIPAddress.
+func validateIPAddress(addr string) error {
+	if _, err := netip.ParseAddr(addr); err != nil {
+		return fmt.Errorf("%v is not a valid IP", addr)
+	}
+	return nil
+}

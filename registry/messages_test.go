@@ -77,6 +77,101 @@ func istioMessages() []string {
 		"cannot specify client certificates or CA certificate or CA CRL If credentialName is set",
 		"client certificate required for mutual tls",
 		"private key required for mutual tls",
+		// agent.ValidateDuration, ValidatePercent, agent.ValidateIPAddress
+		"duration must be greater than 1ms",
+		"only durations to ms precision are supported",
+		"percentage %v is not in range 0..100",
+		// validateOutlierDetection
+		"outlier detection consecutive errors is deprecated, use consecutiveGatewayErrors or consecutive5xxErrors instead",
+		"outlier detection consecutive local origin failures is specified, but split external local origin errors is set to false",
+		// validateConnectionPool
+		"connection pool must have at least one field",
+		"http1 max pending requests must be non-negative",
+		"http2 max requests must be non-negative",
+		"max requests per connection must be non-negative",
+		"max retries must be non-negative",
+		"use client protocol must not be true when H2UpgradePolicy is UPGRADE",
+		"max concurrent streams must be non-negative",
+		"http2 keepalive interval is required",
+		"http2 keepalive timeout is required",
+		"max connections must be non-negative",
+		// validateLoadBalancer, agent.ValidateLocalityLbSetting, agent.ValidateZoneAwareLbSetting
+		"name required for HttpCookie",
+		"cookie attribute name cannot be empty",
+		"duplicate cookie attribute name: %s",
+		"consistent hash MinimumRingSize is deprecated, use ConsistentHashLB's RingHash configuration instead",
+		"only one of MinimumRingSize or Maglev/Ringhash can be specified",
+		"tableSize must be set for maglev",
+		"tableSize must be less than 5000011 for maglev",
+		"tableSize must be a prime number for maglev",
+		"only one of localityLbSetting and zoneAwareLbSetting can be set",
+		"duration is required",
+		"minimumPercent value should be less than or equal to 100",
+		"aggression should be greater than 0",
+		"can not simultaneously specify 'distribute' and 'failover'",
+		"locality weight must be in range [1, 100]",
+		"total locality weight %v != 100",
+		"outlier detection policy must be provided for failover",
+		"locality lb failover settings must specify different regions",
+		"locality lb failover only specify region",
+		"locality lb failover region should not contain '*' wildcard",
+		"locality %s wildcard '*' number can not exceed 1 and must be in the end",
+		"locality %s must not contain empty region/zone/subzone info",
+		"zone aware lb failover settings must specify different regions",
+		"zone aware lb failover only specifies region; zone and subzone failover are handled automatically",
+		"zone aware lb failover region should not contain '*' wildcard",
+		// validateTunnelSettings
+		`tunnel protocol must be "CONNECT" or "POST"`,
+		"tunnel target host must be valid FQDN or IP address: %s; %s",
+		"tunnel target port is invalid: %s",
+		// labels.Instance.Validate, validateWorkloadSelector
+		"invalid tag key: %q",
+		"invalid tag value: %q",
+		"empty key is not supported in selector: %q",
+		"wildcard is not supported in selector: %q",
+		"workload selector specified without labels",
+		"service entry: %s, will be applied to all services in namespace",
+		// ValidateVirtualService, validateHTTPRoute, validateHTTPRouteMatchRequest,
+		// validateStringMatch, validateGatewayNames, agent.ValidateHTTPRetry,
+		// validateHTTPRouteDestinations, validateDestination, validateTLSRoute, validateTCPRoute
+		"delegate virtual service must have no gateways specified",
+		"delegate virtual service must have no tls route specified",
+		"delegate virtual service must have no tcp route specified",
+		"wildcard host * is not allowed for virtual services bound to the mesh gateway",
+		"duplicate hosts in virtual service: %s & %s",
+		"http, tcp or tls must be provided in virtual service",
+		"using legacy gatewayName format %q; prefer the <namespace>/<name> format: %q",
+		"config namespace and gateway name cannot be empty",
+		"invalid value for namespace: %q",
+		"invalid value for gateway name: %q",
+		"HTTP route cannot contain both route and redirect",
+		"HTTP route cannot contain both fault and redirect",
+		"HTTP route rule cannot contain both rewrite and redirect",
+		"HTTP route rule cannot contain both direct_response and redirect",
+		"HTTP route cannot contain both route and direct_response",
+		"HTTP route cannot contain both fault and direct_response",
+		"HTTP route rule cannot contain both rewrite and direct_response",
+		"HTTP route, redirect or direct_response is required",
+		"HTTP route cannot contain both mirror and mirrors",
+		"%q: prefix string match should not be empty",
+		"%q: regex string match should not be empty",
+		"%q: regex is too large, max length allowed is 1024",
+		"%q: %v; Istio uses RE2 style regex-based match (https://github.com/google/re2/wiki/Syntax)",
+		"sourceNamespace match %s is invalid",
+		"attempts cannot be negative",
+		"http retry policy configured when attempts are set to 0 (disabled)",
+		"%q is not a valid retryOn policy",
+		"destination is required",
+		"weight %d < 0",
+		"total destination weight = 0",
+		"invalid destination host %s",
+		"TLS route must have at least one match condition",
+		"TLS match must have at least one SNI host",
+		"TLS route is required",
+		"TCP route is required",
+		"JWT claim based routing (key: %s) is only supported for gateway, found no gateways: %v",
+		"header name cannot be empty",
+		"header name %s is not a valid header name",
 	}
 }
 
@@ -97,6 +192,18 @@ func sluiceMessages() []string {
 		"credential %q not found: mount the Secret at %s",
 		"open %s: no such file or directory",
 		"no ServiceEntry declares host %s; this DestinationRule has no effect in sluice",
+		// The CRD schema's enums, one-of groups, integer ranges and
+		// duration syntax.
+		"unsupported value %q (want %s)",
+		"only one of %s may be set",
+		"%d is out of range 0..4294967295",
+		"%d is out of range 100..599",
+		"invalid duration %q",
+		// A field set that Sluice does not apply.
+		"not applied by sluice: %s has no effect on calls through the gateway",
+		"subset %s is not defined by a DestinationRule for host %s",
+		"no ServiceEntry declares hosts %s with an HTTP port; this VirtualService has no effect in sluice",
+		"not applied by sluice: workloadSelector selects sidecars and gateways by label; sluice applies this rule to every call through the gateway",
 	}
 }
 
@@ -125,6 +232,12 @@ func TestPinnedMessagesAreIstios(t *testing.T) {
 		pinned = append(append(pinned, c.errs...), c.warns...)
 	}
 	for _, c := range destinationRuleCases() {
+		pinned = append(append(pinned, c.errs...), c.warns...)
+	}
+	for _, c := range istioTrafficPolicyCases() {
+		pinned = append(append(pinned, c.errs...), c.warns...)
+	}
+	for _, c := range istioVirtualServiceCases() {
 		pinned = append(append(pinned, c.errs...), c.warns...)
 	}
 	for _, p := range pinned {

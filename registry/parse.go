@@ -16,6 +16,7 @@ import (
 const (
 	KindServiceEntry    = "ServiceEntry"
 	KindDestinationRule = "DestinationRule"
+	KindVirtualService  = "VirtualService"
 )
 
 // apiVersions with the one shared schema.
@@ -376,7 +377,7 @@ func parseObject(file string, doc int, root, obj *yaml.Node, prefix string) (res
 		}
 		return res, diags, skipped
 	}
-	if head.Kind != KindServiceEntry && head.Kind != KindDestinationRule {
+	if head.Kind != KindServiceEntry && head.Kind != KindDestinationRule && head.Kind != KindVirtualService {
 		return nil, nil, 1
 	}
 	group := strings.SplitN(head.APIVersion, "/", 2)[0]
@@ -385,7 +386,7 @@ func parseObject(file string, doc int, root, obj *yaml.Node, prefix string) (res
 	}
 	// The names Sluice knows are kept as constants, not as copies from
 	// every document.
-	head.Kind = knownString(head.Kind, KindServiceEntry, KindDestinationRule)
+	head.Kind = knownString(head.Kind, KindServiceEntry, KindDestinationRule, KindVirtualService)
 	head.APIVersion = knownString(head.APIVersion, "networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3")
 	r := &Resource{APIVersion: head.APIVersion, Kind: head.Kind, Source: Source{file, doc}, parsing: &parseState{node: root, item: prefix}}
 	var envelope struct {
@@ -426,6 +427,11 @@ func parseObject(file string, doc int, root, obj *yaml.Node, prefix string) (res
 		for _, fe := range yamlx.Decode(spec, r.DestinationRule, prefix+"spec") {
 			diags = append(diags, r.fieldDiag(fe))
 		}
+	case KindVirtualService:
+		r.VirtualService = &VirtualServiceSpec{}
+		for _, fe := range yamlx.Decode(spec, r.VirtualService, prefix+"spec") {
+			diags = append(diags, r.fieldDiag(fe))
+		}
 	}
 	return []*Resource{r}, diags, 0
 }
@@ -459,14 +465,14 @@ func parseObjectFast(file string, doc int, d *yamlx.Doc, root, obj yamlx.NodeID,
 		})
 		return res, diags, skipped, ok
 	}
-	if head.Kind != KindServiceEntry && head.Kind != KindDestinationRule {
+	if head.Kind != KindServiceEntry && head.Kind != KindDestinationRule && head.Kind != KindVirtualService {
 		return nil, nil, 1, true
 	}
 	group := strings.SplitN(head.APIVersion, "/", 2)[0]
 	if group != "networking.istio.io" {
 		return nil, nil, 1, true // same kind name in another API group is not ours
 	}
-	head.Kind = knownString(head.Kind, KindServiceEntry, KindDestinationRule)
+	head.Kind = knownString(head.Kind, KindServiceEntry, KindDestinationRule, KindVirtualService)
 	head.APIVersion = knownString(head.APIVersion, "networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3")
 	r := &Resource{APIVersion: head.APIVersion, Kind: head.Kind, Source: Source{file, doc}, parsing: &parseState{doc: d, root: root, item: prefix}}
 	// The envelope, as parseObject decodes it: apiVersion and kind are
@@ -510,6 +516,11 @@ func parseObjectFast(file string, doc int, d *yamlx.Doc, root, obj yamlx.NodeID,
 	case KindDestinationRule:
 		r.DestinationRule = &DestinationRuleSpec{}
 		if spec != yamlx.NoNode && !d.Decode(spec, r.DestinationRule, yamlx.DecodeOptions{}) {
+			return nil, nil, 0, false
+		}
+	case KindVirtualService:
+		r.VirtualService = &VirtualServiceSpec{}
+		if spec != yamlx.NoNode && !d.Decode(spec, r.VirtualService, yamlx.DecodeOptions{}) {
 			return nil, nil, 0, false
 		}
 	}

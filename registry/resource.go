@@ -35,6 +35,8 @@ type Resource struct {
 	// ServiceEntry), without the traffic-policy settings Sluice does not
 	// act on once they are checked.
 	DestinationRule *DestinationRuleSpec
+	// VirtualService is a VirtualService's spec.
+	VirtualService *VirtualServiceSpec
 
 	parsing *parseState // while the document is parsed
 	checks  Diagnostics // the findings of validateServiceEntry/validateDestinationRule
@@ -98,7 +100,7 @@ func (r *Resource) fieldDiag(fe *yamlx.FieldError) Diagnostic {
 // seal runs the checks that need only this resource, makes a
 // ServiceEntry's Entry (sharing what repeats through in), notes where the
 // fields Build may report on are, and drops the YAML tree, the
-// ServiceEntry spec and what Sluice does not use.
+// ServiceEntry spec.
 func (r *Resource) seal(in *interner) {
 	switch {
 	case r.parsing.se != nil:
@@ -107,6 +109,8 @@ func (r *Resource) seal(in *interner) {
 		r.Metadata.Labels, r.Metadata.Annotations = r.Entry.Labels, r.Entry.Annotations // the shared maps
 	case r.DestinationRule != nil:
 		r.checks = validateDestinationRule(r)
+	case r.VirtualService != nil:
+		r.checks = validateVirtualService(r)
 	}
 	fields := r.lateFields()
 	r.pos = make([]fieldPos, len(fields))
@@ -114,9 +118,6 @@ func (r *Resource) seal(in *interner) {
 		r.pos[i] = r.position(f)
 	}
 	r.parsing, r.Metadata.Rest = nil, nil
-	if r.DestinationRule != nil {
-		r.DestinationRule.dropUnused()
-	}
 }
 
 // lateFields are the fields Build reports on after the YAML tree is gone:

@@ -57,34 +57,42 @@ type WorkloadSelector struct {
 
 // DestinationRuleSpec is networking.istio.io DestinationRule.spec.
 type DestinationRuleSpec struct {
-	Host             string            `yaml:"host"`
-	TrafficPolicy    *TrafficPolicy    `yaml:"trafficPolicy"`
-	Subsets          []Subset          `yaml:"subsets"`
-	ExportTo         []string          `yaml:"exportTo"`
-	WorkloadSelector *WorkloadSelector `yaml:"workloadSelector"`
+	Host             string              `yaml:"host"`
+	TrafficPolicy    *TrafficPolicy      `yaml:"trafficPolicy"`
+	Subsets          []Subset            `yaml:"subsets"`
+	ExportTo         []string            `yaml:"exportTo"`
+	WorkloadSelector *DRWorkloadSelector `yaml:"workloadSelector"`
 }
 
-// TrafficPolicy is a DestinationRule traffic policy. Only TLS and
-// PortLevelSettings[].TLS change what Sluice does.
+// DRWorkloadSelector is the DestinationRule form of a workload selector
+// (istio.type.v1beta1.WorkloadSelector): matchLabels only.
+type DRWorkloadSelector struct {
+	MatchLabels map[string]string `yaml:"matchLabels"`
+}
+
+// TrafficPolicy is a DestinationRule traffic policy. Every field of
+// Istio's schema is typed, so a misspelt key anywhere is an error; the
+// fields Sluice applies are listed in registry/README.md, the rest are
+// warned about by name (unappliedTrafficPolicy).
 type TrafficPolicy struct {
-	LoadBalancer      any                 `yaml:"loadBalancer"`
-	ConnectionPool    any                 `yaml:"connectionPool"`
-	OutlierDetection  any                 `yaml:"outlierDetection"`
-	TLS               *ClientTLSSettings  `yaml:"tls"`
-	PortLevelSettings []PortTrafficPolicy `yaml:"portLevelSettings"`
-	Tunnel            any                 `yaml:"tunnel"`
-	ProxyProtocol     any                 `yaml:"proxyProtocol"`
-	RetryBudget       any                 `yaml:"retryBudget"`
+	LoadBalancer      *LoadBalancerSettings   `yaml:"loadBalancer"`
+	ConnectionPool    *ConnectionPoolSettings `yaml:"connectionPool"`
+	OutlierDetection  *OutlierDetection       `yaml:"outlierDetection"`
+	TLS               *ClientTLSSettings      `yaml:"tls"`
+	PortLevelSettings []PortTrafficPolicy     `yaml:"portLevelSettings"`
+	Tunnel            *TunnelSettings         `yaml:"tunnel"`
+	ProxyProtocol     *ProxyProtocol          `yaml:"proxyProtocol"`
+	RetryBudget       *RetryBudget            `yaml:"retryBudget"`
 }
 
 // PortTrafficPolicy overrides the traffic policy for one port. It replaces
 // the destination-level policy entirely for that port.
 type PortTrafficPolicy struct {
-	Port             *PortSelector      `yaml:"port"`
-	LoadBalancer     any                `yaml:"loadBalancer"`
-	ConnectionPool   any                `yaml:"connectionPool"`
-	OutlierDetection any                `yaml:"outlierDetection"`
-	TLS              *ClientTLSSettings `yaml:"tls"`
+	Port             *PortSelector           `yaml:"port"`
+	LoadBalancer     *LoadBalancerSettings   `yaml:"loadBalancer"`
+	ConnectionPool   *ConnectionPoolSettings `yaml:"connectionPool"`
+	OutlierDetection *OutlierDetection       `yaml:"outlierDetection"`
+	TLS              *ClientTLSSettings      `yaml:"tls"`
 }
 
 // PortSelector names a port by number.
@@ -92,8 +100,8 @@ type PortSelector struct {
 	Number int `yaml:"number"`
 }
 
-// Subset is a named group of endpoints; Sluice validates subsets but does
-// not route by them (it has no VirtualServices).
+// Subset is a named group of endpoints, selected by their labels, with
+// an optional traffic policy of its own.
 type Subset struct {
 	Name          string            `yaml:"name"`
 	Labels        map[string]string `yaml:"labels"`
@@ -111,27 +119,4 @@ type ClientTLSSettings struct {
 	SubjectAltNames    []string `yaml:"subjectAltNames"`
 	SNI                string   `yaml:"sni"`
 	InsecureSkipVerify *bool    `yaml:"insecureSkipVerify"`
-}
-
-// dropUnused forgets the settings Sluice checks but does not act on (load
-// balancing, connection pools, outlier detection, tunnels, PROXY
-// protocol, retry budgets), which can be large, once the rule is checked.
-// What remains tells TLS origination; the "at least one field" checks
-// have already run.
-func (dr *DestinationRuleSpec) dropUnused() {
-	dr.TrafficPolicy.dropUnused()
-	for i := range dr.Subsets {
-		dr.Subsets[i].TrafficPolicy.dropUnused()
-	}
-}
-
-func (tp *TrafficPolicy) dropUnused() {
-	if tp == nil {
-		return
-	}
-	tp.LoadBalancer, tp.ConnectionPool, tp.OutlierDetection, tp.Tunnel, tp.ProxyProtocol, tp.RetryBudget = nil, nil, nil, nil, nil, nil
-	for i := range tp.PortLevelSettings {
-		pl := &tp.PortLevelSettings[i]
-		pl.LoadBalancer, pl.ConnectionPool, pl.OutlierDetection = nil, nil, nil
-	}
 }

@@ -48,6 +48,24 @@ func validateServiceEntry(r *Resource) Diagnostics {
 	warnf := func(field, format string, a ...any) { ds = append(ds, r.diag(SevWarning, field, format, a...)) }
 	res := normResolution(se.Resolution)
 
+	// ValidateAlphaWorkloadSelector: a bad selector is reported alone.
+	if ws := se.WorkloadSelector; ws != nil {
+		for _, k := range sortedKeys(ws.Labels) {
+			v := ws.Labels[k]
+			if k == "" {
+				errf("spec.workloadSelector.labels", "empty key is not supported in selector: %q", k+"="+v)
+			}
+			if strings.Contains(k, "*") || strings.Contains(v, "*") {
+				errf("spec.workloadSelector.labels", "wildcard is not supported in selector: %q", k+"="+v)
+			}
+		}
+		if len(ds) > 0 {
+			return ds
+		}
+		if len(ws.Labels) == 0 {
+			warnf("spec.workloadSelector", "service entry: %s, will be applied to all services in namespace", "workload selector specified without labels")
+		}
+	}
 	if se.WorkloadSelector != nil && se.Endpoints != nil {
 		errf("spec.workloadSelector", "only one of WorkloadSelector or Endpoints is allowed in Service Entry")
 	}

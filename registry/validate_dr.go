@@ -7,69 +7,84 @@ import (
 
 // validateDestinationRule applies the rules of Istio's
 // ValidateDestinationRule for host, traffic policies, TLS settings,
-// subsets and exportTo, in Istio's order and with Istio's messages.
+// subsets, exportTo and the workload selector, in Istio's order and with
+// Istio's messages; then it warns, by name, about every field set that
+// Sluice does not apply.
 func validateDestinationRule(r *Resource) Diagnostics {
 	dr := r.DestinationRule
-	var ds Diagnostics
+	c := &checker{r: r}
 	// Istio accepts host "*" (every host); so does Sluice, as the least
 	// specific rule.
 	if err := validateWildcardDomain(dr.Host); err != nil {
-		ds = append(ds, r.diag(SevError, "spec.host", "%v", err))
+		c.errf("spec.host", "%v", err)
 	}
-	ds = append(ds, validateTrafficPolicy(r, "spec.trafficPolicy", dr.TrafficPolicy)...)
+	c.trafficPolicy("spec.trafficPolicy", dr.TrafficPolicy)
 	names := map[string]bool{}
 	for i, s := range dr.Subsets {
 		f := fmt.Sprintf("spec.subsets[%d]", i)
 		if names[s.Name] {
-			ds = append(ds, r.diag(SevError, f+".name", "duplicate subset names: %s", s.Name))
+			c.errf(f+".name", "duplicate subset names: %s", s.Name)
 		}
 		names[s.Name] = true
 		if s.Name == "" {
-			ds = append(ds, r.diag(SevError, f+".name", "subset name cannot be empty"))
+			c.errf(f+".name", "subset name cannot be empty")
 		} else if !isDNS1123Label(s.Name) {
-			ds = append(ds, r.diag(SevError, f+".name", "subset name is invalid: %s", s.Name))
+			c.errf(f+".name", "subset name is invalid: %s", s.Name)
 		}
-		ds = append(ds, validateTrafficPolicy(r, f+".trafficPolicy", s.TrafficPolicy)...)
+		c.labels(f+".labels", s.Labels)
+		c.trafficPolicy(f+".trafficPolicy", s.TrafficPolicy)
 	}
-	ds = append(ds, validateExportTo(r, dr.ExportTo, false, dr.WorkloadSelector != nil)...)
-	return ds
+	c.ds = append(c.ds, validateExportTo(r, dr.ExportTo, false, dr.WorkloadSelector != nil)...)
+	c.workloadSelector("spec.workloadSelector", dr.WorkloadSelector)
+	c.unapplied(dr)
+	return c.ds
 }
 
-// validateTrafficPolicy is Istio's validateTrafficPolicy: an empty
-// policy, or one with both a tunnel and PROXY protocol, is reported alone.
-func validateTrafficPolicy(r *Resource, f string, tp *TrafficPolicy) Diagnostics {
+// trafficPolicy is Istio's validateTrafficPolicy: an empty policy, or one
+// with both a tunnel and PROXY protocol, is reported alone.
+func (c *checker) trafficPolicy(f string, tp *TrafficPolicy) {
 	if tp == nil {
-		return nil
+		return
 	}
 	if tp.LoadBalancer == nil && tp.ConnectionPool == nil && tp.OutlierDetection == nil && tp.TLS == nil &&
 		len(tp.PortLevelSettings) == 0 && tp.Tunnel == nil && tp.ProxyProtocol == nil && tp.RetryBudget == nil {
-		return Diagnostics{r.diag(SevError, f, "traffic policy must have at least one field")}
+		c.errf(f, "traffic policy must have at least one field")
+		return
 	}
 	if tp.Tunnel != nil && tp.ProxyProtocol != nil {
-		return Diagnostics{r.diag(SevError, f, "tunnel and proxyProtocol must not be set together")}
+		c.errf(f, "tunnel and proxyProtocol must not be set together")
+		return
 	}
-	ds := validateTLS(r, f+".tls", tp.TLS)
+	c.outlierDetection(f+".outlierDetection", tp.OutlierDetection)
+	c.connectionPool(f+".connectionPool", tp.ConnectionPool)
+	c.loadBalancer(f+".loadBalancer", tp.LoadBalancer, tp.OutlierDetection)
+	c.ds = append(c.ds, validateTLS(c.r, f+".tls", tp.TLS)...)
 	ports := map[int]bool{}
 	for i, pl := range tp.PortLevelSettings {
 		pf := fmt.Sprintf("%s.portLevelSettings[%d]", f, i)
 		if pl.Port == nil {
-			ds = append(ds, r.diag(SevError, pf+".port", "portTrafficPolicy must have valid port"))
+			c.errf(pf+".port", "portTrafficPolicy must have valid port")
 		} else {
 			if !validPort(pl.Port.Number) {
-				ds = append(ds, r.diag(SevError, pf+".port.number", "port number %d must be in the range 1..65535", pl.Port.Number))
+				c.errf(pf+".port.number", "port number %d must be in the range 1..65535", pl.Port.Number)
 			}
 			if ports[pl.Port.Number] {
-				ds = append(ds, r.diag(SevWarning, pf+".port.number", "port %d has more than one port-level policy; the first applies", pl.Port.Number))
+				c.warnf(pf+".port.number", "port %d has more than one port-level policy; the first applies", pl.Port.Number)
 			}
 			ports[pl.Port.Number] = true
 		}
 		if pl.OutlierDetection == nil && pl.ConnectionPool == nil && pl.LoadBalancer == nil && pl.TLS == nil {
-			ds = append(ds, r.diag(SevError, pf, "port traffic policy must have at least one field"))
+			c.errf(pf, "port traffic policy must have at least one field")
 			continue
 		}
-		ds = append(ds, validateTLS(r, pf+".tls", pl.TLS)...)
+		c.outlierDetection(pf+".outlierDetection", pl.OutlierDetection)
+		c.connectionPool(pf+".connectionPool", pl.ConnectionPool)
+		c.loadBalancer(pf+".loadBalancer", pl.LoadBalancer, pl.OutlierDetection)
+		c.ds = append(c.ds, validateTLS(c.r, pf+".tls", pl.TLS)...)
 	}
-	return ds
+	c.tunnel(f+".tunnel", tp.Tunnel)
+	c.proxyProtocol(f+".proxyProtocol", tp.ProxyProtocol)
+	c.retryBudget(f+".retryBudget", tp.RetryBudget)
 }
 
 // validateTLS is Istio's agent.ValidateTLS plus the checks Sluice needs to

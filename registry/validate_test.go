@@ -74,6 +74,10 @@ func serviceEntryCases() []seCase {
 		{name: "wildcard with DNS and endpoints", spec: "  hosts: ['*.google.com']\n  resolution: DNS\n  endpoints: [{address: lon.google.com}, {address: in.google.com}]\n" + port443},
 		{name: "NONE takes no endpoints", spec: "  hosts: [a.example.com]\n  resolution: NONE\n  endpoints: [{address: 1.1.1.1}]\n" + port443,
 			errs: []string{"spec.endpoints: no endpoints should be provided for resolution type none"}},
+		{name: "wildcard in a workload selector, reported alone", spec: "  hosts: [a.example.com]\n  workloadSelector: {labels: {val: '*'}}\n",
+			errs: []string{`spec.workloadSelector.labels: wildcard is not supported in selector: "val=*"`}},
+		{name: "workload selector without labels", spec: "  hosts: [a.example.com]\n  resolution: DNS\n  workloadSelector: {}\n" + port443,
+			warns: []string{"spec.workloadSelector: service entry: workload selector specified without labels, will be applied to all services in namespace"}},
 		{name: "NONE with a workload selector warns", spec: "  hosts: [a.example.com]\n  workloadSelector: {labels: {app: x}}\n" + port443,
 			warns: []string{"spec.workloadSelector: workloadSelector should not be set when resolution mode is NONE"}},
 		{name: "STATIC endpoint must be an IP", spec: "  hosts: [a.example.com]\n  resolution: STATIC\n  endpoints: [{address: db.example.com}]\n" + port443,
@@ -197,7 +201,10 @@ func destinationRuleCases() []drCase {
 		{name: "empty traffic policy", spec: "  host: api.example.com\n  trafficPolicy: {}\n",
 			errs: []string{"spec.trafficPolicy: traffic policy must have at least one field"}},
 		{name: "tunnel and PROXY protocol, reported alone", spec: "  host: api.example.com\n  trafficPolicy: {tunnel: {protocol: CONNECT}, proxyProtocol: {version: V1}, tls: {mode: STRICT}}\n",
-			errs: []string{"spec.trafficPolicy: tunnel and proxyProtocol must not be set together"}},
+			errs: []string{"spec.trafficPolicy: tunnel and proxyProtocol must not be set together"},
+			warns: []string{
+				"spec.trafficPolicy.tunnel: not applied by sluice: tunnel has no effect on calls through the gateway",
+				"spec.trafficPolicy.proxyProtocol: not applied by sluice: proxyProtocol has no effect on calls through the gateway"}},
 		{name: "port policy without port", spec: "  host: api.example.com\n  trafficPolicy: {portLevelSettings: [{tls: {mode: SIMPLE}}]}\n",
 			errs: []string{"spec.trafficPolicy.portLevelSettings[0].port: portTrafficPolicy must have valid port"}},
 		{name: "empty port policy", spec: "  host: api.example.com\n  trafficPolicy: {portLevelSettings: [{port: {number: 80}}]}\n",
@@ -222,12 +229,19 @@ func destinationRuleCases() []drCase {
 		{name: "exportTo none is for ServiceEntries", spec: "  host: api.example.com\n  exportTo: ['~']\n",
 			errs: []string{"spec.exportTo[0]: exportTo ~ (none) is not allowed for Istio configuration objects"}},
 		{name: "workload selector: own namespace only", spec: "  host: api.example.com\n  workloadSelector: {matchLabels: {app: x}}\n  exportTo: ['*']\n",
-			errs: []string{"spec.exportTo: destination rule with workload selector cannot have exportTo beyond current namespace"}},
+			errs:  []string{"spec.exportTo: destination rule with workload selector cannot have exportTo beyond current namespace"},
+			warns: []string{drSelectorWarning}},
 		{name: "workload selector: one namespace", spec: "  host: api.example.com\n  workloadSelector: {matchLabels: {app: x}}\n  exportTo: ['.', other]\n",
-			errs: []string{"spec.exportTo: destination rule with workload selector cannot have multiple entries in exportTo"}},
-		{name: "workload selector: dot alone", spec: "  host: api.example.com\n  workloadSelector: {matchLabels: {app: x}}\n  exportTo: ['.']\n"},
+			errs:  []string{"spec.exportTo: destination rule with workload selector cannot have multiple entries in exportTo"},
+			warns: []string{drSelectorWarning}},
+		{name: "workload selector: dot alone", spec: "  host: api.example.com\n  workloadSelector: {matchLabels: {app: x}}\n  exportTo: ['.']\n",
+			warns: []string{drSelectorWarning}},
 	}
 }
+
+// drSelectorWarning is the warning every DestinationRule with a
+// workloadSelector draws.
+const drSelectorWarning = "spec.workloadSelector: not applied by sluice: workloadSelector selects sidecars and gateways by label; sluice applies this rule to every call through the gateway"
 
 func TestValidateDestinationRule(t *testing.T) {
 	se := seDoc("  hosts: [api.example.com]\n  resolution: DNS\n  ports: [{number: 80, name: http, protocol: HTTP, targetPort: 443}]\n")
@@ -266,9 +280,9 @@ kind: ConfigMap
 metadata: {name: x}
 ---
 apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs}
-spec: {hosts: [a]}
+kind: Gateway
+metadata: {name: gw}
+spec: {selector: {app: x}}
 ---
 apiVersion: v1
 kind: List

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 
 	"github.com/sluicehq/sluice/egress"
@@ -19,6 +20,7 @@ import (
 // recorded. Exit status: 0 allowed, 2 denied, 1 error.
 func newCheckCmd() *cobra.Command {
 	var cfgPath, from, rawURL, method string
+	var headers []string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "check --from ID --url URL [--method M]",
@@ -31,7 +33,7 @@ func newCheckCmd() *cobra.Command {
 			}
 			log := slog.New(slog.DiscardHandler)
 			reg := registry.New(registry.Options{Paths: cfg.ResolveAll(cfg.Registry.Paths), Logger: log,
-				Build: registry.BuildOptions{MaxBytes: cfg.Limits.RegistryBytes}})
+				Build: registry.BuildOptions{MaxBytes: cfg.Limits.RegistryBytes, Gateways: cfg.Registry.Gateways}})
 			if err := reg.Load(cmd.Context()); err != nil {
 				return err
 			}
@@ -43,7 +45,15 @@ func newCheckCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := gw.Check(cmd.Context(), from, rawURL, method)
+			h := http.Header{}
+			for _, kv := range headers {
+				k, v, ok := strings.Cut(kv, ":")
+				if !ok {
+					return fmt.Errorf("--header %q: want Name: value", kv)
+				}
+				h.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+			}
+			res, err := gw.Check(cmd.Context(), from, rawURL, method, h)
 			if err != nil {
 				return err
 			}
@@ -65,6 +75,7 @@ func newCheckCmd() *cobra.Command {
 	cmd.Flags().StringVar(&rawURL, "url", "", "the destination, http://host[:port]/path (plain HTTP) or https://host[:port] (CONNECT)")
 	cmd.Flags().StringVar(&method, "method", "GET", "HTTP method (for http:// URLs)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.Flags().StringArrayVarP(&headers, "header", "H", nil, "a request header, \"Name: value\" (repeatable): for VirtualService header matches and consistent hashing")
 	_ = cmd.MarkFlagRequired("url")
 	return cmd
 }
@@ -127,6 +138,82 @@ func printCheck(w io.Writer, r *egress.CheckResult) {
 	}
 	for _, t := range r.Targets {
 		fmt.Fprintf(w, "dials:         %s\n", t)
+	}
+	printRouting(w, r.Routing)
+}
+
+// printRouting shows the VirtualService rule, subset, load balancing,
+// pool limits, outlier detection, timeout and retries of a call, and the
+// endpoint the balancer would choose now.
+func printRouting(w io.Writer, v *egress.RoutingView) {
+	if v == nil {
+		return
+	}
+	if v.Rule != nil {
+		match := "every request"
+		if len(v.Rule.Match) > 0 {
+			b, _ := json.Marshal(v.Rule.Match)
+			match = string(b)
+		}
+		fmt.Fprintf(w, "route:         %s (VirtualService %s), match %s\n", v.Rule.Name, v.VirtualService, match)
+		subset := v.Subset
+		if subset == "" {
+			subset = "(all endpoints)"
+		}
+		fmt.Fprintf(w, "subset:        %s\n", subset)
+		timeout := "none"
+		if v.Rule.Timeout > 0 {
+			timeout = v.Rule.Timeout.String()
+		}
+		rt := v.Rule.Retry
+		retries := "none"
+		if rt.Attempts > 0 {
+			var on []string
+			for _, x := range []struct {
+				set  bool
+				name string
+			}{{rt.On5xx, "5xx"}, {rt.OnGateway, "gateway-error"}, {rt.OnConnect, "connect-failure"}, {rt.OnReset, "reset"}} {
+				if x.set {
+					on = append(on, x.name)
+				}
+			}
+			for _, c := range rt.Codes {
+				on = append(on, fmt.Sprint(c))
+			}
+			retries = fmt.Sprintf("%d attempts on %s", rt.Attempts, strings.Join(on, ","))
+			if rt.PerTryTimeout > 0 {
+				retries += ", per try " + rt.PerTryTimeout.String()
+			}
+		}
+		fmt.Fprintf(w, "timeout:       %s; retries: %s\n", timeout, retries)
+	} else if v.Note != "" {
+		fmt.Fprintf(w, "route:         %s\n", v.Note)
+	}
+	if p := v.Policy; p != nil {
+		alg := p.LB.Algorithm
+		if alg == "" {
+			alg = "LEAST_REQUEST (default)"
+		}
+		switch {
+		case p.LB.HashHeader != "":
+			alg += " on header " + p.LB.HashHeader
+		case p.LB.HashQuery != "":
+			alg += " on query parameter " + p.LB.HashQuery
+		case p.LB.HashSourceIP:
+			alg += " on the source IP"
+		}
+		fmt.Fprintf(w, "balancing:     %s (cluster %s)\n", alg, v.Cluster)
+		if p.Pool.Limited() || p.Pool.ConnectTimeout > 0 {
+			fmt.Fprintf(w, "pool:          maxConnections %d, http1MaxPendingRequests %d, connectTimeout %s (0: no limit)\n",
+				p.Pool.MaxConnections, p.Pool.MaxPending, p.Pool.ConnectTimeout)
+		}
+		if o := p.Outlier; o.Enabled {
+			fmt.Fprintf(w, "outliers:      eject after %d 5xx / %d gateway errors, interval %s, base ejection %s, max %d%%, panic below %d%% healthy\n",
+				o.Consecutive5xx, o.ConsecutiveGateway, o.Interval, o.BaseEjectionTime, o.MaxEjectionPercent, o.MinHealthPercent)
+		}
+	}
+	if v.Endpoint != "" {
+		fmt.Fprintf(w, "endpoint now:  %s\n", v.Endpoint)
 	}
 }
 

@@ -68,6 +68,7 @@ type app struct {
 	dns      *dnsproxy.Server
 	admin    *admin.Server
 	guard    *netguard.Guard
+	gw       *egress.Gateway
 }
 
 func gatewayID() string {
@@ -102,7 +103,7 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	}
 
 	a.registry = registry.New(registry.Options{Paths: cfg.ResolveAll(cfg.Registry.Paths), Logger: log, MeterProvider: mp,
-		Build: registry.BuildOptions{MaxBytes: cfg.Limits.RegistryBytes}})
+		Build: registry.BuildOptions{MaxBytes: cfg.Limits.RegistryBytes, Gateways: cfg.Registry.Gateways}})
 	if err := a.loadRegistry(ctx); err != nil {
 		return err
 	}
@@ -219,6 +220,11 @@ func (a *app) startAdmin() error {
 	a.admin.HandleRead("/v1/audit", records)
 	a.admin.HandleRead("/v1/cost", records)
 	a.mountConsole()
+	// The clusters of DestinationRule traffic policies: endpoints,
+	// ejections, pool use (operations, not records: the admin token).
+	a.admin.HandleJSON("/v1/upstreams", func(*http.Request) (any, error) {
+		return map[string]any{"clusters": a.gw.Upstreams()}, nil
+	})
 	// The admin token only: reload, policy, pprof.
 	a.admin.Handle("POST /v1/reload", http.HandlerFunc(a.reloadHandler))
 	a.admin.AddCheck("registry", func(context.Context) error {
@@ -259,5 +265,6 @@ func (a *app) startDataPlane(ctx context.Context) (func(context.Context) error, 
 	if err := gw.Start(ctx); err != nil {
 		return nil, err
 	}
+	a.gw = gw
 	return gw.Shutdown, nil
 }

@@ -100,7 +100,7 @@ type Admin struct {
 // Registry configures where the Istio resources come from.
 type Registry struct {
 	// Paths are the files and directories (read recursively) of
-	// multi-document ServiceEntry and DestinationRule YAML. They are read
+	// multi-document ServiceEntry, DestinationRule and VirtualService YAML. They are read
 	// again when a file changes and on SIGHUP; an invalid set is refused
 	// whole and the last good one stays in force.
 	Paths []string `yaml:"paths"`
@@ -108,6 +108,11 @@ type Registry struct {
 	// report (they are allowed, and recorded as would-deny with
 	// enforced: false).
 	Mode string `yaml:"mode"`
+	// Gateways are the Istio Gateways ("namespace/name") this gateway
+	// stands for. A VirtualService applies when it names no gateways,
+	// names mesh, or names one of these; one bound only to other gateways
+	// is reported and has no effect.
+	Gateways []string `yaml:"gateways"`
 	// Kubernetes also reads ServiceEntries, DestinationRules,
 	// VirtualServices and Gateways from the cluster's API (and the Secrets
 	// that DestinationRules name in credentialName), merged with paths.

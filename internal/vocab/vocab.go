@@ -31,6 +31,7 @@ const (
 	UpstreamUnreachable Reason = "upstream_unreachable" // connect failed, or the upstream went away
 	UpstreamTLSError    Reason = "upstream_tls_error"   // the upstream's certificate or handshake failed
 	UpstreamTimeout     Reason = "upstream_timeout"     // connect or request timed out
+	UpstreamOverflow    Reason = "upstream_overflow"    // the destination's connection pool and pending queue are full
 )
 
 // Reasons lists every reason code, refusals first.
@@ -38,13 +39,14 @@ func Reasons() []Reason {
 	return []Reason{
 		UndeclaredDestination, UndeclaredPort, PolicyDenied, PolicyError, ForbiddenAddress, SNIMismatch, HostMismatch,
 		IdentityRequired, AuditUnavailable, BadRequest, DNSFailure, UpstreamUnreachable, UpstreamTLSError, UpstreamTimeout,
+		UpstreamOverflow,
 	}
 }
 
 // Status is the HTTP status a reason answers with.
 func (r Reason) Status() int {
 	switch r {
-	case AuditUnavailable:
+	case AuditUnavailable, UpstreamOverflow:
 		return http.StatusServiceUnavailable
 	case DNSFailure, UpstreamUnreachable, UpstreamTLSError:
 		return http.StatusBadGateway
@@ -60,7 +62,7 @@ func (r Reason) Status() int {
 // denial on record) rather than a failure of an allowed call.
 func (r Reason) Refusal() bool {
 	switch r {
-	case DNSFailure, UpstreamUnreachable, UpstreamTLSError, UpstreamTimeout:
+	case DNSFailure, UpstreamUnreachable, UpstreamTLSError, UpstreamTimeout, UpstreamOverflow:
 		return false
 	}
 	return r != ""

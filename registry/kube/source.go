@@ -172,7 +172,7 @@ func (s *Source) Synced() bool {
 	return s.status.Synced
 }
 
-// Documents returns the ServiceEntries and DestinationRules exported to
+// Documents returns the ServiceEntries, DestinationRules and VirtualServices exported to
 // the gateway's namespace, each with its last good version.
 func (s *Source) Documents() []registry.Document {
 	s.mu.Lock()
@@ -189,7 +189,7 @@ func (s *Source) Documents() []registry.Document {
 					continue
 				}
 				counts[k.Kind]++
-				if k.Kind != "ServiceEntry" && k.Kind != "DestinationRule" {
+				if k.Kind != "ServiceEntry" && k.Kind != "DestinationRule" && k.Kind != "VirtualService" {
 					continue // listed, not declared (see the README)
 				}
 				if !visible(obj.ExportTo, obj.Namespace, s.opts.GatewayNamespace) {
