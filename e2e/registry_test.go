@@ -120,7 +120,7 @@ spec:
 // `sluice validate` on the shipped examples succeeds with a summary.
 func TestValidateExamples(t *testing.T) {
 	out, code := RunSluice(t, repoRoot(t), "validate")
-	if code != 0 || !contains(out, "registry: 4 ServiceEntries", "TLS origination routes") {
+	if code != 0 || !contains(out, "registry: 5 ServiceEntries", "demo/hello", "TLS origination routes") {
 		t.Fatalf("validate of the examples: exit %d\n%s", code, out)
 	}
 }
