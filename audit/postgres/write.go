@@ -21,7 +21,8 @@ func known(r *audit.Record) bool { return r.Row().ID != 0 && r.Row().Gen == gen 
 // Write implements audit.Store: one transaction. Begin's rows are inserted
 // (and listed in open_calls); outcomes update their row, found by the rid
 // Begin's insert returned (checked against the id) or else by id; an
-// outcome whose row is not there is inserted as a whole record.
+// outcome whose row is not there is inserted as a whole record. The
+// records the batch completes join their gateways' logs.
 func (s *store) Write(ctx context.Context, b *audit.Batch) (err error) {
 	w, err := s.writer()
 	if err != nil {
@@ -37,17 +38,21 @@ func (s *store) Write(ctx context.Context, b *audit.Batch) (err error) {
 	defer func() {
 		if err != nil {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
+			s.logs.Abort()
 		}
 	}()
 	// Inserts with no TimeEnd are open calls: their outcome columns hold
 	// nothing yet, as in the SQLite view.
 	ins := make([]*audit.Record, len(b.Inserts))
+	var completed []*audit.Record
 	for i, r := range b.Inserts {
 		ins[i] = r
 		if r.TimeEnd.IsZero() {
 			c := *r
 			audit.ClearOutcome(&c)
 			ins[i] = &c
+		} else {
+			completed = append(completed, r)
 		}
 	}
 	var byRid, byID []*audit.Record
@@ -69,24 +74,23 @@ func (s *store) Write(ctx context.Context, b *audit.Batch) (err error) {
 	if len(ins) > 0 {
 		batch.Queue(s.lay.insertOpen, s.lay.insertArgs(ins)...)
 	}
-	batch.Queue(seqSQL, seqArgs(sqlplan.GatewaySeqs(b))...)
-	costs := sqlplan.CostGroups(b)
-	if len(costs) > 0 {
-		batch.Queue(costUpsertSQL, costArgs(costs)...)
+	gateways := sqlplan.GatewaySeqs(b)
+	batch.Queue(seqSQL, seqArgs(gateways)...)
+	for _, g := range gateways {
+		batch.Queue(sqlplan.LogSizeSQL(dialect{}), g.Gateway)
 	}
 
 	found := make(map[string]bool, len(b.Outcomes))
 	rids := make(map[string]int64, len(ins))
 	br := tx.SendBatch(ctx, batch)
-	readIDs := func(what string) error {
-		rows, err := br.Query()
+	readIDs := func(rows pgx.Rows, err error, what string) error {
 		if err != nil {
 			return fmt.Errorf("audit: postgres: %s: %w", what, err)
 		}
+		defer rows.Close()
 		for rows.Next() {
 			var id string
 			if err := rows.Scan(&id); err != nil {
-				rows.Close()
 				return fmt.Errorf("audit: postgres: %s: %w", what, err)
 			}
 			found[id] = true
@@ -97,13 +101,15 @@ func (s *store) Write(ctx context.Context, b *audit.Batch) (err error) {
 		return nil
 	}
 	if len(byRid) > 0 {
-		if err := readIDs("update outcomes"); err != nil {
+		rows, err := br.Query()
+		if err := readIDs(rows, err, "update outcomes"); err != nil {
 			_ = br.Close()
 			return err
 		}
 	}
 	if len(byID) > 0 {
-		if err := readIDs("update outcomes by id"); err != nil {
+		rows, err := br.Query()
+		if err := readIDs(rows, err, "update outcomes by id"); err != nil {
 			_ = br.Close()
 			return err
 		}
@@ -118,19 +124,32 @@ func (s *store) Write(ctx context.Context, b *audit.Batch) (err error) {
 		_ = br.Close()
 		return fmt.Errorf("audit: postgres: seq: %w", err)
 	}
-	if len(costs) > 0 {
-		if _, err := br.Exec(); err != nil {
+	sizes := make([]int64, len(gateways))
+	for i := range gateways {
+		if err := br.QueryRow().Scan(&sizes[i]); err != nil {
 			_ = br.Close()
-			return fmt.Errorf("audit: postgres: cost rollup: %w", err)
+			return fmt.Errorf("audit: postgres: log size: %w", err)
 		}
 	}
 	if err := br.Close(); err != nil {
 		return fmt.Errorf("audit: postgres: batch: %w", err)
 	}
+	for i, g := range gateways {
+		if s.logs.Size(g.Gateway) == sizes[i] {
+			continue
+		}
+		if err := s.logs.Prepare(g.Gateway, audit.LogState{Size: sizes[i], Read: func(leaves []int64) (map[int64][]byte, error) {
+			return leafRows(ctx, s.query(tx), g.Gateway, leaves)
+		}}); err != nil {
+			return fmt.Errorf("audit: postgres: %w", err)
+		}
+	}
 
-	// Outcomes whose row was not found (rare: Begin failed, or the row
-	// was pruned or its rid is stale): try by id those looked up by rid,
-	// then insert the rest whole so that nothing is lost.
+	// Outcomes whose open row was not found (rare: Begin failed, or the
+	// row was pruned or its rid is stale, or the record is already
+	// complete): try by id those looked up by rid, then insert the rest
+	// whole so that nothing is lost (a record already there is left as
+	// it is).
 	var missing, missingByRid []*audit.Record
 	for _, r := range b.Outcomes {
 		if !found[r.ID] {
@@ -142,22 +161,64 @@ func (s *store) Write(ctx context.Context, b *audit.Batch) (err error) {
 	}
 	if len(missing) > 0 {
 		if len(missingByRid) > 0 {
-			if _, err := tx.Exec(ctx, s.lay.updateByID, s.lay.updateArgs(missingByRid)...); err != nil {
-				return fmt.Errorf("audit: postgres: update outcomes by id: %w", err)
+			rows, err := tx.Query(ctx, s.lay.updateByID, s.lay.updateArgs(missingByRid)...)
+			if err := readIDs(rows, err, "update outcomes by id"); err != nil {
+				return err
 			}
 		}
-		rows, err := tx.Query(ctx, s.lay.insertMissing, s.lay.insertArgs(missing)...)
-		if err != nil {
-			return fmt.Errorf("audit: postgres: insert records of outcomes: %w", err)
+		var rest []*audit.Record
+		for _, r := range missing {
+			if !found[r.ID] {
+				rest = append(rest, r)
+			}
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("audit: postgres: insert records of outcomes: %w", err)
+		if len(rest) > 0 {
+			inserted := map[string]int64{}
+			rows, err := tx.Query(ctx, s.lay.insertMissing, s.lay.insertArgs(rest)...)
+			if err == nil {
+				err = scanRids(rows, inserted)
+			}
+			if err != nil {
+				return fmt.Errorf("audit: postgres: insert records of outcomes: %w", err)
+			}
+			for _, r := range rest {
+				if _, ok := inserted[r.ID]; ok {
+					found[r.ID] = true
+				} else {
+					s.opts.Logger.Warn("audit: an outcome for a record already complete is ignored; the first outcome stands", "id", r.ID)
+				}
+			}
+		}
+	}
+	for _, r := range b.Outcomes {
+		if found[r.ID] {
+			completed = append(completed, r)
+			delete(found, r.ID) // an outcome given twice completes once
+		}
+	}
+
+	// The completed records: their cost, and their leaves.
+	leaves, err := s.logs.Append(completed)
+	if err != nil {
+		return fmt.Errorf("audit: postgres: %w", err)
+	}
+	after := &pgx.Batch{}
+	costs := sqlplan.CostGroups(&audit.Batch{Inserts: completed})
+	if len(costs) > 0 {
+		after.Queue(costUpsertSQL, costArgs(costs)...)
+	}
+	if len(leaves) > 0 {
+		after.Queue(insertLeavesSQL, leavesArgs(leaves)...)
+	}
+	if after.Len() > 0 {
+		if err := tx.SendBatch(ctx, after).Close(); err != nil {
+			return fmt.Errorf("audit: postgres: cost rollup and log: %w", err)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("audit: postgres: commit: %w", err)
 	}
+	s.logs.Commit()
 	// Committed: Begin's records now know their row.
 	for _, r := range b.Inserts {
 		r.SetRow(audit.RowRef{ID: rids[r.ID], Gen: gen})
@@ -171,6 +232,11 @@ func readRids(br pgx.BatchResults, rids map[string]int64) error {
 	if err != nil {
 		return err
 	}
+	return scanRids(rows, rids)
+}
+
+// scanRids reads (rid, id) rows into rids.
+func scanRids(rows pgx.Rows, rids map[string]int64) error {
 	defer rows.Close()
 	for rows.Next() {
 		var rid int64

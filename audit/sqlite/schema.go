@@ -27,7 +27,11 @@ import (
 //     record schema (audit/columns.go, docs/contract.md §8) and rid.
 //     Query this one.
 //   - store_meta: the file's random id (store_id), which the high-water
-//     mark records to tell a replaced file from the same one.
+//     mark records to tell a replaced file from the same one, and the
+//     latest cut of retention (log_pruned_before).
+//   - log_leaves, log_checkpoints: each gateway's transparency log, its
+//     leaves appended in the transaction that completes their records
+//     (audit/sqlplan/log.go).
 //
 // Appending the outcome instead of updating the decision row halves the
 // cost of End and keeps decision pages packed.
@@ -128,6 +132,23 @@ CREATE TABLE IF NOT EXISTS store_meta (
 	k TEXT PRIMARY KEY,
 	v TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS log_leaves (
+	gateway    TEXT    NOT NULL,
+	leaf       INTEGER NOT NULL,
+	seq        INTEGER NOT NULL,
+	id         TEXT    NOT NULL,
+	time_start INTEGER NOT NULL,
+	version    INTEGER NOT NULL,
+	hashes     BLOB    NOT NULL,
+	PRIMARY KEY (gateway, leaf)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS log_checkpoints (
+	gateway TEXT    NOT NULL,
+	size    INTEGER NOT NULL,
+	time    TEXT    NOT NULL,
+	note    TEXT    NOT NULL,
+	PRIMARY KEY (gateway, size)
+) WITHOUT ROWID;
 `
 
 // indexDDL keeps typical queries (newest first, by host, source or
@@ -145,6 +166,9 @@ var indexDDL = []string{
 	// Replaced by decisions_denied_time; a store created before keeps
 	// paying for it on every insert unless it goes.
 	`DROP INDEX IF EXISTS decisions_decision_time`,
+	// The leaf of a record (proofs), and the records no leaf names
+	// (verification).
+	`CREATE INDEX IF NOT EXISTS log_leaves_id ON log_leaves(id)`,
 }
 
 // valuesSQL is "(?,…),(?,…)": n rows of width placeholders.
@@ -162,15 +186,18 @@ func (l layout) insertDecisionsSQL(n int) string {
 		valuesSQL(n, len(l.dec)+1)
 }
 
-// upsertOutcomesSQL appends n outcome rows; a second outcome for the same
-// call (End called twice) replaces the first rather than failing the batch.
-func (l layout) upsertOutcomesSQL(n int) string {
-	set := make([]string, len(l.out))
-	for i, c := range l.out {
-		set[i] = c.Name + " = excluded." + c.Name
-	}
+// insertOutcomesSQL appends n outcome rows. Write only writes the outcome
+// of an open call (a completed record is in its log: it never changes),
+// so a conflict cannot happen; were it to, the first outcome stands
+// rather than the batch failing.
+func (l layout) insertOutcomesSQL(n int) string {
 	return "INSERT OR ROLLBACK INTO outcomes (rid, " + strings.Join(sqlplan.Names(l.out), ", ") + ") VALUES " +
-		valuesSQL(n, len(l.out)+1) + " ON CONFLICT (rid) DO UPDATE SET " + strings.Join(set, ", ")
+		valuesSQL(n, len(l.out)+1) + " ON CONFLICT (rid) DO NOTHING"
+}
+
+// insertLeavesSQL appends n rows of log_leaves.
+func insertLeavesSQL(n int) string {
+	return "INSERT OR ROLLBACK INTO log_leaves (gateway, leaf, seq, id, time_start, version, hashes) VALUES " + valuesSQL(n, 7)
 }
 
 // upsertCostSQL adds n groups to cost_hourly.
@@ -184,8 +211,10 @@ func insertOpenSQL(n int) string {
 	return "INSERT OR ROLLBACK INTO open_calls (rid, gateway) VALUES " + valuesSQL(n, 2)
 }
 
+// deleteOpenSQL closes n calls and returns the rids of those that were
+// open.
 func deleteOpenSQL(n int) string {
-	return "DELETE FROM open_calls WHERE rid IN (" + strings.TrimSuffix(strings.Repeat("?,", n), ",") + ")"
+	return "DELETE FROM open_calls WHERE rid IN (" + strings.TrimSuffix(strings.Repeat("?,", n), ",") + ") RETURNING rid"
 }
 
 // appendRowArgs appends rid and the values of cols of r.

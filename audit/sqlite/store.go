@@ -39,11 +39,14 @@ type store struct {
 	openIns   chunkedStmt
 	openDel   chunkedStmt
 	costUps   chunkedStmt
+	leafIns   chunkedStmt
+	logSize   *sql.Stmt
 	seq       *sql.Stmt
 	ridByID   *sql.Stmt
 	maxRid    *sql.Stmt
 	cursor    *sql.Stmt
 	ckpt      *checkpointer
+	logs      audit.LogAppender
 	ident     os.FileInfo // the file the writer has open
 	id        string      // the file's store_meta id (storeID)
 	broken    bool        // reopen before the next write
@@ -57,6 +60,9 @@ type store struct {
 	outRids    []int64
 	opens      []openCall
 	closes     []int64
+	closing    []*audit.Record
+	completed  []*audit.Record
+	wasOpen    map[int64]bool
 
 	// r is the read-only pool; swapped when the store is reopened.
 	r atomic.Pointer[sql.DB]
@@ -171,6 +177,9 @@ func (s *store) open(ctx context.Context) error {
 		}
 		if conn != nil {
 			_ = conn.Close()
+			if s.conn == conn {
+				s.conn = nil
+			}
 		}
 		_ = w.Close()
 		if errors.Is(err, audit.ErrStoreDamaged) {
@@ -213,10 +222,12 @@ func (s *store) open(ctx context.Context) error {
 		return st
 	}
 	s.decisions = chunkedStmt{one: prep(s.lay.insertDecisionsSQL(1)), many: prep(s.lay.insertDecisionsSQL(insertChunk)), width: len(s.lay.dec) + 1}
-	s.outcomes = chunkedStmt{one: prep(s.lay.upsertOutcomesSQL(1)), many: prep(s.lay.upsertOutcomesSQL(insertChunk)), width: len(s.lay.out) + 1}
+	s.outcomes = chunkedStmt{one: prep(s.lay.insertOutcomesSQL(1)), many: prep(s.lay.insertOutcomesSQL(insertChunk)), width: len(s.lay.out) + 1}
 	s.openIns = chunkedStmt{one: prep(insertOpenSQL(1)), many: prep(insertOpenSQL(insertChunk)), width: 2}
 	s.openDel = chunkedStmt{one: prep(deleteOpenSQL(1)), many: prep(deleteOpenSQL(insertChunk)), width: 1}
 	s.costUps = chunkedStmt{one: prep(upsertCostSQL(1)), many: prep(upsertCostSQL(insertChunk)), width: 8}
+	s.leafIns = chunkedStmt{one: prep(insertLeavesSQL(1)), many: prep(insertLeavesSQL(insertChunk)), width: 7}
+	s.logSize = prep(sqlplan.LogSizeSQL(dialect{}))
 	s.ridByID = prep(`SELECT rid FROM decisions WHERE id = ?`)
 	s.maxRid = prep(`SELECT coalesce(max(rid), 0) FROM decisions`)
 	s.cursor = prep(`INSERT INTO spool_cursor (gateway, seg, off) VALUES (?, ?, ?)
@@ -224,6 +235,11 @@ func (s *store) open(ctx context.Context) error {
 	s.seq = prep(`INSERT INTO gateways (gateway, seq) VALUES (?, ?)
 		ON CONFLICT (gateway) DO UPDATE SET seq = max(seq, excluded.seq)`)
 	if err != nil {
+		return fail(err)
+	}
+	s.conn = conn
+	s.logs.Abort() // another file, maybe: every tree is read again
+	if err := s.backfill(ctx); err != nil {
 		return fail(err)
 	}
 	if created {
@@ -329,7 +345,7 @@ func (s *store) closeWriter() {
 	}
 	for _, st := range []*sql.Stmt{s.decisions.one, s.decisions.many, s.outcomes.one, s.outcomes.many,
 		s.openIns.one, s.openIns.many, s.openDel.one, s.openDel.many, s.costUps.one, s.costUps.many,
-		s.seq, s.ridByID, s.maxRid, s.cursor} {
+		s.leafIns.one, s.leafIns.many, s.logSize, s.seq, s.ridByID, s.maxRid, s.cursor} {
 		if st != nil {
 			_ = st.Close()
 		}
@@ -341,6 +357,7 @@ func (s *store) closeWriter() {
 		_ = s.w.Close()
 	}
 	s.decisions, s.outcomes, s.openIns, s.openDel, s.costUps = chunkedStmt{}, chunkedStmt{}, chunkedStmt{}, chunkedStmt{}, chunkedStmt{}
+	s.leafIns, s.logSize = chunkedStmt{}, nil
 	s.seq, s.ridByID, s.maxRid, s.conn, s.w = nil, nil, nil, nil, nil
 }
 

@@ -21,11 +21,12 @@ import (
 
 // newAuditCmd is `sluice audit query`: records straight from the store
 // file (read-only, no gateway needed) or from a running gateway's admin
-// API; and `sluice audit replay`, which writes the spools of stopped
-// gateways into the store.
+// API; `sluice audit replay`, which writes the spools of stopped
+// gateways into the store; and the transparency log's `sluice audit
+// keygen` and `sluice audit verify` (audit_log_cmd.go).
 func newAuditCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "audit", Short: "Query audit records, and write stopped gateways' spools into the store"}
-	cmd.AddCommand(newAuditQueryCmd(), newAuditReplayCmd())
+	cmd := &cobra.Command{Use: "audit", Short: "Query audit records, verify that none was tampered with, and write stopped gateways' spools into the store"}
+	cmd.AddCommand(newAuditQueryCmd(), newAuditReplayCmd(), newAuditKeygenCmd(), newAuditVerifyCmd())
 	return cmd
 }
 
@@ -86,9 +87,10 @@ func newAuditQueryCmd() *cobra.Command {
 		src                  storeSource
 		since, until, output string
 		f                    audit.Filter
+		withProof            bool
 	)
 	cmd := &cobra.Command{
-		Use:   "query [--store URL | --server URL] [--since D] [--until T] [--source S] [--host H] [--decision allow|deny] [--reason R] [--format table|json|csv] [--limit N]",
+		Use:   "query [--store URL | --server URL] [--since D] [--until T] [--source S] [--host H] [--decision allow|deny] [--reason R] [--format table|json|csv] [--limit N] [--proof]",
 		Short: "Query audit records from a store or a running gateway, newest first",
 		Example: `  sluice audit query --since 24h --host api.stripe.com
   sluice audit query --decision deny --reason policy_denied --format json
@@ -107,6 +109,12 @@ func newAuditQueryCmd() *cobra.Command {
 			if err := f.Validate(); err != nil {
 				return fmt.Errorf("--%w", err)
 			}
+			if withProof {
+				if cmd.Flags().Changed("format") && output != format.JSON {
+					return errors.New("--proof writes JSON lines: --format json, or no --format")
+				}
+				output = format.JSON
+			}
 			w, err := format.NewRecordWriter(cmd.OutOrStdout(), output)
 			if err != nil {
 				return fmt.Errorf("--format: %w", err)
@@ -115,6 +123,17 @@ func newAuditQueryCmd() *cobra.Command {
 			write := func(r *audit.Record) error {
 				n++
 				return w.Write(r)
+			}
+			if withProof {
+				ps, err := src.openProofs(cmd.Context())
+				if err != nil {
+					return err
+				}
+				defer ps.Close()
+				write = func(r *audit.Record) error {
+					n++
+					return writeWithProof(cmd.OutOrStdout(), r, ps.proof(cmd.Context(), r.ID))
+				}
 			}
 			if src.server != "" {
 				err = src.remoteQuery(cmd.Context(), f, write)
@@ -150,6 +169,7 @@ func newAuditQueryCmd() *cobra.Command {
 	fl.StringVar(&f.ID, "id", "", "one record, by id (the Sluice-Request-Id header sent upstream)")
 	fl.StringVar(&output, "format", format.Table, "table, json (JSON lines, every field) or csv (every field)")
 	fl.IntVar(&f.Limit, "limit", audit.DefaultLimit, "at most this many records, newest first; 0 for all")
+	fl.BoolVar(&withProof, "proof", false, `each record with its inclusion proof in its gateway's transparency log, against the latest signed checkpoint that covers it: JSON lines {"record": …, "proof": …}`)
 	return cmd
 }
 

@@ -216,6 +216,9 @@ func (a *app) startAdmin() error {
 	records := httpapi.New(a.auditor.Reader(), httpapi.Options{Damage: a.auditor.Damage})
 	a.admin.Handle("/v1/audit", records)
 	a.admin.Handle("/v1/cost", records)
+	logs := httpapi.NewLog(a.auditor.LogStore(), httpapi.LogOptions{Gateway: a.auditor.Gateway(), Sync: a.auditor.Sync})
+	a.admin.Handle("/v1/audit/checkpoint", logs)
+	a.admin.Handle("/v1/audit/proof", logs)
 	a.admin.AddCheck("registry", func(context.Context) error {
 		if a.registry.Snapshot().Generation == 0 {
 			return errors.New("not loaded")
