@@ -69,14 +69,24 @@ func AppendLeaf(dst []byte, r *Record) []byte {
 	countAt := len(dst) - 1
 	end, n := len(dst), 0
 	base := unsafe.Pointer(r)
+	offs := leafPlan.offs[:len(leafPlan.types)]
 	for i, typ := range leafPlan.types {
-		p := unsafe.Add(base, leafPlan.offs[i])
+		p := unsafe.Add(base, offs[i])
+		if typ == Text { // most columns: a branch taken first
+			s := *(*string)(p)
+			if len(s) < 0x80 { // a one-byte uvarint
+				dst = append(dst, byte(len(s)))
+			} else {
+				dst = binary.AppendUvarint(dst, uint64(len(s)))
+			}
+			dst = append(dst, s...)
+			if s != "" {
+				end, n = len(dst), i+1
+			}
+			continue
+		}
 		zero := false
 		switch typ {
-		case Text:
-			s := *(*string)(p)
-			zero = s == ""
-			dst = appendString(dst, s)
 		case Uint:
 			v := *(*uint64)(p)
 			zero = v == 0

@@ -38,9 +38,6 @@ type LogLeaf struct {
 	// Hashes are the leaf's hash and the roots of the subtrees it
 	// completed (tlog.Tree.Append).
 	Hashes []byte
-	// Record is the record the store holds under ID, nil when it has none
-	// (pruned, or deleted). Only LogReader.Leaves sets it.
-	Record *Record
 }
 
 // Hash is the leaf's hash, as stored.
@@ -82,20 +79,22 @@ type LogReader interface {
 	Gateways(ctx context.Context) ([]string, error)
 	// Size is the number of leaves of gateway's log (its highest index + 1).
 	Size(ctx context.Context, gateway string) (int64, error)
-	// Leaves calls fn with each leaf of gateway's log from index from on,
-	// in index order, with the record the store holds under its ID
-	// (Record), if any. The leaf is reused from call to call.
-	Leaves(ctx context.Context, gateway string, from int64, fn func(*LogLeaf) error) error
-	// LeafRows reads the rows of the leaves indexes of gateway's log (for
-	// tlog.RowHashReader), without their records; a missing leaf is
-	// absent from the map.
+	// Leaves returns up to limit leaves of gateway's log from index from
+	// on, in index order (a leaf that is gone is skipped: the indexes
+	// show the gap); none past the end.
+	Leaves(ctx context.Context, gateway string, from int64, limit int) ([]LogLeaf, error)
+	// LeafRows reads the hashes of the leaves indexes of gateway's log
+	// (for tlog.RowHashReader); a missing leaf is absent from the map.
 	LeafRows(ctx context.Context, gateway string, indexes []int64) (map[int64][]byte, error)
-	// LeafOf is the leaf that names the record id, without its record; ok
-	// is false when there is none.
+	// LeafOf is the leaf of the record id; ok is false when there is none
+	// (not complete, unknown, or pruned).
 	LeafOf(ctx context.Context, id string) (leaf LogLeaf, ok bool, err error)
-	// Unlogged calls fn with each completed record of gateway that no leaf
-	// names (none, unless the records were tampered with).
-	Unlogged(ctx context.Context, gateway string, fn func(*Record) error) error
+	// Records returns up to limit records of gateway, open ones included,
+	// whose rid (Row().ID) is above after, in rid order: what verification
+	// matches with the leaves, page by page.
+	Records(ctx context.Context, gateway string, after int64, limit int) ([]Record, error)
+	// Record is the record id, nil when the store has none.
+	Record(ctx context.Context, id string) (*Record, error)
 	// Checkpoints are the signed checkpoints kept of gateway's log, by size.
 	Checkpoints(ctx context.Context, gateway string) ([]StoredCheckpoint, error)
 	// PrunedBefore is the latest cut of retention (records that started
@@ -141,6 +140,7 @@ type LogAppender struct {
 	trees   map[string]*tlog.Tree
 	pending map[string]*tlog.Tree
 	leaves  []LogLeaf
+	recs    []*Record // recs[i] is the record of leaves[i]
 	buf     []byte
 	hashes  []byte
 	order   []*Record
@@ -176,7 +176,7 @@ func (a *LogAppender) Prepare(gateway string, st LogState) error {
 // logs, in (gateway, seq) order; every gateway must have been prepared.
 // The leaves (and their Hashes) are valid until the next Append.
 func (a *LogAppender) Append(recs []*Record) ([]LogLeaf, error) {
-	a.leaves = a.leaves[:0]
+	a.leaves, a.recs = a.leaves[:0], a.recs[:0]
 	a.hashes = a.hashes[:0]
 	clear(a.pending)
 	a.order = append(a.order[:0], recs...)
@@ -201,6 +201,7 @@ func (a *LogAppender) Append(recs []*Record) ([]LogLeaf, error) {
 		a.hashes = t.Append(a.hashes, h)
 		a.leaves = append(a.leaves, LogLeaf{Gateway: r.Gateway, Index: n, Seq: r.Seq, ID: r.ID,
 			TimeStart: r.TimeStart, Version: LeafVersion, Hashes: a.hashes[start:len(a.hashes):len(a.hashes)]})
+		a.recs = append(a.recs, r)
 	}
 	// a.hashes may have moved while growing: point the leaves at its
 	// final array.
@@ -212,6 +213,10 @@ func (a *LogAppender) Append(recs []*Record) ([]LogLeaf, error) {
 	}
 	return a.leaves, nil
 }
+
+// Records are the records of the leaves of the last Append, in the same
+// order.
+func (a *LogAppender) Records() []*Record { return a.recs }
 
 // Commit keeps the trees of the last Append: its leaves are stored.
 func (a *LogAppender) Commit() {

@@ -52,9 +52,6 @@ type ConsistencyProof struct {
 // ErrNotLogged means a record is in no log: unknown, or not complete yet.
 var ErrNotLogged = errors.New("not in the log")
 
-// errStop ends a Leaves scan early.
-var errStop = errors.New("stop")
-
 // ProveRecord is the inclusion proof of record id in lr's log of its
 // gateway, against a tree of size leaves: 0 for the latest checkpoint
 // that covers it (or, if none does yet, the log as it is).
@@ -67,14 +64,13 @@ func ProveRecord(ctx context.Context, lr LogReader, id string, size int64) (*Inc
 		return nil, fmt.Errorf("record %s: %w (unknown, or its call has not ended)", id, ErrNotLogged)
 	}
 	p := &InclusionProof{Gateway: l.Gateway, ID: l.ID, Seq: l.Seq, Leaf: l.Index, LeafHash: l.Hash()}
-	if err := lr.Leaves(ctx, l.Gateway, l.Index, func(got *LogLeaf) error {
-		if got.Index == l.Index && got.Record != nil {
-			p.LeafData = AppendLeaf(nil, got.Record)
-			p.Intact = tlog.LeafHash(p.LeafData) == p.LeafHash
-		}
-		return errStop
-	}); err != nil && !errors.Is(err, errStop) {
+	rec, err := lr.Record(ctx, id)
+	if err != nil {
 		return nil, err
+	}
+	if rec != nil {
+		p.LeafData = AppendLeaf(nil, rec)
+		p.Intact = tlog.LeafHash(p.LeafData) == p.LeafHash
 	}
 	head, err := lr.Size(ctx, l.Gateway)
 	if err != nil {

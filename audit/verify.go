@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -214,7 +215,14 @@ func textOf(msg []byte) string {
 	return ""
 }
 
-// verifyLog verifies gateway's log.
+// pageSize is how many leaves, or records, verification reads at a time.
+const pageSize = 4096
+
+// verifyLog verifies gateway's log: its leaves in index order (the tree,
+// against the checkpoints) and its records in the store's order, matched
+// by id as both are read, page by page; a leaf or a record waits for its
+// match only as long as the two orders differ (a call that took long is
+// logged after the calls that began after it).
 func verifyLog(ctx context.Context, lr LogReader, gateway string, opts VerifyOptions, external []signedCheckpoint) (LogVerification, error) {
 	v := LogVerification{Gateway: gateway}
 	find := func(kind string, leaf int64, seq uint64, id, format string, args ...any) {
@@ -288,8 +296,8 @@ func verifyLog(ctx context.Context, lr LogReader, gateway string, opts VerifyOpt
 			v.Latest = &cp
 		}
 	}
-	checkAt(0)
-	err = lr.Leaves(ctx, gateway, 0, func(l *LogLeaf) error {
+	// The tree of the stored leaf hashes, against the checkpoints.
+	tree := func(l *LogLeaf) {
 		if l.Index != next {
 			if broken < 0 {
 				broken = next
@@ -305,35 +313,12 @@ func verifyLog(ctx context.Context, lr LogReader, gateway string, opts VerifyOpt
 			if broken < 0 {
 				broken = l.Index
 			}
-			return nil
-		}
-		stored := l.Hash()
-		switch {
-		case l.Record != nil && l.Version != LeafVersion:
-			find(FindLeafVersion, l.Index, l.Seq, l.ID, "leaf version %d is not one this Sluice knows (%d): upgrade Sluice to verify it", l.Version, LeafVersion)
-		case l.Record != nil:
-			var h tlog.Hash
-			h, buf = LeafHash(l.Record, buf)
-			v.Checked++
-			switch {
-			case h == stored:
-			case l.Record.Seq != l.Seq:
-				find(FindReordered, l.Index, l.Record.Seq, l.ID, "record %s is now seq %d; it was logged as seq %d (leaf %d)",
-					l.ID, l.Record.Seq, l.Seq, l.Index)
-			default:
-				find(FindAltered, l.Index, l.Seq, l.ID, "record %s (seq %d) does not match what was logged (leaf %d): a field was changed",
-					l.ID, l.Seq, l.Index)
-			}
-		case !pruned.IsZero() && l.TimeStart.Before(pruned):
-			v.Pruned++
-		default:
-			find(FindDeleted, l.Index, l.Seq, l.ID, "record %s (seq %d, started %s) is gone: it was logged (leaf %d) and retention did not prune it",
-				l.ID, l.Seq, FormatTime(l.TimeStart), l.Index)
+			return
 		}
 		if broken >= 0 {
-			return nil
+			return
 		}
-		row = tr.Append(row[:0], stored)
+		row = tr.Append(row[:0], l.Hash())
 		if string(row) != string(l.Hashes) && !damaged {
 			// The first subtree whose stored root differs holds a leaf
 			// hash that was rewritten after this row was written (later
@@ -349,14 +334,95 @@ func verifyLog(ctx context.Context, lr LogReader, gateway string, opts VerifyOpt
 				"after they were logged (to hide a change to its record: the signed checkpoints show it)", l.Index, first, l.Index)
 		}
 		checkAt(tr.Size())
+	}
+	// Each record against its leaf.
+	check := func(l *pendingLeaf, r *Record) {
+		if l.version != LeafVersion {
+			find(FindLeafVersion, l.index, l.seq, l.id, "leaf version %d is not one this Sluice knows (%d): upgrade Sluice to verify it", l.version, LeafVersion)
+			return
+		}
+		var h tlog.Hash
+		h, buf = LeafHash(r, buf)
+		v.Checked++
+		switch {
+		case h == l.hash:
+		case r.Seq != l.seq:
+			find(FindReordered, l.index, r.Seq, l.id, "record %s is now seq %d; it was logged as seq %d (leaf %d)", l.id, r.Seq, l.seq, l.index)
+		default:
+			find(FindAltered, l.index, l.seq, l.id, "record %s (seq %d) does not match what was logged (leaf %d): a field was changed", l.id, l.seq, l.index)
+		}
+	}
+	leaves := map[string]*pendingLeaf{} // read, their record not yet
+	records := map[string]*Record{}     // read, their leaf not yet
+	var (
+		recAfter         int64
+		recDone          bool
+		pulled, leafSeen int
+	)
+	pull := func(until int) error {
+		for !recDone && pulled < until {
+			page, err := lr.Records(ctx, gateway, recAfter, pageSize)
+			if err != nil {
+				return err
+			}
+			if len(page) == 0 {
+				recDone = true
+				break
+			}
+			for i := range page {
+				r := &page[i]
+				recAfter = r.Row().ID
+				pulled++
+				if l, ok := leaves[r.ID]; ok {
+					delete(leaves, r.ID)
+					check(l, r)
+				} else {
+					records[r.ID] = r
+				}
+			}
+		}
 		return nil
-	})
-	if err != nil {
+	}
+	for from := int64(0); ; {
+		page, err := lr.Leaves(ctx, gateway, from, pageSize)
+		if err != nil {
+			return v, err
+		}
+		if len(page) == 0 {
+			break
+		}
+		for i := range page {
+			l := &page[i]
+			tree(l)
+			pl := &pendingLeaf{index: l.Index, seq: l.Seq, id: l.ID, start: l.TimeStart, version: l.Version, hash: l.Hash()}
+			if r, ok := records[l.ID]; ok {
+				delete(records, l.ID)
+				check(pl, r)
+			} else {
+				leaves[l.ID] = pl
+			}
+			leafSeen++
+		}
+		from = page[len(page)-1].Index + 1
+		if err := pull(leafSeen + pageSize); err != nil {
+			return v, err
+		}
+	}
+	if err := pull(math.MaxInt); err != nil {
 		return v, err
 	}
 	v.Size, v.Root = next, tr.Root()
 	if broken >= 0 {
 		v.Root = tlog.Hash{}
+	}
+	// Leaves whose record is gone: pruned, or deleted.
+	for _, l := range leaves {
+		if !pruned.IsZero() && l.start.Before(pruned) {
+			v.Pruned++
+			continue
+		}
+		find(FindDeleted, l.index, l.seq, l.id, "record %s (seq %d, started %s) is gone: it was logged (leaf %d) and retention did not prune it",
+			l.id, l.seq, FormatTime(l.start), l.index)
 	}
 	// Checkpoints beyond the log: it lost its end.
 	for ; ci < len(cps); ci++ {
@@ -366,19 +432,17 @@ func verifyLog(ctx context.Context, lr LogReader, gateway string, opts VerifyOpt
 			break
 		}
 	}
-	// Completed records no leaf names.
+	// Completed records no leaf names (open ones are not logged yet).
 	unlogged := 0
-	err = lr.Unlogged(ctx, gateway, func(r *Record) error {
-		unlogged++
-		if next == 0 {
-			return nil
+	for _, r := range records {
+		if r.TimeEnd.IsZero() {
+			continue
 		}
-		find(FindInserted, -1, r.Seq, r.ID, "record %s (seq %d, started %s) is in the store and in no leaf of the log: it was added",
-			r.ID, r.Seq, FormatTime(r.TimeStart))
-		return nil
-	})
-	if err != nil {
-		return v, err
+		unlogged++
+		if next > 0 {
+			find(FindInserted, -1, r.Seq, r.ID, "record %s (seq %d, started %s) is in the store and in no leaf of the log: it was added",
+				r.ID, r.Seq, FormatTime(r.TimeStart))
+		}
 	}
 	if next == 0 && unlogged > 0 {
 		find(FindNotLogged, -1, 0, "", "%d completed records and no log: they were written by a Sluice without transparency logs "+
@@ -395,7 +459,17 @@ func verifyLog(ctx context.Context, lr LogReader, gateway string, opts VerifyOpt
 		if kb < 0 {
 			kb = 1 << 62
 		}
-		return cmp.Compare(ka, kb)
+		return cmp.Or(cmp.Compare(ka, kb), cmp.Compare(a.Seq, b.Seq))
 	})
 	return v, nil
+}
+
+// pendingLeaf is a leaf read whose record is not yet.
+type pendingLeaf struct {
+	index   int64
+	seq     uint64
+	id      string
+	start   time.Time
+	version int
+	hash    tlog.Hash
 }

@@ -1,8 +1,10 @@
 package audit_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -202,14 +204,19 @@ func TestVerifyFindsTampering(t *testing.T) {
 			[]string{"reordered 21", "reordered 20"}},
 		{"a record inserted", []string{
 			`INSERT INTO decisions SELECT rid + 1000, 'forged-id', 99, ` + cols("decisions", 3) + ` FROM decisions WHERE seq = 5`,
-			`INSERT INTO outcomes SELECT rid + 1000, ` + cols("outcomes", 1) + ` FROM outcomes WHERE rid = (SELECT rid FROM decisions WHERE seq = 5)`}, false,
+			`INSERT INTO outcomes (rid, log_leaf, ` + cols("outcomes", 1) + `) SELECT rid + 1000, log_leaf, ` + cols("outcomes", 1) +
+				` FROM outcomes WHERE rid = (SELECT rid FROM decisions WHERE seq = 5)`}, false,
 			[]string{"inserted 99"}},
-		{"a record and its leaf deleted", []string{
-			fmt.Sprintf(`DELETE FROM decisions WHERE id = '%s'`, id(30)),
-			fmt.Sprintf(`DELETE FROM log_leaves WHERE id = '%s'`, id(30))}, false,
+		{"records and their leaves deleted", []string{
+			// The block of record 30's leaf, and the records it holds.
+			fmt.Sprintf(`CREATE TEMP TABLE b AS SELECT k, n FROM log_blocks WHERE k <= (SELECT o.log_leaf FROM outcomes o JOIN decisions d
+				ON d.rid = o.rid WHERE d.id = '%s') ORDER BY k DESC LIMIT 1`, id(30)),
+			`DELETE FROM decisions WHERE rid IN (SELECT rid FROM outcomes, b WHERE log_leaf >= b.k AND log_leaf < b.k + b.n)`,
+			`DELETE FROM log_blocks WHERE k IN (SELECT k FROM b)`}, false,
 			[]string{"leaf_missing 0"}},
 		{"the last records and their leaves deleted", []string{
-			`DELETE FROM decisions WHERE seq > 37`, `DELETE FROM log_leaves WHERE seq > 37`}, false,
+			`DELETE FROM decisions WHERE rid IN (SELECT rid FROM outcomes WHERE log_leaf >= (SELECT max(k) FROM log_blocks))`,
+			`DELETE FROM log_blocks WHERE k = (SELECT max(k) FROM log_blocks)`}, false,
 			[]string{"truncated 0"}},
 		{"a record and its leaf hash rewritten", []string{
 			fmt.Sprintf(`UPDATE decisions SET host = 'evil.example' WHERE id = '%s'`, id(25))}, false, nil}, // filled in below
@@ -258,7 +265,7 @@ func cols(table string, skip int) string {
 }
 
 // rewriteLeaf sets the stored leaf hash of record id to what the record
-// now hashes to.
+// now hashes to, in the block of the log that holds it.
 func rewriteLeaf(t *testing.T, path, id string) {
 	t.Helper()
 	ctx := context.Background()
@@ -267,12 +274,34 @@ func rewriteLeaf(t *testing.T, path, id string) {
 		t.Fatal(err)
 	}
 	recs, err := audit.QueryAll(ctx, s, audit.Filter{ID: id})
-	s.Close()
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("%v %v", recs, err)
 	}
+	lr, err := s.(audit.LogStore).LogSnapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, ok, err := lr.LeafOf(ctx, id)
+	lr.Close()
+	s.Close()
+	if err != nil || !ok {
+		t.Fatalf("leaf of %s: %v %v", id, ok, err)
+	}
+	old := leaf.Hash()
 	h, _ := audit.LeafHash(&recs[0], nil)
-	execSQL(t, path, fmt.Sprintf(`UPDATE log_leaves SET hashes = x'%x' || substr(hashes, 33) WHERE id = '%s'`, h[:], id))
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var k int64
+	var data []byte
+	if err := db.QueryRow(`SELECT k, data FROM log_blocks WHERE instr(data, ?) > 0`, old[:]).Scan(&k, &data); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE log_blocks SET data = ? WHERE k = ?`, bytes.Replace(data, old[:], h[:], 1), k); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Checkpoints signed by another key, or altered, are forged.
@@ -372,8 +401,8 @@ func TestVerifyAfterPrune(t *testing.T) {
 	if err := tlog.CheckInclusion(p.Proof, p.TreeSize, c.Root, p.Leaf, tlog.LeafHash(p.LeafData)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := audit.ProveRecord(ctx, lr, l.ids[3], 0); err != nil {
-		t.Fatalf("a pruned record's leaf still has its proof: %v", err)
+	if _, err := audit.ProveRecord(ctx, lr, l.ids[3], 0); !errors.Is(err, audit.ErrNotLogged) {
+		t.Fatalf("a proof of a pruned record: %v", err)
 	}
 	cp, err := audit.ProveLog(ctx, lr, "gw-1", 16, 0)
 	if err != nil {

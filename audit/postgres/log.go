@@ -19,24 +19,12 @@ import (
 // (Unix ms).
 const prunedKey = "log_pruned_before"
 
-// leafRows reads the hashes of leaves of gateway's log.
-func leafRows(ctx context.Context, q sqlplan.Querier, gateway string, leaves []int64) (map[int64][]byte, error) {
-	out := make(map[int64][]byte, len(leaves))
-	rows, err := q(ctx, "SELECT leaf, hashes FROM log_leaves WHERE gateway = $1 AND leaf = ANY($2)", gateway, leaves)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var leaf int64
-		var h []byte
-		if err := rows.Scan(&leaf, &h); err != nil {
-			return nil, err
-		}
-		out[leaf] = h
-	}
-	return out, rows.Err()
-}
+// leaves is how log_leaves keeps the leaves: a row each.
+var leaves = sqlplan.LeafTable{D: dialect{}}
+
+// unloggedSQL lists the gateways with records and no log.
+const unloggedSQL = "SELECT g.gateway FROM gateways g WHERE NOT EXISTS " +
+	"(SELECT 1 FROM log_leaves l WHERE l.gateway = g.gateway) ORDER BY g.gateway"
 
 // backfill logs the completed records of gateways that have none logged
 // (a database written before logs existed), in tx (createSchema's,
@@ -44,7 +32,7 @@ func leafRows(ctx context.Context, q sqlplan.Querier, gateway string, leaves []i
 func (s *store) backfill(ctx context.Context, tx pgx.Tx) error {
 	rd := sqlplan.NewReader(dialect{}, s.lay.cols, nil, label)
 	start := time.Now()
-	n, err := rd.Backfill(ctx, s.query(tx), &s.logs, func(leaves []audit.LogLeaf) error {
+	n, err := rd.Backfill(ctx, s.query(tx), unloggedSQL, &s.logs, func(leaves []audit.LogLeaf, _ []*audit.Record) error {
 		_, err := tx.Exec(ctx, insertLeavesSQL, leavesArgs(leaves)...)
 		return err
 	})
@@ -87,13 +75,10 @@ func (s *store) LogSnapshot(ctx context.Context) (audit.LogReader, error) {
 		}
 		return nil, fmt.Errorf("audit: postgres: %w", err)
 	}
-	q := s.query(tx)
 	return &sqlplan.LogSnapshot{
 		Reader: s.rd,
-		Q:      q,
-		Rows: func(ctx context.Context, gateway string, leaves []int64) (map[int64][]byte, error) {
-			return leafRows(ctx, q, gateway, leaves)
-		},
+		Q:      s.query(tx),
+		Leaf:   leaves,
 		Pruned: func(ctx context.Context) (time.Time, error) {
 			var ms int64
 			err := tx.QueryRow(ctx, `SELECT value FROM sluice_audit_meta WHERE key = $1`, prunedKey).Scan(&ms)

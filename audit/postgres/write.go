@@ -138,8 +138,8 @@ func (s *store) Write(ctx context.Context, b *audit.Batch) (err error) {
 		if s.logs.Size(g.Gateway) == sizes[i] {
 			continue
 		}
-		if err := s.logs.Prepare(g.Gateway, audit.LogState{Size: sizes[i], Read: func(leaves []int64) (map[int64][]byte, error) {
-			return leafRows(ctx, s.query(tx), g.Gateway, leaves)
+		if err := s.logs.Prepare(g.Gateway, audit.LogState{Size: sizes[i], Read: func(ls []int64) (map[int64][]byte, error) {
+			return leaves.Rows(ctx, s.query(tx), g.Gateway, ls)
 		}}); err != nil {
 			return fmt.Errorf("audit: postgres: %w", err)
 		}
@@ -198,7 +198,7 @@ func (s *store) Write(ctx context.Context, b *audit.Batch) (err error) {
 	}
 
 	// The completed records: their cost, and their leaves.
-	leaves, err := s.logs.Append(completed)
+	logged, err := s.logs.Append(completed)
 	if err != nil {
 		return fmt.Errorf("audit: postgres: %w", err)
 	}
@@ -207,8 +207,8 @@ func (s *store) Write(ctx context.Context, b *audit.Batch) (err error) {
 	if len(costs) > 0 {
 		after.Queue(costUpsertSQL, costArgs(costs)...)
 	}
-	if len(leaves) > 0 {
-		after.Queue(insertLeavesSQL, leavesArgs(leaves)...)
+	if len(logged) > 0 {
+		after.Queue(insertLeavesSQL, leavesArgs(logged)...)
 	}
 	if after.Len() > 0 {
 		if err := tx.SendBatch(ctx, after).Close(); err != nil {

@@ -39,8 +39,10 @@ type store struct {
 	openIns   chunkedStmt
 	openDel   chunkedStmt
 	costUps   chunkedStmt
-	leafIns   chunkedStmt
+	blockIns  chunkedStmt
 	logSize   *sql.Stmt
+	logIns    *sql.Stmt
+	logOf     map[string]int64 // each gateway's number in logs
 	seq       *sql.Stmt
 	ridByID   *sql.Stmt
 	maxRid    *sql.Stmt
@@ -52,6 +54,9 @@ type store struct {
 	broken    bool        // reopen before the next write
 	gen       uint64      // incremented at each (re)open
 	nextRid   int64       // rid of the next decision row, within write
+	// noLog leaves the transparency logs out of Write: only for the
+	// benchmark that measures what they cost (BenchmarkStoreWriteWhole).
+	noLog bool
 
 	// Scratch space reused by write.
 	args       []any
@@ -63,6 +68,8 @@ type store struct {
 	closing    []*audit.Record
 	completed  []*audit.Record
 	wasOpen    map[int64]bool
+	leafKey    map[*audit.Record]int64
+	block      []byte
 
 	// r is the read-only pool; swapped when the store is reopened.
 	r atomic.Pointer[sql.DB]
@@ -222,12 +229,13 @@ func (s *store) open(ctx context.Context) error {
 		return st
 	}
 	s.decisions = chunkedStmt{one: prep(s.lay.insertDecisionsSQL(1)), many: prep(s.lay.insertDecisionsSQL(insertChunk)), width: len(s.lay.dec) + 1}
-	s.outcomes = chunkedStmt{one: prep(s.lay.insertOutcomesSQL(1)), many: prep(s.lay.insertOutcomesSQL(insertChunk)), width: len(s.lay.out) + 1}
+	s.outcomes = chunkedStmt{one: prep(s.lay.insertOutcomesSQL(1)), many: prep(s.lay.insertOutcomesSQL(insertChunk)), width: len(s.lay.out) + 2}
 	s.openIns = chunkedStmt{one: prep(insertOpenSQL(1)), many: prep(insertOpenSQL(insertChunk)), width: 2}
 	s.openDel = chunkedStmt{one: prep(deleteOpenSQL(1)), many: prep(deleteOpenSQL(insertChunk)), width: 1}
 	s.costUps = chunkedStmt{one: prep(upsertCostSQL(1)), many: prep(upsertCostSQL(insertChunk)), width: 8}
-	s.leafIns = chunkedStmt{one: prep(insertLeavesSQL(1)), many: prep(insertLeavesSQL(insertChunk)), width: 7}
-	s.logSize = prep(sqlplan.LogSizeSQL(dialect{}))
+	s.blockIns = chunkedStmt{one: prep(insertBlocksSQL(1)), many: prep(insertBlocksSQL(insertChunk)), width: 3}
+	s.logSize = prep(logSizeSQL)
+	s.logIns = prep(`INSERT INTO logs (gateway) VALUES (?) ON CONFLICT (gateway) DO UPDATE SET gateway = excluded.gateway RETURNING log`)
 	s.ridByID = prep(`SELECT rid FROM decisions WHERE id = ?`)
 	s.maxRid = prep(`SELECT coalesce(max(rid), 0) FROM decisions`)
 	s.cursor = prep(`INSERT INTO spool_cursor (gateway, seg, off) VALUES (?, ?, ?)
@@ -239,6 +247,7 @@ func (s *store) open(ctx context.Context) error {
 	}
 	s.conn = conn
 	s.logs.Abort() // another file, maybe: every tree is read again
+	s.logOf = map[string]int64{}
 	if err := s.backfill(ctx); err != nil {
 		return fail(err)
 	}
@@ -345,7 +354,7 @@ func (s *store) closeWriter() {
 	}
 	for _, st := range []*sql.Stmt{s.decisions.one, s.decisions.many, s.outcomes.one, s.outcomes.many,
 		s.openIns.one, s.openIns.many, s.openDel.one, s.openDel.many, s.costUps.one, s.costUps.many,
-		s.leafIns.one, s.leafIns.many, s.logSize, s.seq, s.ridByID, s.maxRid, s.cursor} {
+		s.blockIns.one, s.blockIns.many, s.logSize, s.logIns, s.seq, s.ridByID, s.maxRid, s.cursor} {
 		if st != nil {
 			_ = st.Close()
 		}
@@ -357,7 +366,7 @@ func (s *store) closeWriter() {
 		_ = s.w.Close()
 	}
 	s.decisions, s.outcomes, s.openIns, s.openDel, s.costUps = chunkedStmt{}, chunkedStmt{}, chunkedStmt{}, chunkedStmt{}, chunkedStmt{}
-	s.leafIns, s.logSize = chunkedStmt{}, nil
+	s.blockIns, s.logSize, s.logIns = chunkedStmt{}, nil, nil
 	s.seq, s.ridByID, s.maxRid, s.conn, s.w = nil, nil, nil, nil, nil
 }
 

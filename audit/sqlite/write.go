@@ -46,6 +46,9 @@ func (s *store) write(ctx context.Context, b *audit.Batch) (err error) {
 	s.nextRid++
 	gateways := sqlplan.GatewaySeqs(b)
 	for _, gs := range gateways {
+		if s.noLog {
+			break
+		}
 		if err := s.prepareLog(ctx, gs.Gateway); err != nil {
 			return fmt.Errorf("log of %s: %w", gs.Gateway, err)
 		}
@@ -122,9 +125,33 @@ func (s *store) write(ctx context.Context, b *audit.Batch) (err error) {
 			s.completed = append(s.completed, r)
 		}
 	}
+	// The completed records join their gateways' logs; each outcome row
+	// says where its record's leaf is.
+	var leaves []audit.LogLeaf
+	if s.leafKey == nil {
+		s.leafKey = map[*audit.Record]int64{}
+	}
+	clear(s.leafKey)
+	if !s.noLog {
+		if leaves, err = s.logs.Append(s.completed); err != nil {
+			return err
+		}
+		for i, r := range s.logs.Records() {
+			log, err := s.logNumber(ctx, r.Gateway)
+			if err != nil {
+				return err
+			}
+			lo, _ := keyRange(log)
+			s.leafKey[r] = lo + leaves[i].Index
+		}
+	}
 	args = args[:0]
 	for i, r := range s.outs {
-		args = appendRowArgs(args, s.outRids[i], s.lay.out, r)
+		var leaf any
+		if k, ok := s.leafKey[r]; ok {
+			leaf = k
+		}
+		args = appendRowArgs(args, s.outRids[i], s.lay.out, r, leaf)
 	}
 	if err := s.outcomes.exec(ctx, len(s.outs), args); err != nil {
 		return fmt.Errorf("insert outcomes: %w", err)
@@ -138,11 +165,6 @@ func (s *store) write(ctx context.Context, b *audit.Batch) (err error) {
 		return fmt.Errorf("cost rollup: %w", err)
 	}
 	s.args = args[:0]
-	// The completed records join their gateways' logs.
-	leaves, err := s.logs.Append(s.completed)
-	if err != nil {
-		return err
-	}
 	if err := s.insertLeaves(ctx, leaves); err != nil {
 		return fmt.Errorf("insert log leaves: %w", err)
 	}
@@ -162,6 +184,7 @@ func (s *store) write(ctx context.Context, b *audit.Batch) (err error) {
 	s.logs.Commit()
 	clear(s.completed)
 	clear(s.closing)
+	clear(s.leafKey)
 	// Committed: Begin's records now know their row.
 	for i, r := range b.Inserts {
 		r.SetRow(audit.RowRef{ID: s.decRids[i], Gen: s.gen})

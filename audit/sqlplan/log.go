@@ -9,38 +9,34 @@ import (
 	"github.com/sluicehq/sluice/audit"
 )
 
-// The transparency logs (audit/log.go) as both SQL stores keep them:
+// The transparency logs (audit/log.go) as the SQL stores keep them:
 //
-//   - log_leaves: one row per leaf, (gateway, leaf) its key, with the
-//     record's seq, id and time_start (Unix ms) when it was logged, the
-//     leaf encoding's version and the hashes its append computed
-//     (tlog.Tree.Append); indexed by id too (proofs of a record, and
-//     the records no leaf names). Retention keeps the rows of the records
-//     it deletes.
+//   - the leaves, with the record's seq, id and time_start (Unix ms) when
+//     it was logged, the leaf encoding's version and the hashes its
+//     append computed (tlog.Tree.Append): PostgreSQL has a row per leaf in
+//     log_leaves, (gateway, leaf) its key, indexed by id (LeafTable);
+//     SQLite packs the leaves of a write into blocks (audit/sqlite).
+//     Retention keeps the leaves of the records it deletes.
 //   - log_checkpoints: the signed checkpoints, one per (gateway, size).
 //
 // The rest is each store's own: its types, the insert of leaves and
 // where retention keeps its cut (PrunedBefore).
 
-// SelectAs is Select for a join in which the records view is alias: every
-// column qualified, and rid as 0 when the join found no record.
-func SelectAs(d Dialect, cols []audit.Column, have map[string]bool, alias string) string {
-	sel := make([]string, 0, len(cols)+1)
-	for _, c := range cols {
-		if have == nil || have[c.Name] {
-			sel = append(sel, alias+"."+c.Name)
-			continue
-		}
-		zero, ok := d.Zero(c.Type)
-		if !ok {
-			zero = "NULL"
-		}
-		sel = append(sel, fmt.Sprintf("CAST(%s AS %s) AS %s", zero, d.Type(c.Type), c.Name))
-	}
-	return strings.Join(append(sel, "coalesce("+alias+".rid, 0) AS rid"), ", ")
+// LeafStore is how a store keeps the leaves of its logs: a row per leaf
+// (LeafTable, PostgreSQL) or blocks of leaves (SQLite). Its queries run
+// on q, the snapshot's transaction.
+type LeafStore interface {
+	Size(ctx context.Context, q Querier, gateway string) (int64, error)
+	Leaves(ctx context.Context, q Querier, gateway string, from int64, limit int) ([]audit.LogLeaf, error)
+	Rows(ctx context.Context, q Querier, gateway string, leaves []int64) (map[int64][]byte, error)
+	LeafOf(ctx context.Context, q Querier, id string) (audit.LogLeaf, bool, error)
 }
 
-// leafColumns are the columns of log_leaves LogLeaf reads, in order.
+// LeafTable is log_leaves with a row per leaf, (gateway, leaf) its key
+// and indexed by id, in dialect D.
+type LeafTable struct{ D Dialect }
+
+// leafColumns are the columns of log_leaves a LogLeaf reads, in order.
 const leafColumns = "leaf, seq, id, time_start, version, hashes"
 
 // LogSizeSQL is the size of one gateway's log ($1).
@@ -48,41 +44,96 @@ func LogSizeSQL(d Dialect) string {
 	return "SELECT coalesce(max(leaf) + 1, 0) FROM log_leaves WHERE gateway = " + d.Placeholder(1)
 }
 
-// LeavesSQL selects the leaves of one gateway ($1) from index $2 on, in
-// order, each with the record named by its id (recSel: SelectAs of alias
-// r), or NULLs.
-func LeavesSQL(d Dialect, recSel string) string {
-	return "SELECT l.leaf, l.seq, l.id, l.time_start, l.version, l.hashes, " + recSel +
-		" FROM log_leaves l LEFT JOIN records r ON r.id = l.id WHERE l.gateway = " + d.Placeholder(1) +
-		" AND l.leaf >= " + d.Placeholder(2) + " ORDER BY l.leaf"
-}
-
-// LeafRowsSQL selects (leaf, hashes) of n leaves of one gateway ($1).
-func LeafRowsSQL(d Dialect, n int) string {
-	ps := make([]string, n)
-	for i := range ps {
-		ps[i] = d.Placeholder(i + 2)
+// Size implements LeafStore.
+func (t LeafTable) Size(ctx context.Context, q Querier, gateway string) (int64, error) {
+	rows, err := q(ctx, LogSizeSQL(t.D), gateway)
+	if err != nil {
+		return 0, err
 	}
-	return "SELECT leaf, hashes FROM log_leaves WHERE gateway = " + d.Placeholder(1) + " AND leaf IN (" + strings.Join(ps, ", ") + ")"
+	defer rows.Close()
+	var n int64
+	if rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			return 0, err
+		}
+	}
+	return n, rows.Err()
 }
 
-// LeafOfSQL selects the leaf that names record id $1.
-func LeafOfSQL(d Dialect) string {
-	return "SELECT gateway, " + leafColumns + " FROM log_leaves WHERE id = " + d.Placeholder(1) + " ORDER BY gateway, leaf LIMIT 1"
+// Leaves implements LeafStore.
+func (t LeafTable) Leaves(ctx context.Context, q Querier, gateway string, from int64, limit int) ([]audit.LogLeaf, error) {
+	rows, err := q(ctx, "SELECT gateway, "+leafColumns+" FROM log_leaves WHERE gateway = "+t.D.Placeholder(1)+
+		" AND leaf >= "+t.D.Placeholder(2)+" ORDER BY leaf LIMIT "+t.D.Placeholder(3), gateway, from, int64(limit))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []audit.LogLeaf
+	for rows.Next() {
+		l, err := ScanLeafRow(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
 }
 
-// UnloggedSQL selects (with sel, of alias r) the completed records of one
-// gateway ($1) that no leaf names, in seq order.
-func UnloggedSQL(d Dialect, sel string) string {
-	return "SELECT " + sel + " FROM records r WHERE r.gateway = " + d.Placeholder(1) +
-		" AND r.time_end IS NOT NULL AND NOT EXISTS (SELECT 1 FROM log_leaves l WHERE l.id = r.id) ORDER BY r.seq, r.rid"
+// Rows implements LeafStore.
+func (t LeafTable) Rows(ctx context.Context, q Querier, gateway string, leaves []int64) (map[int64][]byte, error) {
+	out := make(map[int64][]byte, len(leaves))
+	for len(leaves) > 0 {
+		n := min(len(leaves), 500)
+		ps := make([]string, n)
+		args := []any{gateway}
+		for i, l := range leaves[:n] {
+			ps[i] = t.D.Placeholder(i + 2)
+			args = append(args, l)
+		}
+		rows, err := q(ctx, "SELECT leaf, hashes FROM log_leaves WHERE gateway = "+t.D.Placeholder(1)+" AND leaf IN ("+strings.Join(ps, ", ")+")", args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var leaf int64
+			var h []byte
+			if err := rows.Scan(&leaf, &h); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[leaf] = h
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		leaves = leaves[n:]
+	}
+	return out, nil
 }
 
-// UnloggedGatewaysSQL lists the gateways with records and no log yet:
-// those a store written before logs existed has (their completed records
-// are logged when a writer opens it, Backfill).
-const UnloggedGatewaysSQL = "SELECT g.gateway FROM gateways g WHERE NOT EXISTS " +
-	"(SELECT 1 FROM log_leaves l WHERE l.gateway = g.gateway) ORDER BY g.gateway"
+// LeafOf implements LeafStore.
+func (t LeafTable) LeafOf(ctx context.Context, q Querier, id string) (audit.LogLeaf, bool, error) {
+	rows, err := q(ctx, "SELECT gateway, "+leafColumns+" FROM log_leaves WHERE id = "+t.D.Placeholder(1)+" ORDER BY gateway, leaf LIMIT 1", id)
+	if err != nil {
+		return audit.LogLeaf{}, false, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return audit.LogLeaf{}, false, rows.Err()
+	}
+	l, err := ScanLeafRow(rows)
+	return l, err == nil, err
+}
+
+// ScanLeafRow reads a row of (gateway, leafColumns).
+func ScanLeafRow(rows interface{ Scan(...any) error }) (audit.LogLeaf, error) {
+	var l audit.LogLeaf
+	var seq, ts, ver int64
+	err := rows.Scan(&l.Gateway, &l.Index, &seq, &l.ID, &ts, &ver, &l.Hashes)
+	l.Seq, l.TimeStart, l.Version = uint64(seq), time.UnixMilli(ts).UTC(), int(ver)
+	return l, err
+}
 
 // LogGatewaysSQL lists the gateways that wrote records or have a log.
 const LogGatewaysSQL = "SELECT gateway FROM gateways UNION SELECT gateway FROM log_checkpoints ORDER BY 1"
@@ -93,73 +144,17 @@ func CheckpointsSQL(d Dialect) string {
 	return "SELECT size, time, note FROM log_checkpoints WHERE gateway = " + d.Placeholder(1) + " ORDER BY size"
 }
 
-// LeafScanner reads rows of LeavesSQL: the leaf, then its record.
-type LeafScanner struct {
-	rec  *RecordScanner
-	leaf audit.LogLeaf
-	ts   int64
-	ver  int64
-	seq  int64
-}
-
-// NewLeafScanner reads rows of LeavesSQL whose record columns are cols.
-func NewLeafScanner(d Dialect, cols []audit.Column) *LeafScanner {
-	return &LeafScanner{rec: NewRecordScanner(d, cols)}
-}
-
-// Scan reads the current row into the scanner's leaf (reused) and returns
-// it; its Record is nil when the join found none.
-func (s *LeafScanner) Scan(rows Rows, gateway string, gen uint64) (*audit.LogLeaf, error) {
-	l := &s.leaf
-	*l = audit.LogLeaf{Gateway: gateway, Hashes: l.Hashes[:0]}
-	var hashes []byte
-	r, err := s.rec.scan(rows, gen, &l.Index, &s.seq, &l.ID, &s.ts, &s.ver, &hashes)
-	if err != nil {
-		return nil, err
-	}
-	l.Seq, l.TimeStart, l.Version = uint64(s.seq), time.UnixMilli(s.ts).UTC(), int(s.ver)
-	l.Hashes = append(l.Hashes, hashes...)
-	if r.Row().ID != 0 {
-		l.Record = &r
-	}
-	return l, nil
-}
-
-// ScanLeafRow reads a row of LeafOfSQL.
-func ScanLeafRow(rows interface{ Scan(...any) error }) (audit.LogLeaf, error) {
-	var l audit.LogLeaf
-	var seq, ts, ver int64
-	err := rows.Scan(&l.Gateway, &l.Index, &seq, &l.ID, &ts, &ver, &l.Hashes)
-	l.Seq, l.TimeStart, l.Version = uint64(seq), time.UnixMilli(ts).UTC(), int(ver)
-	return l, err
-}
-
-// Leaves runs LeavesSQL on q and calls fn with each leaf.
-func (r *Reader) Leaves(ctx context.Context, q Querier, gateway string, from int64, fn func(*audit.LogLeaf) error) error {
-	rows, err := q(ctx, LeavesSQL(r.Dialect, r.SelectAs), gateway, from)
-	if err != nil {
-		return fmt.Errorf("%s: log leaves: %w", r.Label, err)
-	}
-	defer rows.Close()
-	sc := NewLeafScanner(r.Dialect, r.Columns)
-	for rows.Next() {
-		l, err := sc.Scan(rows, gateway, 0)
-		if err != nil {
-			return fmt.Errorf("%s: log leaves: %w", r.Label, err)
-		}
-		if err := fn(l); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("%s: log leaves: %w", r.Label, err)
-	}
-	return nil
-}
-
-// Unlogged runs UnloggedSQL on q and calls fn with each record.
-func (r *Reader) Unlogged(ctx context.Context, q Querier, gateway string, fn func(*audit.Record) error) error {
-	return r.each(ctx, q, "unlogged records", 0, UnloggedSQL(r.Dialect, r.SelectAs), []any{gateway}, fn)
+// Records returns up to limit records of gateway whose rid is above
+// after, in rid order (audit.LogReader.Records).
+func (r *Reader) Records(ctx context.Context, q Querier, gateway string, after int64, limit int) ([]audit.Record, error) {
+	var out []audit.Record
+	err := r.each(ctx, q, "records", 0, "SELECT "+r.Select+" FROM records WHERE gateway = "+r.Dialect.Placeholder(1)+
+		" AND rid > "+r.Dialect.Placeholder(2)+" ORDER BY rid LIMIT "+r.Dialect.Placeholder(3), []any{gateway, after, int64(limit)},
+		func(rec *audit.Record) error {
+			out = append(out, *rec)
+			return nil
+		})
+	return out, err
 }
 
 // Completed calls fn with each completed record of gateway in seq order
@@ -169,12 +164,15 @@ func (r *Reader) Completed(ctx context.Context, q Querier, gateway string, fn fu
 		r.Dialect.Placeholder(1)+" AND time_end IS NOT NULL ORDER BY seq, rid", []any{gateway}, fn)
 }
 
-// Backfill logs the completed records of the gateways that have records
-// and no log (a store written before logs existed): read with q, the
-// leaves handed to insert with the log's appender (committed by the
-// caller with the transaction). It returns how many records it logged.
-func (r *Reader) Backfill(ctx context.Context, q Querier, logs *audit.LogAppender, insert func([]audit.LogLeaf) error) (int, error) {
-	rows, err := q(ctx, UnloggedGatewaysSQL)
+// Backfill logs the completed records of the gateways that unlogged (a
+// query of gateway names) lists: those with records and no log, in a
+// store written before logs existed. They are read with q, made leaves
+// with the log's appender and handed to insert with their records (the
+// caller commits them with its transaction). It returns how many records
+// it logged.
+func (r *Reader) Backfill(ctx context.Context, q Querier, unlogged string, logs *audit.LogAppender,
+	insert func([]audit.LogLeaf, []*audit.Record) error) (int, error) {
+	rows, err := q(ctx, unlogged)
 	if err != nil {
 		return 0, fmt.Errorf("%s: gateways without a log: %w", r.Label, err)
 	}
@@ -213,7 +211,7 @@ func (r *Reader) Backfill(ctx context.Context, q Querier, logs *audit.LogAppende
 			if err != nil {
 				return total, err
 			}
-			if err := insert(leaves); err != nil {
+			if err := insert(leaves, logs.Records()); err != nil {
 				return total, fmt.Errorf("%s: logging the records of %s: %w", r.Label, gw, err)
 			}
 			logs.Commit()
@@ -229,9 +227,8 @@ func (r *Reader) Backfill(ctx context.Context, q Querier, logs *audit.LogAppende
 type LogSnapshot struct {
 	Reader *Reader
 	Q      Querier
-	// Rows reads the hashes of leaves (LeafRowsSQL, in chunks the
-	// store's parameter limit allows).
-	Rows func(ctx context.Context, gateway string, leaves []int64) (map[int64][]byte, error)
+	// Leaf is how the store keeps its leaves.
+	Leaf LeafStore
 	// Pruned reads the latest retention cut (zero if none).
 	Pruned func(ctx context.Context) (time.Time, error)
 	// Done ends the transaction.
@@ -260,47 +257,54 @@ func (s *LogSnapshot) Gateways(ctx context.Context) ([]string, error) {
 
 // Size implements audit.LogReader.
 func (s *LogSnapshot) Size(ctx context.Context, gateway string) (int64, error) {
-	rows, err := s.Q(ctx, LogSizeSQL(s.Reader.Dialect), gateway)
+	n, err := s.Leaf.Size(ctx, s.Q, gateway)
 	if err != nil {
 		return 0, fmt.Errorf("%s: log size: %w", s.Reader.Label, err)
 	}
-	defer rows.Close()
-	var n int64
-	if rows.Next() {
-		if err := rows.Scan(&n); err != nil {
-			return 0, err
-		}
-	}
-	return n, rows.Err()
+	return n, nil
 }
 
 // Leaves implements audit.LogReader.
-func (s *LogSnapshot) Leaves(ctx context.Context, gateway string, from int64, fn func(*audit.LogLeaf) error) error {
-	return s.Reader.Leaves(ctx, s.Q, gateway, from, fn)
+func (s *LogSnapshot) Leaves(ctx context.Context, gateway string, from int64, limit int) ([]audit.LogLeaf, error) {
+	ls, err := s.Leaf.Leaves(ctx, s.Q, gateway, from, limit)
+	if err != nil {
+		return nil, fmt.Errorf("%s: log leaves: %w", s.Reader.Label, err)
+	}
+	return ls, nil
 }
 
 // LeafRows implements audit.LogReader.
 func (s *LogSnapshot) LeafRows(ctx context.Context, gateway string, leaves []int64) (map[int64][]byte, error) {
-	return s.Rows(ctx, gateway, leaves)
+	m, err := s.Leaf.Rows(ctx, s.Q, gateway, leaves)
+	if err != nil {
+		return nil, fmt.Errorf("%s: log hashes: %w", s.Reader.Label, err)
+	}
+	return m, nil
 }
 
 // LeafOf implements audit.LogReader.
 func (s *LogSnapshot) LeafOf(ctx context.Context, id string) (audit.LogLeaf, bool, error) {
-	rows, err := s.Q(ctx, LeafOfSQL(s.Reader.Dialect), id)
+	l, ok, err := s.Leaf.LeafOf(ctx, s.Q, id)
 	if err != nil {
-		return audit.LogLeaf{}, false, fmt.Errorf("%s: leaf of %s: %w", s.Reader.Label, id, err)
+		return l, false, fmt.Errorf("%s: leaf of %s: %w", s.Reader.Label, id, err)
 	}
-	defer rows.Close()
-	if !rows.Next() {
-		return audit.LogLeaf{}, false, rows.Err()
-	}
-	l, err := ScanLeafRow(rows)
-	return l, err == nil, err
+	return l, ok, nil
 }
 
-// Unlogged implements audit.LogReader.
-func (s *LogSnapshot) Unlogged(ctx context.Context, gateway string, fn func(*audit.Record) error) error {
-	return s.Reader.Unlogged(ctx, s.Q, gateway, fn)
+// Records implements audit.LogReader.
+func (s *LogSnapshot) Records(ctx context.Context, gateway string, after int64, limit int) ([]audit.Record, error) {
+	return s.Reader.Records(ctx, s.Q, gateway, after, limit)
+}
+
+// Record implements audit.LogReader.
+func (s *LogSnapshot) Record(ctx context.Context, id string) (*audit.Record, error) {
+	var out *audit.Record
+	err := s.Reader.Query(ctx, s.Q, audit.Filter{ID: id, Limit: 1}, func(r *audit.Record) error {
+		c := *r
+		out = &c
+		return nil
+	})
+	return out, err
 }
 
 // Checkpoints implements audit.LogReader.

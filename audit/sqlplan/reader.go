@@ -39,9 +39,6 @@ type Reader struct {
 	Columns []audit.Column
 	// Select is the column list of records queries (Select).
 	Select string
-	// SelectAs is the column list of the records view as r in a join
-	// (SelectAs).
-	SelectAs string
 	// Label starts error messages ("audit: /data/audit.db").
 	Label string
 }
@@ -49,7 +46,7 @@ type Reader struct {
 // NewReader reads the columns cols of a store in dialect d whose records
 // view has the columns have (nil: all).
 func NewReader(d Dialect, cols []audit.Column, have map[string]bool, label string) *Reader {
-	return &Reader{Dialect: d, Columns: cols, Select: Select(d, cols, have), SelectAs: SelectAs(d, cols, have, "r"), Label: label}
+	return &Reader{Dialect: d, Columns: cols, Select: Select(d, cols, have), Label: label}
 }
 
 // Query implements audit.Reader.Query on q.

@@ -59,18 +59,8 @@ func NewRecordScanner(d Dialect, cols []audit.Column) *RecordScanner {
 // Scan reads the current row of rows into a new Record; its RowRef is
 // the row's rid in generation gen.
 func (s *RecordScanner) Scan(rows Rows, gen uint64) (audit.Record, error) {
-	return s.scan(rows, gen)
-}
-
-// scan is Scan of a row whose record columns follow the columns lead
-// scans into.
-func (s *RecordScanner) scan(rows Rows, gen uint64, lead ...any) (audit.Record, error) {
 	var r audit.Record
-	dest := s.dest
-	if len(lead) > 0 {
-		dest = append(lead, s.dest...)
-	}
-	if err := rows.Scan(dest...); err != nil {
+	if err := rows.Scan(s.dest...); err != nil {
 		return r, err
 	}
 	for i := range s.cols {

@@ -135,8 +135,8 @@ func caseLog(t *testing.T, sub Subject) {
 			t.Errorf("read-only head of %s: %d %v %v", gw, size, got, err)
 		}
 	}
-	if l, ok, err := lr.LeafOf(ctx, bo.ID); err != nil || !ok || l.Gateway != "gw1" || l.Index != 2 || l.Seq != 2 {
-		t.Errorf("LeafOf(%s) = %+v, %v, %v", bo.ID, l, ok, err)
+	if l, ok, err := lr.LeafOf(ctx, g.ID); err != nil || !ok || l.Gateway != "gw1" || l.Index != 3 || l.Seq != 4 {
+		t.Errorf("LeafOf(%s) = %+v, %v, %v", g.ID, l, ok, err)
 	}
 	if _, ok, err := lr.LeafOf(ctx, "no-such-id"); err != nil || ok {
 		t.Errorf("LeafOf(no such id) = %v, %v", ok, err)
@@ -158,12 +158,23 @@ func checkLog(t *testing.T, ls audit.LogStore, want map[string][]*audit.Record, 
 	for gw, recs := range want {
 		var tr tlog.Tree
 		var buf []byte
-		i := 0
-		err := lr.Leaves(ctx, gw, 0, func(l *audit.LogLeaf) error {
-			if i >= len(recs) {
-				t.Errorf("%s: leaf %d (%s) beyond the %d expected", gw, l.Index, l.ID, len(recs))
-				return nil
+		var got []audit.LogLeaf
+		// Read in small pages: paging must not skip or repeat a leaf.
+		for from := int64(0); ; {
+			page, err := lr.Leaves(ctx, gw, from, 3)
+			if err != nil {
+				t.Fatal(err)
 			}
+			if len(page) == 0 {
+				break
+			}
+			got = append(got, page...)
+			from = page[len(page)-1].Index + 1
+		}
+		if len(got) != len(recs) {
+			t.Errorf("%s: %d leaves, want %d", gw, len(got), len(recs))
+		}
+		for i, l := range got[:min(len(got), len(recs))] {
 			r := recs[i]
 			var h tlog.Hash
 			h, buf = audit.LeafHash(r, buf)
@@ -175,35 +186,61 @@ func checkLog(t *testing.T, ls audit.LogStore, want map[string][]*audit.Record, 
 				t.Errorf("%s: leaf %d time_start %v, want %v", gw, i, l.TimeStart, r.TimeStart)
 			case string(l.Hashes) != string(row):
 				t.Errorf("%s: leaf %d (%s): stored hashes differ from the tree's", gw, i, r.ID)
-			case pruned[r.ID] && l.Record != nil:
+			}
+			rec, err := lr.Record(ctx, r.ID)
+			switch {
+			case err != nil:
+				t.Fatal(err)
+			case pruned[r.ID] && rec != nil:
 				t.Errorf("%s: leaf %d: record %s not pruned", gw, i, r.ID)
-			case !pruned[r.ID] && l.Record == nil:
+			case !pruned[r.ID] && rec == nil:
 				t.Errorf("%s: leaf %d: record %s missing", gw, i, r.ID)
-			case l.Record != nil:
-				if got, _ := audit.LeafHash(l.Record, nil); got != h {
+			case rec != nil:
+				if got, _ := audit.LeafHash(rec, nil); got != h {
 					t.Errorf("%s: record %s read back does not encode to its leaf:\n got %x\nwant %x",
-						gw, r.ID, audit.AppendLeaf(nil, l.Record), audit.AppendLeaf(nil, r))
+						gw, r.ID, audit.AppendLeaf(nil, rec), audit.AppendLeaf(nil, r))
+				}
+				leaf, ok, err := lr.LeafOf(ctx, r.ID)
+				if err != nil || !ok || leaf.Index != int64(i) || leaf.Gateway != gw || string(leaf.Hashes) != string(row) {
+					t.Errorf("%s: LeafOf(%s) = %+v, %v, %v; want leaf %d", gw, r.ID, leaf, ok, err, i)
 				}
 			}
-			i++
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if i != len(recs) {
-			t.Errorf("%s: %d leaves, want %d", gw, i, len(recs))
 		}
 		size, root, err := audit.LogHead(ctx, lr, gw)
 		if err != nil || size != tr.Size() || root != tr.Root() {
 			t.Errorf("%s: head %d %v %v, want %d %v", gw, size, root, err, tr.Size(), tr.Root())
 		}
 		roots[gw] = root
-		if err := lr.Unlogged(ctx, gw, func(r *audit.Record) error {
-			t.Errorf("%s: record %s completed and not logged", gw, r.ID)
-			return nil
-		}); err != nil {
-			t.Fatal(err)
+		// Every record of the gateway, in pages: those completed are
+		// exactly the logged ones not pruned.
+		logged := map[string]bool{}
+		for _, r := range recs {
+			logged[r.ID] = !pruned[r.ID]
+		}
+		var after int64
+		for {
+			page, err := lr.Records(ctx, gw, after, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			for _, r := range page {
+				if r.Row().ID <= after || r.Gateway != gw {
+					t.Errorf("%s: Records out of order or of another gateway: %s rid %d after %d", gw, r.ID, r.Row().ID, after)
+				}
+				after = r.Row().ID
+				if !r.TimeEnd.IsZero() && !logged[r.ID] {
+					t.Errorf("%s: record %s completed and not logged", gw, r.ID)
+				}
+				delete(logged, r.ID)
+			}
+		}
+		for id, want := range logged {
+			if want {
+				t.Errorf("%s: Records lacks %s", gw, id)
+			}
 		}
 	}
 	if len(pruned) > 0 {
