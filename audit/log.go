@@ -104,6 +104,44 @@ type LogReader interface {
 	Close() error
 }
 
+// RecordDigest is what verification needs of a record: where the store
+// keeps it, what names it, whether it is open, and its leaf hash.
+type RecordDigest struct {
+	Rid       int64
+	ID        string
+	Seq       uint64
+	TimeStart time.Time
+	Open      bool
+	LeafHash  tlog.Hash
+}
+
+// DigestReader is a LogReader that hashes records where they are, rather
+// than reading them whole (audit/sqlite: a SQL function over the stored
+// columns, with LeafHash). Verification uses it when there is one.
+type DigestReader interface {
+	// Digests is Records, digested.
+	Digests(ctx context.Context, gateway string, after int64, limit int) ([]RecordDigest, error)
+}
+
+// digestsOf reads the digests of lr's records: with its DigestReader if
+// it has one, else from Records.
+func digestsOf(ctx context.Context, lr LogReader, gateway string, after int64, limit int, buf *[]byte) ([]RecordDigest, error) {
+	if dr, ok := lr.(DigestReader); ok {
+		return dr.Digests(ctx, gateway, after, limit)
+	}
+	recs, err := lr.Records(ctx, gateway, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]RecordDigest, len(recs))
+	for i := range recs {
+		r := &recs[i]
+		out[i] = RecordDigest{Rid: r.Row().ID, ID: r.ID, Seq: r.Seq, TimeStart: r.TimeStart, Open: r.TimeEnd.IsZero()}
+		out[i].LeafHash, *buf = LeafHash(r, *buf)
+	}
+	return out, nil
+}
+
 // HashReader is the tlog.HashReader of gateway's log in lr.
 func HashReader(ctx context.Context, lr LogReader, gateway string) tlogHashReader {
 	return tlog.RowHashReader(func(leaves []int64) (map[int64][]byte, error) {

@@ -267,8 +267,8 @@ func verifyLog(ctx context.Context, lr LogReader, gateway string, opts VerifyOpt
 
 	var (
 		tr           tlog.Tree
-		row, buf     []byte
-		next         int64 // the index the next leaf should have
+		row, buf     []byte // scratch
+		next         int64  // the index the next leaf should have
 		broken       = int64(-1)
 		lastSeq      uint64
 		ci           int   // next checkpoint to reach
@@ -336,24 +336,22 @@ func verifyLog(ctx context.Context, lr LogReader, gateway string, opts VerifyOpt
 		checkAt(tr.Size())
 	}
 	// Each record against its leaf.
-	check := func(l *pendingLeaf, r *Record) {
+	check := func(l *pendingLeaf, r *RecordDigest) {
 		if l.version != LeafVersion {
 			find(FindLeafVersion, l.index, l.seq, l.id, "leaf version %d is not one this Sluice knows (%d): upgrade Sluice to verify it", l.version, LeafVersion)
 			return
 		}
-		var h tlog.Hash
-		h, buf = LeafHash(r, buf)
 		v.Checked++
 		switch {
-		case h == l.hash:
+		case r.LeafHash == l.hash:
 		case r.Seq != l.seq:
 			find(FindReordered, l.index, r.Seq, l.id, "record %s is now seq %d; it was logged as seq %d (leaf %d)", l.id, r.Seq, l.seq, l.index)
 		default:
 			find(FindAltered, l.index, l.seq, l.id, "record %s (seq %d) does not match what was logged (leaf %d): a field was changed", l.id, l.seq, l.index)
 		}
 	}
-	leaves := map[string]*pendingLeaf{} // read, their record not yet
-	records := map[string]*Record{}     // read, their leaf not yet
+	leaves := map[string]*pendingLeaf{}   // read, their record not yet
+	records := map[string]*RecordDigest{} // read, their leaf not yet
 	var (
 		recAfter         int64
 		recDone          bool
@@ -361,7 +359,7 @@ func verifyLog(ctx context.Context, lr LogReader, gateway string, opts VerifyOpt
 	)
 	pull := func(until int) error {
 		for !recDone && pulled < until {
-			page, err := lr.Records(ctx, gateway, recAfter, pageSize)
+			page, err := digestsOf(ctx, lr, gateway, recAfter, pageSize, &buf)
 			if err != nil {
 				return err
 			}
@@ -371,7 +369,7 @@ func verifyLog(ctx context.Context, lr LogReader, gateway string, opts VerifyOpt
 			}
 			for i := range page {
 				r := &page[i]
-				recAfter = r.Row().ID
+				recAfter = r.Rid
 				pulled++
 				if l, ok := leaves[r.ID]; ok {
 					delete(leaves, r.ID)
@@ -435,7 +433,7 @@ func verifyLog(ctx context.Context, lr LogReader, gateway string, opts VerifyOpt
 	// Completed records no leaf names (open ones are not logged yet).
 	unlogged := 0
 	for _, r := range records {
-		if r.TimeEnd.IsZero() {
+		if r.Open {
 			continue
 		}
 		unlogged++

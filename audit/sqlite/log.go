@@ -504,7 +504,7 @@ func (s *store) LogSnapshot(ctx context.Context) (audit.LogReader, error) {
 	if n == 0 {
 		return fail(audit.ErrNoLog)
 	}
-	return &sqlplan.LogSnapshot{
+	return &digests{query: digestsSQL(digestSelect(s.view)), LogSnapshot: &sqlplan.LogSnapshot{
 		Reader: s.rd,
 		Q:      sqlplan.DBQuerier(conn),
 		Leaf:   blocks{},
@@ -523,5 +523,5 @@ func (s *store) LogSnapshot(ctx context.Context) (audit.LogReader, error) {
 			_, err := conn.ExecContext(context.Background(), "ROLLBACK")
 			return errors.Join(err, conn.Close())
 		},
-	}, nil
+	}}, nil
 }

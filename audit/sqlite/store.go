@@ -30,6 +30,7 @@ type store struct {
 	opts audit.StoreOptions
 	lay  layout
 	rd   *sqlplan.Reader // reads records and cost reports
+	view map[string]bool // the records view's columns when not migrated (read-only), else nil
 
 	// Writer side, used from one goroutine only.
 	w         *sql.DB
@@ -111,6 +112,7 @@ func openSQLite(ctx context.Context, path string, opts audit.StoreOptions) (*sto
 			return nil, fmt.Errorf("audit: %s: %w", path, err)
 		}
 		s.rd = sqlplan.NewReader(dialect{}, s.lay.cols, view, s.label())
+		s.view = view
 		s.r.Store(r)
 		return s, nil
 	}
@@ -271,6 +273,7 @@ func (s *store) open(ctx context.Context) error {
 	}
 	s.w, s.conn, s.ident, s.broken, s.ckpt, s.id = w, conn, ident, false, ckpt, id
 	s.rd = sqlplan.NewReader(dialect{}, s.lay.cols, nil, s.label()) // migrated: every column
+	s.view = nil
 	s.gen++
 	if old := s.r.Swap(r); old != nil {
 		go old.Close() // waits for queries in flight on the old file

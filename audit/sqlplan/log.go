@@ -147,7 +147,7 @@ func CheckpointsSQL(d Dialect) string {
 // Records returns up to limit records of gateway whose rid is above
 // after, in rid order (audit.LogReader.Records).
 func (r *Reader) Records(ctx context.Context, q Querier, gateway string, after int64, limit int) ([]audit.Record, error) {
-	var out []audit.Record
+	out := make([]audit.Record, 0, min(limit, 4096))
 	err := r.each(ctx, q, "records", 0, "SELECT "+r.Select+" FROM records WHERE gateway = "+r.Dialect.Placeholder(1)+
 		" AND rid > "+r.Dialect.Placeholder(2)+" ORDER BY rid LIMIT "+r.Dialect.Placeholder(3), []any{gateway, after, int64(limit)},
 		func(rec *audit.Record) error {
