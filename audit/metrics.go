@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
 )
@@ -91,6 +92,11 @@ func newInstruments(mp metric.MeterProvider, a *Auditor) (*instruments, error) {
 	if ins.checkpointErrors, err = m.Int64Counter("sluice_audit_checkpoint_errors_total",
 		metric.WithDescription("Checkpoints that could not be taken or stored (copy=store), or copied to audit.checkpoint_file (copy=file) or audit.checkpoint_url (copy=url).")); err != nil {
 		return nil, err
+	}
+	if a.opts.Config.CheckpointKey != "" {
+		for _, c := range []string{"store", "file", "url"} {
+			ins.checkpointErrors.Add(context.Background(), 0, metric.WithAttributes(attribute.String("copy", c)))
+		}
 	}
 	backlog, err := m.Int64ObservableGauge("sluice_audit_spool_backlog",
 		metric.WithDescription("Records durable in the spool and not yet in the store (queryable)."))

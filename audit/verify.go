@@ -152,6 +152,9 @@ func VerifyLogs(ctx context.Context, ls LogStore, opts VerifyOptions) ([]LogVeri
 	// Forged or malformed external checkpoints are findings of the log
 	// they name, if verified, else of a log of their own.
 	for _, f := range stray {
+		if len(opts.Gateways) > 0 && f.Gateway != "" && !slices.Contains(opts.Gateways, f.Gateway) {
+			continue
+		}
 		attached := false
 		for i := range out {
 			if out[i].Gateway == f.Gateway {

@@ -2,10 +2,12 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sluicehq/sluice/audit"
 	"github.com/sluicehq/sluice/audit/sqlplan"
 )
@@ -22,25 +24,75 @@ func known(r *audit.Record) bool { return r.Row().ID != 0 && r.Row().Gen == gen 
 // (and listed in open_calls); outcomes update their row, found by the rid
 // Begin's insert returned (checked against the id) or else by id; an
 // outcome whose row is not there is inserted as a whole record. The
-// records the batch completes join their gateways' logs.
-func (s *store) Write(ctx context.Context, b *audit.Batch) (err error) {
-	w, err := s.writer()
-	if err != nil {
+// records the batch completes join their gateways' logs, in the same
+// round trip: every outcome is taken to complete its record (the rows
+// tell afterwards; one that did not, the outcome of a record already
+// complete, is left out and the batch written again).
+func (s *store) Write(ctx context.Context, b *audit.Batch) error {
+	if _, err := s.writer(); err != nil {
 		return err
 	}
 	if b.Len() == 0 {
 		return nil
 	}
-	tx, err := w.Begin(ctx)
+	var skip map[string]bool
+	var last error
+	for range 3 {
+		again, err := s.write(ctx, b, skip)
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "log_leaves_pkey" {
+			// Another instance appended to this log since this one read
+			// it (a restart's overlap, replay): read it again.
+			last = err
+			continue
+		}
+		if err != nil || len(again) == 0 {
+			return err
+		}
+		last = fmt.Errorf("audit: postgres: outcomes of records already complete: %v", again)
+		for _, r := range again {
+			s.opts.Logger.Warn("audit: an outcome for a record already complete is ignored; the first outcome stands", "id", r)
+		}
+		if skip == nil {
+			skip = map[string]bool{}
+		}
+		for _, id := range again {
+			skip[id] = true
+		}
+	}
+	return last
+}
+
+// write is one attempt of Write, the outcomes of skip left out. It
+// returns (and rolls back) when outcomes turn out to be of records
+// already complete: their ids, for the next attempt.
+func (s *store) write(ctx context.Context, b *audit.Batch, skip map[string]bool) (again []string, err error) {
+	tx, err := s.w.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("audit: postgres: begin: %w", err)
+		return nil, fmt.Errorf("audit: postgres: begin: %w", err)
 	}
 	defer func() {
-		if err != nil {
+		if err != nil || len(again) > 0 {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 			s.logs.Abort()
 		}
 	}()
+	// The logs of the batch's gateways, the first time (then kept).
+	gateways := sqlplan.GatewaySeqs(b)
+	for _, g := range gateways {
+		if s.logs.Size(g.Gateway) >= 0 {
+			continue
+		}
+		size, err := leaves.Size(ctx, s.query(tx), g.Gateway)
+		if err != nil {
+			return nil, fmt.Errorf("audit: postgres: log size: %w", err)
+		}
+		if err := s.logs.Prepare(g.Gateway, audit.LogState{Size: size, Read: func(ls []int64) (map[int64][]byte, error) {
+			return leaves.Rows(ctx, s.query(tx), g.Gateway, ls)
+		}}); err != nil {
+			return nil, fmt.Errorf("audit: postgres: %w", err)
+		}
+	}
 	// Inserts with no TimeEnd are open calls: their outcome columns hold
 	// nothing yet, as in the SQLite view.
 	ins := make([]*audit.Record, len(b.Inserts))
@@ -55,13 +107,24 @@ func (s *store) Write(ctx context.Context, b *audit.Batch) (err error) {
 			completed = append(completed, r)
 		}
 	}
-	var byRid, byID []*audit.Record
+	var byRid, byID, outcomes []*audit.Record
+	seen := make(map[string]bool, len(b.Outcomes))
 	for _, r := range b.Outcomes {
+		if skip[r.ID] || seen[r.ID] {
+			continue // already complete, or given twice: the first stands
+		}
+		seen[r.ID] = true
+		outcomes = append(outcomes, r)
+		completed = append(completed, r)
 		if known(r) {
 			byRid = append(byRid, r)
 		} else {
 			byID = append(byID, r)
 		}
+	}
+	logged, err := s.logs.Append(completed)
+	if err != nil {
+		return nil, fmt.Errorf("audit: postgres: %w", err)
 	}
 
 	batch := &pgx.Batch{}
@@ -74,13 +137,16 @@ func (s *store) Write(ctx context.Context, b *audit.Batch) (err error) {
 	if len(ins) > 0 {
 		batch.Queue(s.lay.insertOpen, s.lay.insertArgs(ins)...)
 	}
-	gateways := sqlplan.GatewaySeqs(b)
 	batch.Queue(seqSQL, seqArgs(gateways)...)
-	for _, g := range gateways {
-		batch.Queue(sqlplan.LogSizeSQL(dialect{}), g.Gateway)
+	costs := sqlplan.CostGroups(&audit.Batch{Inserts: completed})
+	if len(costs) > 0 {
+		batch.Queue(costUpsertSQL, costArgs(costs)...)
+	}
+	if len(logged) > 0 {
+		batch.Queue(insertLeavesSQL, leavesArgs(logged)...)
 	}
 
-	found := make(map[string]bool, len(b.Outcomes))
+	found := make(map[string]bool, len(outcomes))
 	rids := make(map[string]int64, len(ins))
 	br := tx.SendBatch(ctx, batch)
 	readIDs := func(rows pgx.Rows, err error, what string) error {
@@ -104,54 +170,48 @@ func (s *store) Write(ctx context.Context, b *audit.Batch) (err error) {
 		rows, err := br.Query()
 		if err := readIDs(rows, err, "update outcomes"); err != nil {
 			_ = br.Close()
-			return err
+			return nil, err
 		}
 	}
 	if len(byID) > 0 {
 		rows, err := br.Query()
 		if err := readIDs(rows, err, "update outcomes by id"); err != nil {
 			_ = br.Close()
-			return err
+			return nil, err
 		}
 	}
 	if len(ins) > 0 {
 		if err := readRids(br, rids); err != nil {
 			_ = br.Close()
-			return fmt.Errorf("audit: postgres: insert decisions: %w", err)
+			return nil, fmt.Errorf("audit: postgres: insert decisions: %w", err)
 		}
 	}
 	if _, err := br.Exec(); err != nil {
 		_ = br.Close()
-		return fmt.Errorf("audit: postgres: seq: %w", err)
+		return nil, fmt.Errorf("audit: postgres: seq: %w", err)
 	}
-	sizes := make([]int64, len(gateways))
-	for i := range gateways {
-		if err := br.QueryRow().Scan(&sizes[i]); err != nil {
+	if len(costs) > 0 {
+		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
-			return fmt.Errorf("audit: postgres: log size: %w", err)
+			return nil, fmt.Errorf("audit: postgres: cost rollup: %w", err)
+		}
+	}
+	if len(logged) > 0 {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return nil, fmt.Errorf("audit: postgres: log: %w", err)
 		}
 	}
 	if err := br.Close(); err != nil {
-		return fmt.Errorf("audit: postgres: batch: %w", err)
-	}
-	for i, g := range gateways {
-		if s.logs.Size(g.Gateway) == sizes[i] {
-			continue
-		}
-		if err := s.logs.Prepare(g.Gateway, audit.LogState{Size: sizes[i], Read: func(ls []int64) (map[int64][]byte, error) {
-			return leaves.Rows(ctx, s.query(tx), g.Gateway, ls)
-		}}); err != nil {
-			return fmt.Errorf("audit: postgres: %w", err)
-		}
+		return nil, fmt.Errorf("audit: postgres: batch: %w", err)
 	}
 
 	// Outcomes whose open row was not found (rare: Begin failed, or the
 	// row was pruned or its rid is stale, or the record is already
 	// complete): try by id those looked up by rid, then insert the rest
-	// whole so that nothing is lost (a record already there is left as
-	// it is).
+	// whole so that nothing is lost; what is neither was complete already.
 	var missing, missingByRid []*audit.Record
-	for _, r := range b.Outcomes {
+	for _, r := range outcomes {
 		if !found[r.ID] {
 			missing = append(missing, r)
 			if known(r) {
@@ -163,7 +223,7 @@ func (s *store) Write(ctx context.Context, b *audit.Batch) (err error) {
 		if len(missingByRid) > 0 {
 			rows, err := tx.Query(ctx, s.lay.updateByID, s.lay.updateArgs(missingByRid)...)
 			if err := readIDs(rows, err, "update outcomes by id"); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		var rest []*audit.Record
@@ -179,51 +239,27 @@ func (s *store) Write(ctx context.Context, b *audit.Batch) (err error) {
 				err = scanRids(rows, inserted)
 			}
 			if err != nil {
-				return fmt.Errorf("audit: postgres: insert records of outcomes: %w", err)
+				return nil, fmt.Errorf("audit: postgres: insert records of outcomes: %w", err)
 			}
 			for _, r := range rest {
-				if _, ok := inserted[r.ID]; ok {
-					found[r.ID] = true
-				} else {
-					s.opts.Logger.Warn("audit: an outcome for a record already complete is ignored; the first outcome stands", "id", r.ID)
+				if _, ok := inserted[r.ID]; !ok {
+					again = append(again, r.ID)
 				}
 			}
-		}
-	}
-	for _, r := range b.Outcomes {
-		if found[r.ID] {
-			completed = append(completed, r)
-			delete(found, r.ID) // an outcome given twice completes once
-		}
-	}
-
-	// The completed records: their cost, and their leaves.
-	logged, err := s.logs.Append(completed)
-	if err != nil {
-		return fmt.Errorf("audit: postgres: %w", err)
-	}
-	after := &pgx.Batch{}
-	costs := sqlplan.CostGroups(&audit.Batch{Inserts: completed})
-	if len(costs) > 0 {
-		after.Queue(costUpsertSQL, costArgs(costs)...)
-	}
-	if len(logged) > 0 {
-		after.Queue(insertLeavesSQL, leavesArgs(logged)...)
-	}
-	if after.Len() > 0 {
-		if err := tx.SendBatch(ctx, after).Close(); err != nil {
-			return fmt.Errorf("audit: postgres: cost rollup and log: %w", err)
+			if len(again) > 0 {
+				return again, nil
+			}
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("audit: postgres: commit: %w", err)
+		return nil, fmt.Errorf("audit: postgres: commit: %w", err)
 	}
 	s.logs.Commit()
 	// Committed: Begin's records now know their row.
 	for _, r := range b.Inserts {
 		r.SetRow(audit.RowRef{ID: rids[r.ID], Gen: gen})
 	}
-	return nil
+	return nil, nil
 }
 
 // readRids reads the (rid, id) rows of an insert into rids.

@@ -242,6 +242,28 @@ func checkLog(t *testing.T, ls audit.LogStore, want map[string][]*audit.Record, 
 				t.Errorf("%s: Records lacks %s", gw, id)
 			}
 		}
+		// A store that hashes records itself gives the hashes of the
+		// records it reads back.
+		if dr, ok := lr.(audit.DigestReader); ok {
+			recs, err := lr.Records(ctx, gw, 0, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dgs, err := dr.Digests(ctx, gw, 0, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(dgs) != len(recs) {
+				t.Fatalf("%s: %d digests of %d records", gw, len(dgs), len(recs))
+			}
+			for i := range recs {
+				r, d := &recs[i], dgs[i]
+				h, _ := audit.LeafHash(r, nil)
+				if d.Rid != r.Row().ID || d.ID != r.ID || d.Seq != r.Seq || !d.TimeStart.Equal(r.TimeStart) || d.Open != r.TimeEnd.IsZero() || d.LeafHash != h {
+					t.Errorf("%s: digest %+v of record %s (rid %d, hash %x)", gw, d, r.ID, r.Row().ID, h)
+				}
+			}
+		}
 	}
 	if len(pruned) > 0 {
 		if pb, err := lr.PrunedBefore(ctx); err != nil || pb.IsZero() {

@@ -44,15 +44,24 @@ that stopped writes the rest at its next start. replay does that now for
 every gateway that is not running (a replica scaled away, a host retired):
 the store then holds every record, and the calls those gateways left open
 are closed with error gateway_restart. A spool that a running gateway holds
-is left to it.`,
+is left to it. With the config's store (no --store), each replayed
+gateway's log is also signed with audit.checkpoint_key, as the gateway
+would have at its shutdown.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			store, err := storeURL(cfgPath, store)
-			if err != nil {
-				return err
+			// With the config's store, its checkpoint key too: each
+			// replayed log gets the checkpoint its gateway would have
+			// signed at shutdown.
+			ac := config.Audit{Store: store}
+			if store == "" {
+				cfg, err := config.Load(cfgPath, configChecks()...)
+				if err != nil {
+					return err
+				}
+				ac, store = cfg.Audit, cfg.Audit.Store
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-			res, err := audit.ReplaySpools(cmd.Context(), stores(), store, log)
+			res, err := audit.ReplaySpoolsSigned(cmd.Context(), stores(), ac, log)
 			if err != nil {
 				return err
 			}
