@@ -143,15 +143,10 @@ func digestsOf(ctx context.Context, lr LogReader, gateway string, after int64, l
 }
 
 // HashReader is the tlog.HashReader of gateway's log in lr.
-func HashReader(ctx context.Context, lr LogReader, gateway string) tlogHashReader {
+func HashReader(ctx context.Context, lr LogReader, gateway string) tlog.HashReader {
 	return tlog.RowHashReader(func(leaves []int64) (map[int64][]byte, error) {
 		return lr.LeafRows(ctx, gateway, leaves)
 	})
-}
-
-// tlogHashReader is x/mod's tlog.HashReader, as tlog.RowHashReader returns it.
-type tlogHashReader = interface {
-	ReadHashes(indexes []int64) ([]tlog.Hash, error)
 }
 
 // LogHead is the size and root of gateway's log in lr.

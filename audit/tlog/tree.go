@@ -21,6 +21,10 @@ import (
 // Hash is a node of the tree: SHA-256, RFC 6962.
 type Hash = tlog.Hash
 
+// HashReader reads stored hashes of a log by stored hash index (x/mod's
+// tlog.HashReader).
+type HashReader = tlog.HashReader
+
 // HashSize is the size of a Hash.
 const HashSize = tlog.HashSize
 
