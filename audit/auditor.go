@@ -31,8 +31,13 @@ type Auditor struct {
 	ids    idGen
 	seq    atomic.Uint64
 
-	ops    chan *op
-	prunes chan *pruneOp
+	ops     chan *op
+	prunes  chan *pruneOp
+	ckptOps chan *ckptOp
+
+	// ckpt signs checkpoints of the gateway's log (checkpoint.go); nil
+	// without audit.checkpoint_key.
+	ckpt *checkpointer
 
 	mu      sync.RWMutex // guards closed and senders.Add
 	closed  bool
@@ -67,15 +72,16 @@ type unhealthy struct {
 func Open(ctx context.Context, opts Options) (*Auditor, error) {
 	opts.defaults()
 	a := &Auditor{
-		opts:   opts,
-		log:    opts.Logger,
-		store:  opts.Store,
-		pricer: newPricer(opts.Cost),
-		now:    opts.Now,
-		ops:    make(chan *op, opts.QueueSize),
-		prunes: make(chan *pruneOp),
-		quit:   make(chan struct{}),
-		done:   make(chan struct{}),
+		opts:    opts,
+		log:     opts.Logger,
+		store:   opts.Store,
+		pricer:  newPricer(opts.Cost),
+		now:     opts.Now,
+		ops:     make(chan *op, opts.QueueSize),
+		prunes:  make(chan *pruneOp),
+		quit:    make(chan struct{}),
+		ckptOps: make(chan *ckptOp),
+		done:    make(chan struct{}),
 	}
 	if a.store == nil {
 		if opts.Stores == nil {
@@ -117,6 +123,9 @@ func Open(ctx context.Context, opts Options) (*Auditor, error) {
 	if err := a.recover(ctx); err != nil {
 		return fail(err)
 	}
+	if err := a.openCheckpointer(); err != nil {
+		return fail(err)
+	}
 	go a.run()
 	if a.spool != nil {
 		go a.ingest()
@@ -135,6 +144,17 @@ func Open(ctx context.Context, opts Options) (*Auditor, error) {
 		go func() {
 			defer a.bg.Done()
 			a.retain(bgCtx, r)
+		}()
+	}
+	if a.ckpt != nil {
+		interval := opts.Config.CheckpointInterval.D()
+		if interval <= 0 {
+			interval = time.Minute
+		}
+		a.bg.Add(1)
+		go func() {
+			defer a.bg.Done()
+			a.checkpoints(bgCtx, interval)
 		}()
 	}
 	return a, nil
@@ -374,6 +394,10 @@ func (a *Auditor) Close(ctx context.Context) error {
 		a.spool.Unlock()
 	}
 	var errs []error
+	// The last checkpoint, over everything written.
+	if err := a.Checkpoint(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("audit: checkpoint at shutdown: %w", err))
+	}
 	if a.ins.reg != nil {
 		errs = append(errs, a.ins.reg.Unregister())
 	}

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/sluicehq/sluice/internal/config"
@@ -18,8 +19,32 @@ func ConfigCheck(stores *Stores) config.Check {
 			ps = append(ps, config.Problemf("audit.store", "%v", err))
 		}
 		ps = append(ps, config.OneOf("audit.on_failure", a.OnFailure, "deny", "allow")...)
+		ps = append(ps, checkCheckpoints(a)...)
 		return append(ps, checkCost(c.Cost)...)
 	}
+}
+
+// checkCheckpoints checks audit.checkpoint_*: an interval, an http(s)
+// URL, and copies only of checkpoints that are taken.
+func checkCheckpoints(a config.Audit) []config.Problem {
+	var ps []config.Problem
+	if a.CheckpointInterval.D() <= 0 {
+		ps = append(ps, config.Problem{Key: "audit.checkpoint_interval", Msg: "must be positive"})
+	}
+	if u := a.CheckpointURL; u != "" {
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			ps = append(ps, config.Problem{Key: "audit.checkpoint_url", Msg: fmt.Sprintf("must be an http:// or https:// URL, got %q", u)})
+		}
+	}
+	if a.CheckpointKey == "" {
+		for key, v := range map[string]string{"audit.checkpoint_file": a.CheckpointFile, "audit.checkpoint_url": a.CheckpointURL} {
+			if v != "" {
+				ps = append(ps, config.Problem{Key: key, Msg: "copies checkpoints, and none are taken without audit.checkpoint_key"})
+			}
+		}
+	}
+	return ps
 }
 
 // checkCost checks cost.*: prices are not negative and every meter can

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
 )
@@ -24,7 +25,10 @@ type instruments struct {
 	spoolDamage       metric.Int64Counter // sluice_audit_spool_damage_total
 	spoolDamagedBytes metric.Int64Counter // sluice_audit_spool_damaged_bytes_total
 	storeDamage       metric.Int64Counter // sluice_audit_store_damage_total
-	reg               metric.Registration
+	// Checkpoints (checkpoint.go).
+	checkpoints      metric.Int64Counter // sluice_audit_checkpoints_total
+	checkpointErrors metric.Int64Counter // sluice_audit_checkpoint_errors_total{copy}
+	reg              metric.Registration
 }
 
 func newInstruments(mp metric.MeterProvider, a *Auditor) (*instruments, error) {
@@ -81,6 +85,19 @@ func newInstruments(mp metric.MeterProvider, a *Auditor) (*instruments, error) {
 		return nil, err
 	}
 	ins.storeDamage.Add(context.Background(), 0)
+	if ins.checkpoints, err = m.Int64Counter("sluice_audit_checkpoints_total",
+		metric.WithDescription("Signed checkpoints of this gateway's transparency log taken and stored.")); err != nil {
+		return nil, err
+	}
+	if ins.checkpointErrors, err = m.Int64Counter("sluice_audit_checkpoint_errors_total",
+		metric.WithDescription("Checkpoints that could not be taken or stored (copy=store), or copied to audit.checkpoint_file (copy=file) or audit.checkpoint_url (copy=url).")); err != nil {
+		return nil, err
+	}
+	if a.opts.Config.CheckpointKey != "" {
+		for _, c := range []string{"store", "file", "url"} {
+			ins.checkpointErrors.Add(context.Background(), 0, metric.WithAttributes(attribute.String("copy", c)))
+		}
+	}
 	backlog, err := m.Int64ObservableGauge("sluice_audit_spool_backlog",
 		metric.WithDescription("Records durable in the spool and not yet in the store (queryable)."))
 	if err != nil {

@@ -161,3 +161,17 @@ func TestFieldsAreTheLegacyRow(t *testing.T) {
 		}
 	}
 }
+
+// ParseTime's fast path reads TimeLayout as time.Parse does, and leaves
+// everything else to it.
+func TestParseTimeFastPath(t *testing.T) {
+	for _, s := range []string{"2026-11-21T12:00:00.123Z", "2024-02-29T23:59:59.999Z", "0001-01-01T00:00:00.000Z",
+		"2026-11-21T12:00:00Z", "2026-11-21T12:00:00.123456789Z", "2026-11-21T12:00:00.123+02:00",
+		"2026-04-31T12:00:00.000Z", "2026-13-01T12:00:00.000Z", "2026-11-21T12:00:0x.000Z", "2026-11-21 12:00:00.000Z"} {
+		got, gerr := ParseTime(s)
+		want, werr := time.Parse(time.RFC3339Nano, s)
+		if (gerr == nil) != (werr == nil) || !got.Equal(want) {
+			t.Errorf("ParseTime(%q) = %v, %v; time.Parse: %v, %v", s, got, gerr, want, werr)
+		}
+	}
+}

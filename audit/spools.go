@@ -133,6 +133,15 @@ type ReplayResult struct {
 // retired), so that their last records reach the store; a spool a
 // running gateway holds is left to it.
 func ReplaySpools(ctx context.Context, stores *Stores, url string, log *slog.Logger) ([]ReplayResult, error) {
+	return ReplaySpoolsSigned(ctx, stores, config.Audit{Store: url}, log)
+}
+
+// ReplaySpoolsSigned is ReplaySpools of the store cfg.Store that also
+// signs a checkpoint of each replayed gateway's log with
+// cfg.CheckpointKey (and copies it to cfg.CheckpointFile and
+// cfg.CheckpointURL), as the gateway would have at its shutdown.
+func ReplaySpoolsSigned(ctx context.Context, stores *Stores, cfg config.Audit, log *slog.Logger) ([]ReplayResult, error) {
+	url := cfg.Store
 	if stores.SpoolDir(url) == "" {
 		return nil, fmt.Errorf("audit: replay: the store %q has no spools: its records are committed to it directly (only %s keep spools)",
 			url, strings.Join(stores.SpoolForms(), ", "))
@@ -144,7 +153,8 @@ func ReplaySpools(ctx context.Context, stores *Stores, url string, log *slog.Log
 	out := make([]ReplayResult, 0, len(sts))
 	for _, st := range sts {
 		res := ReplayResult{SpoolStatus: st}
-		a, err := Open(ctx, Options{Config: config.Audit{Store: url}, Stores: stores, Gateway: st.Gateway, Logger: log})
+		a, err := Open(ctx, Options{Config: config.Audit{Store: url, CheckpointKey: cfg.CheckpointKey, CheckpointInterval: cfg.CheckpointInterval,
+			CheckpointFile: cfg.CheckpointFile, CheckpointURL: cfg.CheckpointURL}, Stores: stores, Gateway: st.Gateway, Logger: log})
 		switch {
 		case errors.Is(err, syscall.EWOULDBLOCK):
 			res.InUse = true

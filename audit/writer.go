@@ -61,6 +61,8 @@ func (a *Auditor) run() {
 			a.commit(ws)
 		case p := <-a.prunes:
 			p.result <- a.prune(ws, p)
+		case c := <-a.ckptOps:
+			c.result <- a.ckpt.ls.AddCheckpoint(context.Background(), a.opts.Gateway, c.size, c.note)
 		case <-tick.C:
 			a.probe(ws)
 		case <-a.quit:

@@ -41,6 +41,8 @@ type crashOpts struct {
 	// until after the kill: nothing is ingested, every record and outcome
 	// of the run is only in the spool when the gateway dies.
 	busyStore bool
+	// beforeKill, when set, runs under load just before the kill.
+	beforeKill func(g *Gateway)
 }
 
 // crashUnderLoad sends calls through a gateway until its upstream has
@@ -88,6 +90,9 @@ func crashUnderLoad(t *testing.T, o crashOpts) crashRun {
 	}
 	Eventually(t, 20*time.Second, "load to reach the upstream", func() bool { return len(up.IDs()) > 500 })
 	Eventually(t, 20*time.Second, "the held calls to reach their upstream", func() bool { return len(hang.IDs()) == hungCalls })
+	if o.beforeKill != nil {
+		o.beforeKill(g)
+	}
 	g.Kill()
 	stop.Store(true)
 	wg.Wait()

@@ -56,6 +56,9 @@ const pruneSQL = `WITH old AS (
 	DELETE FROM open_calls WHERE rid IN (SELECT rid FROM old)
 ), ch AS (
 	DELETE FROM cost_hourly WHERE hour < date_trunc('hour', $1::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+), pm AS (
+	INSERT INTO sluice_audit_meta (key, value) VALUES ('` + prunedKey + `', $3)
+	ON CONFLICT (key) DO UPDATE SET value = GREATEST(sluice_audit_meta.value, excluded.value)
 )
 DELETE FROM decisions WHERE rid IN (SELECT rid FROM old)`
 
@@ -67,7 +70,7 @@ func (s *store) Prune(ctx context.Context, before time.Time, limit int) (int, er
 	if err != nil {
 		return 0, err
 	}
-	tag, err := w.Exec(ctx, pruneSQL, before, int64(max(limit, 0)))
+	tag, err := w.Exec(ctx, pruneSQL, before, int64(max(limit, 0)), (before.UnixMicro()+999)/1000) // the cut in ms, rounded up: whatever started before it may be gone
 	if err != nil {
 		return 0, fmt.Errorf("audit: postgres: prune: %w", err)
 	}

@@ -28,7 +28,12 @@ import (
 //     hour of time_start, source, destination, meter and currency, added
 //     in the transaction that records each call's outcome (as in SQLite),
 //     so a month's cost report reads hours, not records.
-//   - sluice_audit_meta: the schema version.
+//   - sluice_audit_meta: the schema version, and the latest cut of
+//     retention (log_pruned_before, Unix ms).
+//   - log_leaves, log_checkpoints: each gateway's transparency log (each
+//     replica keeps its own, its gateway id the origin), its leaves
+//     appended in the transaction that completes their records
+//     (audit/sqlplan/log.go).
 //   - records: a view with exactly the columns of the record schema
 //     (audit/columns.go, docs/contract.md §8) and rid, the same as the
 //     SQLite view. Query this one.
@@ -118,7 +123,25 @@ CREATE INDEX IF NOT EXISTS decisions_host_time ON decisions (host, time_start, r
 CREATE INDEX IF NOT EXISTS decisions_identity_time ON decisions (source_identity, time_start, rid);
 CREATE INDEX IF NOT EXISTS decisions_workload_time ON decisions (source_workload, time_start, rid);
 CREATE INDEX IF NOT EXISTS decisions_ip_time ON decisions (source_ip, time_start, rid);
-CREATE INDEX IF NOT EXISTS decisions_denied_time ON decisions (time_start, rid) WHERE decision = '` + vocab.DecisionDeny + `';`
+CREATE INDEX IF NOT EXISTS decisions_denied_time ON decisions (time_start, rid) WHERE decision = '` + vocab.DecisionDeny + `';
+CREATE TABLE IF NOT EXISTS log_leaves (
+	gateway    text     NOT NULL,
+	leaf       bigint   NOT NULL,
+	seq        bigint   NOT NULL,
+	id         text     NOT NULL,
+	time_start bigint   NOT NULL,
+	version    smallint NOT NULL,
+	hashes     bytea    NOT NULL,
+	PRIMARY KEY (gateway, leaf)
+);
+CREATE INDEX IF NOT EXISTS log_leaves_id ON log_leaves (id);
+CREATE TABLE IF NOT EXISTS log_checkpoints (
+	gateway text        NOT NULL,
+	size    bigint      NOT NULL,
+	time    timestamptz NOT NULL,
+	note    text        NOT NULL,
+	PRIMARY KEY (gateway, size)
+);`
 
 // arrayType is the type of a column's array in unnest($n::type): jsonb
 // is sent as text.
@@ -178,7 +201,9 @@ func (l *layout) insertSQL(open, guard bool) string {
 
 // updateSQL writes outcomes into their rows, found by rid and id (byRid)
 // or by id alone, closes them in open_calls and returns the ids of the
-// rows it found. Its input columns are rid, id, then l.out.
+// rows it found. Only open calls are updated: a record already complete
+// is in its log and stays as it is (the first outcome stands). Its input
+// columns are rid, id, then l.out.
 func (l *layout) updateSQL(byRid bool) string {
 	set := make([]string, len(l.out))
 	for i, c := range l.out {
@@ -186,9 +211,9 @@ func (l *layout) updateSQL(byRid bool) string {
 	}
 	names := append([]string{"rid", "id"}, sqlplan.Names(l.out)...)
 	types := append([]audit.Type{audit.Int64, audit.Text}, typesOf(l.out)...)
-	where := "d.id = u.id"
+	where := "d.id = u.id AND d.time_end IS NULL"
 	if byRid {
-		where = "d.rid = u.rid AND d.id = u.id"
+		where = "d.rid = u.rid AND d.id = u.id AND d.time_end IS NULL"
 	}
 	return "WITH up AS (UPDATE decisions d SET " + strings.Join(set, ", ") + " FROM " + unnest(names, types) +
 		" WHERE " + where + " RETURNING d.rid, d.id), del AS (DELETE FROM open_calls o USING up WHERE o.rid = up.rid)" +
@@ -248,4 +273,21 @@ func column[T any](c audit.Column, recs []*audit.Record) []T {
 		a[j] = dialect{}.Arg(c.Type, c.Field(r)).(T)
 	}
 	return a
+}
+
+// insertLeavesSQL appends rows to log_leaves.
+const insertLeavesSQL = `INSERT INTO log_leaves (gateway, leaf, seq, id, time_start, version, hashes)
+	SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::smallint[], $7::bytea[])`
+
+// leavesArgs are insertLeavesSQL's arrays for leaves.
+func leavesArgs(leaves []audit.LogLeaf) []any {
+	n := len(leaves)
+	gws, ids := make([]string, n), make([]string, n)
+	idx, seqs, ts := make([]int64, n), make([]int64, n), make([]int64, n)
+	vers, hashes := make([]int16, n), make([][]byte, n)
+	for i, l := range leaves {
+		gws[i], idx[i], seqs[i], ids[i] = l.Gateway, l.Index, int64(l.Seq), l.ID
+		ts[i], vers[i], hashes[i] = l.TimeStart.UnixMilli(), int16(l.Version), l.Hashes
+	}
+	return []any{gws, idx, seqs, ids, ts, vers, hashes}
 }

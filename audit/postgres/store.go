@@ -26,6 +26,9 @@ type store struct {
 	rd   *sqlplan.Reader // reads records and cost reports
 	w    *pgxpool.Pool   // nil when read-only
 	r    *pgxpool.Pool
+
+	// logs is the write side of the logs, used by the writer only.
+	logs audit.LogAppender
 }
 
 // openPostgres opens the store at url (postgres://user@host/db, any
@@ -160,6 +163,9 @@ func (s *store) createSchema(ctx context.Context) (err error) {
 	}
 	if err = sqlplan.Migrate(ctx, dialect{}, s.query(tx), exec, []sqlplan.Table{s.lay.table()}, s.lay.cols, s.lay.viewDDL()); err != nil {
 		return fmt.Errorf("audit: postgres: %w", err)
+	}
+	if err = s.backfill(ctx, tx); err != nil {
+		return err
 	}
 	if _, err = tx.Exec(ctx, `INSERT INTO sluice_audit_meta (key, value) VALUES ('schema_version', $1)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, int64(schemaVersion)); err != nil {

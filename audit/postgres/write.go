@@ -2,10 +2,12 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sluicehq/sluice/audit"
 	"github.com/sluicehq/sluice/audit/sqlplan"
 )
@@ -21,42 +23,108 @@ func known(r *audit.Record) bool { return r.Row().ID != 0 && r.Row().Gen == gen 
 // Write implements audit.Store: one transaction. Begin's rows are inserted
 // (and listed in open_calls); outcomes update their row, found by the rid
 // Begin's insert returned (checked against the id) or else by id; an
-// outcome whose row is not there is inserted as a whole record.
-func (s *store) Write(ctx context.Context, b *audit.Batch) (err error) {
-	w, err := s.writer()
-	if err != nil {
+// outcome whose row is not there is inserted as a whole record. The
+// records the batch completes join their gateways' logs, in the same
+// round trip: every outcome is taken to complete its record (the rows
+// tell afterwards; one that did not, the outcome of a record already
+// complete, is left out and the batch written again).
+func (s *store) Write(ctx context.Context, b *audit.Batch) error {
+	if _, err := s.writer(); err != nil {
 		return err
 	}
 	if b.Len() == 0 {
 		return nil
 	}
-	tx, err := w.Begin(ctx)
+	var skip map[string]bool
+	var last error
+	for range 3 {
+		again, err := s.write(ctx, b, skip)
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "log_leaves_pkey" {
+			// Another instance appended to this log since this one read
+			// it (a restart's overlap, replay): read it again.
+			last = err
+			continue
+		}
+		if err != nil || len(again) == 0 {
+			return err
+		}
+		last = fmt.Errorf("audit: postgres: outcomes of records already complete: %v", again)
+		for _, r := range again {
+			s.opts.Logger.Warn("audit: an outcome for a record already complete is ignored; the first outcome stands", "id", r)
+		}
+		if skip == nil {
+			skip = map[string]bool{}
+		}
+		for _, id := range again {
+			skip[id] = true
+		}
+	}
+	return last
+}
+
+// write is one attempt of Write, the outcomes of skip left out. It
+// returns (and rolls back) when outcomes turn out to be of records
+// already complete: their ids, for the next attempt.
+func (s *store) write(ctx context.Context, b *audit.Batch, skip map[string]bool) (again []string, err error) {
+	tx, err := s.w.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("audit: postgres: begin: %w", err)
+		return nil, fmt.Errorf("audit: postgres: begin: %w", err)
 	}
 	defer func() {
-		if err != nil {
+		if err != nil || len(again) > 0 {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
+			s.logs.Abort()
 		}
 	}()
+	// The logs of the batch's gateways, the first time (then kept).
+	gateways := sqlplan.GatewaySeqs(b)
+	for _, g := range gateways {
+		if s.logs.Size(g.Gateway) >= 0 {
+			continue
+		}
+		size, err := leaves.Size(ctx, s.query(tx), g.Gateway)
+		if err != nil {
+			return nil, fmt.Errorf("audit: postgres: log size: %w", err)
+		}
+		if err := s.logs.Prepare(g.Gateway, audit.LogState{Size: size, Read: func(ls []int64) (map[int64][]byte, error) {
+			return leaves.Rows(ctx, s.query(tx), g.Gateway, ls)
+		}}); err != nil {
+			return nil, fmt.Errorf("audit: postgres: %w", err)
+		}
+	}
 	// Inserts with no TimeEnd are open calls: their outcome columns hold
 	// nothing yet, as in the SQLite view.
 	ins := make([]*audit.Record, len(b.Inserts))
+	var completed []*audit.Record
 	for i, r := range b.Inserts {
 		ins[i] = r
 		if r.TimeEnd.IsZero() {
 			c := *r
 			audit.ClearOutcome(&c)
 			ins[i] = &c
+		} else {
+			completed = append(completed, r)
 		}
 	}
-	var byRid, byID []*audit.Record
+	var byRid, byID, outcomes []*audit.Record
+	seen := make(map[string]bool, len(b.Outcomes))
 	for _, r := range b.Outcomes {
+		if skip[r.ID] || seen[r.ID] {
+			continue // already complete, or given twice: the first stands
+		}
+		seen[r.ID] = true
+		outcomes = append(outcomes, r)
+		completed = append(completed, r)
 		if known(r) {
 			byRid = append(byRid, r)
 		} else {
 			byID = append(byID, r)
 		}
+	}
+	logged, err := s.logs.Append(completed)
+	if err != nil {
+		return nil, fmt.Errorf("audit: postgres: %w", err)
 	}
 
 	batch := &pgx.Batch{}
@@ -69,24 +137,26 @@ func (s *store) Write(ctx context.Context, b *audit.Batch) (err error) {
 	if len(ins) > 0 {
 		batch.Queue(s.lay.insertOpen, s.lay.insertArgs(ins)...)
 	}
-	batch.Queue(seqSQL, seqArgs(sqlplan.GatewaySeqs(b))...)
-	costs := sqlplan.CostGroups(b)
+	batch.Queue(seqSQL, seqArgs(gateways)...)
+	costs := sqlplan.CostGroups(&audit.Batch{Inserts: completed})
 	if len(costs) > 0 {
 		batch.Queue(costUpsertSQL, costArgs(costs)...)
 	}
+	if len(logged) > 0 {
+		batch.Queue(insertLeavesSQL, leavesArgs(logged)...)
+	}
 
-	found := make(map[string]bool, len(b.Outcomes))
+	found := make(map[string]bool, len(outcomes))
 	rids := make(map[string]int64, len(ins))
 	br := tx.SendBatch(ctx, batch)
-	readIDs := func(what string) error {
-		rows, err := br.Query()
+	readIDs := func(rows pgx.Rows, err error, what string) error {
 		if err != nil {
 			return fmt.Errorf("audit: postgres: %s: %w", what, err)
 		}
+		defer rows.Close()
 		for rows.Next() {
 			var id string
 			if err := rows.Scan(&id); err != nil {
-				rows.Close()
 				return fmt.Errorf("audit: postgres: %s: %w", what, err)
 			}
 			found[id] = true
@@ -97,42 +167,51 @@ func (s *store) Write(ctx context.Context, b *audit.Batch) (err error) {
 		return nil
 	}
 	if len(byRid) > 0 {
-		if err := readIDs("update outcomes"); err != nil {
+		rows, err := br.Query()
+		if err := readIDs(rows, err, "update outcomes"); err != nil {
 			_ = br.Close()
-			return err
+			return nil, err
 		}
 	}
 	if len(byID) > 0 {
-		if err := readIDs("update outcomes by id"); err != nil {
+		rows, err := br.Query()
+		if err := readIDs(rows, err, "update outcomes by id"); err != nil {
 			_ = br.Close()
-			return err
+			return nil, err
 		}
 	}
 	if len(ins) > 0 {
 		if err := readRids(br, rids); err != nil {
 			_ = br.Close()
-			return fmt.Errorf("audit: postgres: insert decisions: %w", err)
+			return nil, fmt.Errorf("audit: postgres: insert decisions: %w", err)
 		}
 	}
 	if _, err := br.Exec(); err != nil {
 		_ = br.Close()
-		return fmt.Errorf("audit: postgres: seq: %w", err)
+		return nil, fmt.Errorf("audit: postgres: seq: %w", err)
 	}
 	if len(costs) > 0 {
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
-			return fmt.Errorf("audit: postgres: cost rollup: %w", err)
+			return nil, fmt.Errorf("audit: postgres: cost rollup: %w", err)
+		}
+	}
+	if len(logged) > 0 {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return nil, fmt.Errorf("audit: postgres: log: %w", err)
 		}
 	}
 	if err := br.Close(); err != nil {
-		return fmt.Errorf("audit: postgres: batch: %w", err)
+		return nil, fmt.Errorf("audit: postgres: batch: %w", err)
 	}
 
-	// Outcomes whose row was not found (rare: Begin failed, or the row
-	// was pruned or its rid is stale): try by id those looked up by rid,
-	// then insert the rest whole so that nothing is lost.
+	// Outcomes whose open row was not found (rare: Begin failed, or the
+	// row was pruned or its rid is stale, or the record is already
+	// complete): try by id those looked up by rid, then insert the rest
+	// whole so that nothing is lost; what is neither was complete already.
 	var missing, missingByRid []*audit.Record
-	for _, r := range b.Outcomes {
+	for _, r := range outcomes {
 		if !found[r.ID] {
 			missing = append(missing, r)
 			if known(r) {
@@ -142,27 +221,45 @@ func (s *store) Write(ctx context.Context, b *audit.Batch) (err error) {
 	}
 	if len(missing) > 0 {
 		if len(missingByRid) > 0 {
-			if _, err := tx.Exec(ctx, s.lay.updateByID, s.lay.updateArgs(missingByRid)...); err != nil {
-				return fmt.Errorf("audit: postgres: update outcomes by id: %w", err)
+			rows, err := tx.Query(ctx, s.lay.updateByID, s.lay.updateArgs(missingByRid)...)
+			if err := readIDs(rows, err, "update outcomes by id"); err != nil {
+				return nil, err
 			}
 		}
-		rows, err := tx.Query(ctx, s.lay.insertMissing, s.lay.insertArgs(missing)...)
-		if err != nil {
-			return fmt.Errorf("audit: postgres: insert records of outcomes: %w", err)
+		var rest []*audit.Record
+		for _, r := range missing {
+			if !found[r.ID] {
+				rest = append(rest, r)
+			}
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("audit: postgres: insert records of outcomes: %w", err)
+		if len(rest) > 0 {
+			inserted := map[string]int64{}
+			rows, err := tx.Query(ctx, s.lay.insertMissing, s.lay.insertArgs(rest)...)
+			if err == nil {
+				err = scanRids(rows, inserted)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("audit: postgres: insert records of outcomes: %w", err)
+			}
+			for _, r := range rest {
+				if _, ok := inserted[r.ID]; !ok {
+					again = append(again, r.ID)
+				}
+			}
+			if len(again) > 0 {
+				return again, nil
+			}
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("audit: postgres: commit: %w", err)
+		return nil, fmt.Errorf("audit: postgres: commit: %w", err)
 	}
+	s.logs.Commit()
 	// Committed: Begin's records now know their row.
 	for _, r := range b.Inserts {
 		r.SetRow(audit.RowRef{ID: rids[r.ID], Gen: gen})
 	}
-	return nil
+	return nil, nil
 }
 
 // readRids reads the (rid, id) rows of an insert into rids.
@@ -171,6 +268,11 @@ func readRids(br pgx.BatchResults, rids map[string]int64) error {
 	if err != nil {
 		return err
 	}
+	return scanRids(rows, rids)
+}
+
+// scanRids reads (rid, id) rows into rids.
+func scanRids(rows pgx.Rows, rids map[string]int64) error {
 	defer rows.Close()
 	for rows.Next() {
 		var rid int64

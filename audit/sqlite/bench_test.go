@@ -40,6 +40,92 @@ func BenchmarkStoreWrite(b *testing.B) {
 	cpu.Report(b, n)
 }
 
+// BenchmarkStoreWriteWhole measures what the ingester writes under load:
+// batches of 8192 finished records (a call's decision and outcome
+// together), with the transparency log and without it, side by side, so
+// that the difference is what the log costs the gateway per record:
+// encoding and hashing each record's leaf, the tree's interior hashes, and
+// inserting the leaf's row.
+func BenchmarkStoreWriteWhole(b *testing.B) {
+	for _, mode := range []string{"log", "nolog"} {
+		b.Run(mode, func(b *testing.B) {
+			s, _ := openTestStore(b)
+			s.noLog = mode == "nolog"
+			const batch = 8192
+			recs := make([]*audit.Record, batch)
+			for i := range recs {
+				recs[i] = storetest.Sample(i)
+			}
+			cpu := storetest.StartCPU()
+			b.ResetTimer()
+			n := 0
+			for n < b.N {
+				now := time.Now()
+				k := min(batch, b.N-n)
+				for _, r := range recs[:k] {
+					r.TimeStart, r.TimeEnd = now, now.Add(40*time.Millisecond)
+					r.ID = benchID(n)
+					r.Seq = uint64(n + 1)
+					r.Gateway = "g1"
+					r.Status, r.BytesSent, r.BytesReceived, r.DurationMS = 200, 1234, 5678, 40
+					n++
+				}
+				if err := s.Write(context.Background(), &audit.Batch{Inserts: recs[:k]}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			cpu.Report(b, n)
+		})
+	}
+}
+
+// BenchmarkLogAppend measures the log's part of a write alone: batches of
+// 8192 finished records made leaves (encoded, hashed, the tree's interior
+// hashes) and their rows inserted into log_leaves, one transaction each,
+// as Write does in the transaction of the records.
+func BenchmarkLogAppend(b *testing.B) {
+	s, _ := openTestStore(b)
+	ctx := context.Background()
+	const batch = 8192
+	recs := make([]*audit.Record, batch)
+	for i := range recs {
+		recs[i] = storetest.Sample(i)
+	}
+	cpu := storetest.StartCPU()
+	b.ResetTimer()
+	n := 0
+	for n < b.N {
+		now := time.Now()
+		k := min(batch, b.N-n)
+		for _, r := range recs[:k] {
+			r.TimeStart, r.TimeEnd = now, now.Add(40*time.Millisecond)
+			r.ID, r.Seq, r.Gateway = benchID(n), uint64(n+1), "g1"
+			r.Status, r.BytesSent, r.BytesReceived, r.DurationMS = 200, 1234, 5678, 40
+			n++
+		}
+		if _, err := s.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.prepareLog(ctx, "g1"); err != nil {
+			b.Fatal(err)
+		}
+		leaves, err := s.logs.Append(recs[:k])
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.insertLeaves(ctx, leaves); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.conn.ExecContext(ctx, "COMMIT"); err != nil {
+			b.Fatal(err)
+		}
+		s.logs.Commit()
+	}
+	b.StopTimer()
+	cpu.Report(b, n)
+}
+
 // BenchmarkStoreOutcome measures outcome updates: batches of 1024
 // outcomes of records inserted before the timer starts.
 func BenchmarkStoreOutcome(b *testing.B) {

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/audit"
@@ -68,16 +69,22 @@ func (dialect) Arg(t audit.Type, p any) any {
 func (dialect) ScanDest(audit.Type) any { return new(any) }
 
 // Assign implements sqlplan.Dialect.
-func (dialect) Assign(t audit.Type, dest, p any) error {
-	v := *dest.(*any)
+func (dialect) Assign(t audit.Type, dest, p any) error { return assign(t, *dest.(*any), p) }
+
+// assign stores v, a value the driver returned, into the field p points
+// to (of type t): Assign, without the holder (sluice_leaf_hash calls it
+// for every column of every record it hashes).
+func assign(t audit.Type, v, p any) error {
 	switch t {
 	case audit.Bool:
 		if n, ok := v.(int64); ok {
-			v = n != 0
+			*p.(*bool) = n != 0
+			return nil
 		}
 	case audit.Float:
 		if n, ok := v.(int64); ok { // the view's 0 for an open call
-			v = float64(n)
+			*p.(*float64) = float64(n)
+			return nil
 		}
 	case audit.Time, audit.OptTime:
 		if s, ok := v.(string); ok {
@@ -85,17 +92,22 @@ func (dialect) Assign(t audit.Type, dest, p any) error {
 			if err != nil {
 				return err
 			}
-			v = tm
+			*p.(*time.Time) = tm.UTC()
+			return nil
 		}
 	case audit.List:
 		if s, ok := v.(string); ok {
-			var l []string
-			if s != "" && s != "[]" {
+			l, ok := simpleList(s)
+			if !ok {
 				if err := json.Unmarshal([]byte(s), &l); err != nil {
 					return err
 				}
 			}
-			v = l
+			if len(l) == 0 {
+				l = nil
+			}
+			*p.(*[]string) = l
+			return nil
 		}
 	}
 	return sqlplan.SetValue(t, p, v)
@@ -103,3 +115,35 @@ func (dialect) Assign(t audit.Type, dest, p any) error {
 
 // ColumnsSQL implements sqlplan.Dialect.
 func (dialect) ColumnsSQL() string { return "SELECT name FROM pragma_table_info(?)" }
+
+// simpleList reads a JSON array of strings without escapes (what
+// audit.FormatList writes for the usual rule names) without
+// encoding/json; ok is false for anything else.
+func simpleList(s string) ([]string, bool) {
+	if s == "" || s == "[]" {
+		return nil, true
+	}
+	if len(s) < 4 || s[0] != '[' || s[len(s)-1] != ']' || strings.IndexByte(s, '\\') >= 0 {
+		return nil, false
+	}
+	var out []string
+	rest := s[1 : len(s)-1]
+	for {
+		if len(rest) < 2 || rest[0] != '"' {
+			return nil, false
+		}
+		end := strings.IndexByte(rest[1:], '"')
+		if end < 0 {
+			return nil, false
+		}
+		out = append(out, rest[1:1+end])
+		rest = rest[2+end:]
+		if rest == "" {
+			return out, true
+		}
+		if rest[0] != ',' {
+			return nil, false
+		}
+		rest = rest[1:]
+	}
+}

@@ -80,7 +80,8 @@ func (s *store) Cost(ctx context.Context, q audit.CostQuery) ([]audit.CostRow, e
 }
 
 // Prune implements audit.Store: one short transaction of at most limit
-// records, so the writer is never held up for long.
+// records, so the writer is never held up for long. The records' log
+// leaves stay.
 func (s *store) Prune(ctx context.Context, before time.Time, limit int) (n int, err error) {
 	if err := s.ensureOpen(ctx); err != nil {
 		return 0, err
@@ -116,6 +117,13 @@ func (s *store) Prune(ctx context.Context, before time.Time, limit int) (n int, 
 	}
 	deleted, err := res.RowsAffected()
 	if err != nil {
+		return 0, err
+	}
+	// The leaves of the deleted records stay (later proofs and
+	// verifications need their hashes); the cut tells a verification
+	// which missing records retention deleted.
+	if _, err := s.conn.ExecContext(ctx, `INSERT INTO store_meta (k, v) VALUES (?, ?)
+		ON CONFLICT (k) DO UPDATE SET v = max(v, excluded.v)`, prunedKey, cut); err != nil {
 		return 0, err
 	}
 	if _, err := s.conn.ExecContext(ctx, "COMMIT"); err != nil {

@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,5 +62,26 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 				t.Errorf("plan sorts:\n%s", plan)
 			}
 		})
+	}
+}
+
+// simpleList reads what FormatList writes as encoding/json would, and
+// leaves anything with an escape to it.
+func TestSimpleList(t *testing.T) {
+	for _, l := range [][]string{nil, {"a"}, {"allow_payments", "x"}, {"ünïcödé", "a,b", "[x]"}, {""}, {"", ""}, {`q"uote`}, {`back\slash`}, {"<&>"}} {
+		s := audit.FormatList(l)
+		got, ok := simpleList(s)
+		var want []string
+		if s != "[]" {
+			if err := json.Unmarshal([]byte(s), &want); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ok && !slices.Equal(got, want) {
+			t.Errorf("simpleList(%s) = %q, want %q", s, got, want)
+		}
+		if !ok && !strings.Contains(s, `\`) {
+			t.Errorf("simpleList(%s) left to encoding/json", s)
+		}
 	}
 }

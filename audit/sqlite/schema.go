@@ -27,7 +27,13 @@ import (
 //     record schema (audit/columns.go, docs/contract.md §8) and rid.
 //     Query this one.
 //   - store_meta: the file's random id (store_id), which the high-water
-//     mark records to tell a replaced file from the same one.
+//     mark records to tell a replaced file from the same one, and the
+//     latest cut of retention (log_pruned_before).
+//   - logs, log_blocks, log_checkpoints: each gateway's transparency log
+//     (log.go), its leaves appended in the transaction that completes
+//     their records, in blocks of up to 128 leaves (a row per leaf would
+//     cost more than the rest of the log); outcomes.log_leaf is where
+//     each finished record's leaf is.
 //
 // Appending the outcome instead of updating the decision row halves the
 // cost of End and keeps decision pages packed.
@@ -128,6 +134,22 @@ CREATE TABLE IF NOT EXISTS store_meta (
 	k TEXT PRIMARY KEY,
 	v TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS logs (
+	log     INTEGER PRIMARY KEY,
+	gateway TEXT    NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS log_blocks (
+	k    INTEGER PRIMARY KEY,
+	n    INTEGER NOT NULL,
+	data BLOB    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS log_checkpoints (
+	gateway TEXT    NOT NULL,
+	size    INTEGER NOT NULL,
+	time    TEXT    NOT NULL,
+	note    TEXT    NOT NULL,
+	PRIMARY KEY (gateway, size)
+) WITHOUT ROWID;
 `
 
 // indexDDL keeps typical queries (newest first, by host, source or
@@ -162,15 +184,19 @@ func (l layout) insertDecisionsSQL(n int) string {
 		valuesSQL(n, len(l.dec)+1)
 }
 
-// upsertOutcomesSQL appends n outcome rows; a second outcome for the same
-// call (End called twice) replaces the first rather than failing the batch.
-func (l layout) upsertOutcomesSQL(n int) string {
-	set := make([]string, len(l.out))
-	for i, c := range l.out {
-		set[i] = c.Name + " = excluded." + c.Name
-	}
-	return "INSERT OR ROLLBACK INTO outcomes (rid, " + strings.Join(sqlplan.Names(l.out), ", ") + ") VALUES " +
-		valuesSQL(n, len(l.out)+1) + " ON CONFLICT (rid) DO UPDATE SET " + strings.Join(set, ", ")
+// insertOutcomesSQL appends n outcome rows, each with where its record's
+// leaf is (log_leaf). Write only writes the outcome of an open call (a
+// completed record is in its log: it never changes), so a conflict cannot
+// happen; were it to, the first outcome stands rather than the batch
+// failing.
+func (l layout) insertOutcomesSQL(n int) string {
+	return "INSERT OR ROLLBACK INTO outcomes (rid, log_leaf, " + strings.Join(sqlplan.Names(l.out), ", ") + ") VALUES " +
+		valuesSQL(n, len(l.out)+2) + " ON CONFLICT (rid) DO NOTHING"
+}
+
+// insertBlocksSQL appends n rows of log_blocks.
+func insertBlocksSQL(n int) string {
+	return "INSERT OR ROLLBACK INTO log_blocks (k, n, data) VALUES " + valuesSQL(n, 3)
 }
 
 // upsertCostSQL adds n groups to cost_hourly.
@@ -184,13 +210,16 @@ func insertOpenSQL(n int) string {
 	return "INSERT OR ROLLBACK INTO open_calls (rid, gateway) VALUES " + valuesSQL(n, 2)
 }
 
+// deleteOpenSQL closes n calls and returns the rids of those that were
+// open.
 func deleteOpenSQL(n int) string {
-	return "DELETE FROM open_calls WHERE rid IN (" + strings.TrimSuffix(strings.Repeat("?,", n), ",") + ")"
+	return "DELETE FROM open_calls WHERE rid IN (" + strings.TrimSuffix(strings.Repeat("?,", n), ",") + ") RETURNING rid"
 }
 
-// appendRowArgs appends rid and the values of cols of r.
-func appendRowArgs(args []any, rid int64, cols []audit.Column, r *audit.Record) []any {
+// appendRowArgs appends rid, then lead, then the values of cols of r.
+func appendRowArgs(args []any, rid int64, cols []audit.Column, r *audit.Record, lead ...any) []any {
 	args = append(args, rid)
+	args = append(args, lead...)
 	for i := range cols {
 		args = append(args, dialect{}.Arg(cols[i].Type, cols[i].Field(r)))
 	}
@@ -226,6 +255,16 @@ func (l layout) createTables(ctx context.Context, conn *sql.Conn) error {
 	}
 	if err := sqlplan.Migrate(ctx, dialect{}, sqlplan.DBQuerier(conn), exec, l.tables(), l.cols, l.viewDDL()); err != nil {
 		return err
+	}
+	// Where each finished record's leaf is: not a record column.
+	var n int
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('outcomes') WHERE name = 'log_leaf'`).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		if err := exec(ctx, `ALTER TABLE outcomes ADD COLUMN log_leaf INTEGER`); err != nil {
+			return fmt.Errorf("adding log_leaf to outcomes: %w", err)
+		}
 	}
 	if v != schemaVersion {
 		if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {

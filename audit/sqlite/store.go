@@ -30,6 +30,7 @@ type store struct {
 	opts audit.StoreOptions
 	lay  layout
 	rd   *sqlplan.Reader // reads records and cost reports
+	view map[string]bool // the records view's columns when not migrated (read-only), else nil
 
 	// Writer side, used from one goroutine only.
 	w         *sql.DB
@@ -39,16 +40,24 @@ type store struct {
 	openIns   chunkedStmt
 	openDel   chunkedStmt
 	costUps   chunkedStmt
+	blockIns  chunkedStmt
+	logSize   *sql.Stmt
+	logIns    *sql.Stmt
+	logOf     map[string]int64 // each gateway's number in logs
 	seq       *sql.Stmt
 	ridByID   *sql.Stmt
 	maxRid    *sql.Stmt
 	cursor    *sql.Stmt
 	ckpt      *checkpointer
+	logs      audit.LogAppender
 	ident     os.FileInfo // the file the writer has open
 	id        string      // the file's store_meta id (storeID)
 	broken    bool        // reopen before the next write
 	gen       uint64      // incremented at each (re)open
 	nextRid   int64       // rid of the next decision row, within write
+	// noLog leaves the transparency logs out of Write: only for the
+	// benchmark that measures what they cost (BenchmarkStoreWriteWhole).
+	noLog bool
 
 	// Scratch space reused by write.
 	args       []any
@@ -57,6 +66,11 @@ type store struct {
 	outRids    []int64
 	opens      []openCall
 	closes     []int64
+	closing    []*audit.Record
+	completed  []*audit.Record
+	wasOpen    map[int64]bool
+	leafKey    map[*audit.Record]int64
+	block      []byte
 
 	// r is the read-only pool; swapped when the store is reopened.
 	r atomic.Pointer[sql.DB]
@@ -98,6 +112,7 @@ func openSQLite(ctx context.Context, path string, opts audit.StoreOptions) (*sto
 			return nil, fmt.Errorf("audit: %s: %w", path, err)
 		}
 		s.rd = sqlplan.NewReader(dialect{}, s.lay.cols, view, s.label())
+		s.view = view
 		s.r.Store(r)
 		return s, nil
 	}
@@ -171,6 +186,9 @@ func (s *store) open(ctx context.Context) error {
 		}
 		if conn != nil {
 			_ = conn.Close()
+			if s.conn == conn {
+				s.conn = nil
+			}
 		}
 		_ = w.Close()
 		if errors.Is(err, audit.ErrStoreDamaged) {
@@ -213,10 +231,13 @@ func (s *store) open(ctx context.Context) error {
 		return st
 	}
 	s.decisions = chunkedStmt{one: prep(s.lay.insertDecisionsSQL(1)), many: prep(s.lay.insertDecisionsSQL(insertChunk)), width: len(s.lay.dec) + 1}
-	s.outcomes = chunkedStmt{one: prep(s.lay.upsertOutcomesSQL(1)), many: prep(s.lay.upsertOutcomesSQL(insertChunk)), width: len(s.lay.out) + 1}
+	s.outcomes = chunkedStmt{one: prep(s.lay.insertOutcomesSQL(1)), many: prep(s.lay.insertOutcomesSQL(insertChunk)), width: len(s.lay.out) + 2}
 	s.openIns = chunkedStmt{one: prep(insertOpenSQL(1)), many: prep(insertOpenSQL(insertChunk)), width: 2}
 	s.openDel = chunkedStmt{one: prep(deleteOpenSQL(1)), many: prep(deleteOpenSQL(insertChunk)), width: 1}
 	s.costUps = chunkedStmt{one: prep(upsertCostSQL(1)), many: prep(upsertCostSQL(insertChunk)), width: 8}
+	s.blockIns = chunkedStmt{one: prep(insertBlocksSQL(1)), many: prep(insertBlocksSQL(insertChunk)), width: 3}
+	s.logSize = prep(logSizeSQL)
+	s.logIns = prep(`INSERT INTO logs (gateway) VALUES (?) ON CONFLICT (gateway) DO UPDATE SET gateway = excluded.gateway RETURNING log`)
 	s.ridByID = prep(`SELECT rid FROM decisions WHERE id = ?`)
 	s.maxRid = prep(`SELECT coalesce(max(rid), 0) FROM decisions`)
 	s.cursor = prep(`INSERT INTO spool_cursor (gateway, seg, off) VALUES (?, ?, ?)
@@ -224,6 +245,12 @@ func (s *store) open(ctx context.Context) error {
 	s.seq = prep(`INSERT INTO gateways (gateway, seq) VALUES (?, ?)
 		ON CONFLICT (gateway) DO UPDATE SET seq = max(seq, excluded.seq)`)
 	if err != nil {
+		return fail(err)
+	}
+	s.conn = conn
+	s.logs.Abort() // another file, maybe: every tree is read again
+	s.logOf = map[string]int64{}
+	if err := s.backfill(ctx); err != nil {
 		return fail(err)
 	}
 	if created {
@@ -246,6 +273,7 @@ func (s *store) open(ctx context.Context) error {
 	}
 	s.w, s.conn, s.ident, s.broken, s.ckpt, s.id = w, conn, ident, false, ckpt, id
 	s.rd = sqlplan.NewReader(dialect{}, s.lay.cols, nil, s.label()) // migrated: every column
+	s.view = nil
 	s.gen++
 	if old := s.r.Swap(r); old != nil {
 		go old.Close() // waits for queries in flight on the old file
@@ -329,7 +357,7 @@ func (s *store) closeWriter() {
 	}
 	for _, st := range []*sql.Stmt{s.decisions.one, s.decisions.many, s.outcomes.one, s.outcomes.many,
 		s.openIns.one, s.openIns.many, s.openDel.one, s.openDel.many, s.costUps.one, s.costUps.many,
-		s.seq, s.ridByID, s.maxRid, s.cursor} {
+		s.blockIns.one, s.blockIns.many, s.logSize, s.logIns, s.seq, s.ridByID, s.maxRid, s.cursor} {
 		if st != nil {
 			_ = st.Close()
 		}
@@ -341,6 +369,7 @@ func (s *store) closeWriter() {
 		_ = s.w.Close()
 	}
 	s.decisions, s.outcomes, s.openIns, s.openDel, s.costUps = chunkedStmt{}, chunkedStmt{}, chunkedStmt{}, chunkedStmt{}, chunkedStmt{}
+	s.blockIns, s.logSize, s.logIns = chunkedStmt{}, nil, nil
 	s.seq, s.ridByID, s.maxRid, s.conn, s.w = nil, nil, nil, nil, nil
 }
 

@@ -35,6 +35,7 @@ func (s *store) write(ctx context.Context, b *audit.Batch) (err error) {
 	defer func() {
 		if err != nil {
 			_, _ = s.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+			s.logs.Abort()
 		}
 	}()
 	// rids continue from the highest in the file, read under the write
@@ -43,8 +44,17 @@ func (s *store) write(ctx context.Context, b *audit.Batch) (err error) {
 		return fmt.Errorf("max rid: %w", err)
 	}
 	s.nextRid++
+	gateways := sqlplan.GatewaySeqs(b)
+	for _, gs := range gateways {
+		if s.noLog {
+			break
+		}
+		if err := s.prepareLog(ctx, gs.Gateway); err != nil {
+			return fmt.Errorf("log of %s: %w", gs.Gateway, err)
+		}
+	}
 	s.decs, s.decRids, s.outs, s.outRids = s.decs[:0], s.decRids[:0], s.outs[:0], s.outRids[:0]
-	s.opens, s.closes = s.opens[:0], s.closes[:0]
+	s.opens, s.closes, s.closing, s.completed = s.opens[:0], s.closes[:0], s.closing[:0], s.completed[:0]
 	newDecision := func(r *audit.Record) int64 {
 		rid := s.nextRid
 		s.nextRid++
@@ -59,6 +69,7 @@ func (s *store) write(ctx context.Context, b *audit.Batch) (err error) {
 		} else {
 			// Complete: the whole record at once.
 			s.outs, s.outRids = append(s.outs, r), append(s.outRids, rid)
+			s.completed = append(s.completed, r)
 		}
 	}
 	for _, r := range b.Outcomes {
@@ -74,10 +85,11 @@ func (s *store) write(ctx context.Context, b *audit.Batch) (err error) {
 		}
 		if rid == 0 {
 			rid = newDecision(r)
+			s.outs, s.outRids = append(s.outs, r), append(s.outRids, rid)
+			s.completed = append(s.completed, r)
 		} else {
-			s.closes = append(s.closes, rid)
+			s.closes, s.closing = append(s.closes, rid), append(s.closing, r)
 		}
-		s.outs, s.outRids = append(s.outs, r), append(s.outRids, rid)
 	}
 
 	args := s.args[:0]
@@ -94,21 +106,57 @@ func (s *store) write(ctx context.Context, b *audit.Batch) (err error) {
 	if err := s.openIns.exec(ctx, len(s.opens), args); err != nil {
 		return fmt.Errorf("insert open calls: %w", err)
 	}
+	if len(s.closes) > 0 {
+		// Only the outcome of an open call completes it: a record already
+		// complete is in its log and stays as it is (the first outcome
+		// stands).
+		open, err := s.closeOpen(ctx, s.closes)
+		if err != nil {
+			return fmt.Errorf("delete open calls: %w", err)
+		}
+		for i, rid := range s.closes {
+			r := s.closing[i]
+			if !open[rid] {
+				s.opts.Logger.Warn("audit: an outcome for a record already complete is ignored; the first outcome stands", "id", r.ID)
+				continue
+			}
+			delete(open, rid)
+			s.outs, s.outRids = append(s.outs, r), append(s.outRids, rid)
+			s.completed = append(s.completed, r)
+		}
+	}
+	// The completed records join their gateways' logs; each outcome row
+	// says where its record's leaf is.
+	var leaves []audit.LogLeaf
+	if s.leafKey == nil {
+		s.leafKey = map[*audit.Record]int64{}
+	}
+	clear(s.leafKey)
+	if !s.noLog {
+		if leaves, err = s.logs.Append(s.completed); err != nil {
+			return err
+		}
+		for i, r := range s.logs.Records() {
+			log, err := s.logNumber(ctx, r.Gateway)
+			if err != nil {
+				return err
+			}
+			lo, _ := keyRange(log)
+			s.leafKey[r] = lo + leaves[i].Index
+		}
+	}
 	args = args[:0]
 	for i, r := range s.outs {
-		args = appendRowArgs(args, s.outRids[i], s.lay.out, r)
+		var leaf any
+		if k, ok := s.leafKey[r]; ok {
+			leaf = k
+		}
+		args = appendRowArgs(args, s.outRids[i], s.lay.out, r, leaf)
 	}
 	if err := s.outcomes.exec(ctx, len(s.outs), args); err != nil {
 		return fmt.Errorf("insert outcomes: %w", err)
 	}
-	args = args[:0]
-	for _, rid := range s.closes {
-		args = append(args, rid)
-	}
-	if err := s.openDel.exec(ctx, len(s.closes), args); err != nil {
-		return fmt.Errorf("delete open calls: %w", err)
-	}
-	costs := sqlplan.CostGroups(b)
+	costs := sqlplan.CostGroups(&audit.Batch{Inserts: s.completed})
 	args = args[:0]
 	for _, g := range costs {
 		args = append(args, audit.FormatTime(g.Hour), g.Source, g.Destination, g.Meter, g.Currency, g.Calls, g.Bytes, g.Cost)
@@ -117,7 +165,10 @@ func (s *store) write(ctx context.Context, b *audit.Batch) (err error) {
 		return fmt.Errorf("cost rollup: %w", err)
 	}
 	s.args = args[:0]
-	for _, gs := range sqlplan.GatewaySeqs(b) {
+	if err := s.insertLeaves(ctx, leaves); err != nil {
+		return fmt.Errorf("insert log leaves: %w", err)
+	}
+	for _, gs := range gateways {
 		if _, err := s.seq.ExecContext(ctx, gs.Gateway, int64(gs.Seq)); err != nil {
 			return fmt.Errorf("seq: %w", err)
 		}
@@ -130,6 +181,10 @@ func (s *store) write(ctx context.Context, b *audit.Batch) (err error) {
 	if _, err := s.conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	s.logs.Commit()
+	clear(s.completed)
+	clear(s.closing)
+	clear(s.leafKey)
 	// Committed: Begin's records now know their row.
 	for i, r := range b.Inserts {
 		r.SetRow(audit.RowRef{ID: s.decRids[i], Gen: s.gen})

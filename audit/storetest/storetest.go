@@ -39,6 +39,7 @@ var cases = []struct {
 	{"Cost", caseCost},
 	{"CostRollup", caseCostRollup},
 	{"ReadOnly", caseReadOnly},
+	// and "Log" (log_cases.go), for stores that keep transparency logs.
 }
 
 // Run runs the conformance cases against sub, each on a fresh store.
@@ -59,6 +60,7 @@ func Run(t *testing.T, sub Subject) {
 			c.run(t, s, reopen)
 		})
 	}
+	t.Run("Log", func(t *testing.T) { caseLog(t, sub) })
 }
 
 // costOf is the reference semantics of a cost report over recs: the calls

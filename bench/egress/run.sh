@@ -8,6 +8,8 @@
 # landed main) with the same config, for a before/after in one run;
 # FLOOR=0 drops the row of bench/floor, the naive net/http forward proxy
 # (no policy, no records) kept as the floor Sluice is measured against.
+# CKPT=1 adds a row with signed checkpoints of the audit log every second
+# (audit.checkpoint_key, checkpoint_file), for checkpoints on against off.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -28,6 +30,16 @@ if [[ ${NOAUDIT:-0} == 1 ]]; then
   "$RUN/sluice/sluice" serve -c "$HERE/.sluice-noaudit.yaml" 2>"$RUN/sluice/sluice-noaudit.log" & pids+=($!)
   extra+=" sluice-noaudit=http://127.0.0.1:33129@$RUN/sluice/sluice-noaudit.log"
 fi
+if [[ ${CKPT:-0} == 1 ]]; then
+  mkdir -p "$RUN/sluice-ckpt"
+  rm -rf "$RUN/sluice-ckpt/"*
+  "$RUN/sluice/sluice" audit keygen --out "$RUN/sluice-ckpt/audit.key" >/dev/null
+  sed -e 's#127.0.0.1:33128#127.0.0.1:33131#; s#127.0.0.1:39901#127.0.0.1:39904#' \
+    -e 's#store: sqlite://.*#store: sqlite://'"$RUN"'/sluice-ckpt/audit.db\n  checkpoint_key: '"$RUN"'/sluice-ckpt/audit.key\n  checkpoint_interval: 1s\n  checkpoint_file: '"$RUN"'/sluice-ckpt/checkpoints#' \
+    "$HERE/sluice.yaml" >"$HERE/.sluice-ckpt.yaml"
+  "$RUN/sluice/sluice" serve -c "$HERE/.sluice-ckpt.yaml" 2>"$RUN/sluice-ckpt/sluice.log" & pids+=($!)
+  extra+=" sluice-ckpt=http://127.0.0.1:33131@$RUN/sluice-ckpt/sluice.log"
+fi
 if [[ -n ${SLUICE_BASE:-} ]]; then
   mkdir -p "$RUN/sluice-base"
   rm -rf "$RUN/sluice-base/audit.db"*
@@ -41,9 +53,9 @@ if [[ ${FLOOR:-1} == 1 ]]; then
   "$RUN/sluice/floor" -listen 127.0.0.1:33140 2>"$RUN/sluice/floor.log" & pids+=($!)
   extra+=" floor=http://127.0.0.1:33140"
 fi
-ports="39901"; [[ ${NOAUDIT:-0} == 1 ]] && ports+=" 39902"; [[ -n ${SLUICE_BASE:-} ]] && ports+=" 39903"
+ports="39901"; [[ ${NOAUDIT:-0} == 1 ]] && ports+=" 39902"; [[ -n ${SLUICE_BASE:-} ]] && ports+=" 39903"; [[ ${CKPT:-0} == 1 ]] && ports+=" 39904"
 for port in $ports; do
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
 done
 EXTRA_PROXIES="$extra" "$HARNESS/run_all.sh" "${1:-$RUN/results.md}"
-rm -f "$HERE/.sluice-noaudit.yaml" "$HERE/.sluice-base.yaml"
+rm -f "$HERE/.sluice-noaudit.yaml" "$HERE/.sluice-base.yaml" "$HERE/.sluice-ckpt.yaml"

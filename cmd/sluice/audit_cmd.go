@@ -21,11 +21,12 @@ import (
 
 // newAuditCmd is `sluice audit query`: records straight from the store
 // file (read-only, no gateway needed) or from a running gateway's admin
-// API; and `sluice audit replay`, which writes the spools of stopped
-// gateways into the store.
+// API; `sluice audit replay`, which writes the spools of stopped
+// gateways into the store; and the transparency log's `sluice audit
+// keygen` and `sluice audit verify` (audit_log_cmd.go).
 func newAuditCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "audit", Short: "Query audit records, and write stopped gateways' spools into the store"}
-	cmd.AddCommand(newAuditQueryCmd(), newAuditReplayCmd())
+	cmd := &cobra.Command{Use: "audit", Short: "Query audit records, verify that none was tampered with, and write stopped gateways' spools into the store"}
+	cmd.AddCommand(newAuditQueryCmd(), newAuditReplayCmd(), newAuditKeygenCmd(), newAuditVerifyCmd())
 	return cmd
 }
 
@@ -43,15 +44,24 @@ that stopped writes the rest at its next start. replay does that now for
 every gateway that is not running (a replica scaled away, a host retired):
 the store then holds every record, and the calls those gateways left open
 are closed with error gateway_restart. A spool that a running gateway holds
-is left to it.`,
+is left to it. With the config's store (no --store), each replayed
+gateway's log is also signed with audit.checkpoint_key, as the gateway
+would have at its shutdown.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			store, err := storeURL(cfgPath, store)
-			if err != nil {
-				return err
+			// With the config's store, its checkpoint key too: each
+			// replayed log gets the checkpoint its gateway would have
+			// signed at shutdown.
+			ac := config.Audit{Store: store}
+			if store == "" {
+				cfg, err := config.Load(cfgPath, configChecks()...)
+				if err != nil {
+					return err
+				}
+				ac, store = cfg.Audit, cfg.Audit.Store
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-			res, err := audit.ReplaySpools(cmd.Context(), stores(), store, log)
+			res, err := audit.ReplaySpoolsSigned(cmd.Context(), stores(), ac, log)
 			if err != nil {
 				return err
 			}
@@ -86,9 +96,10 @@ func newAuditQueryCmd() *cobra.Command {
 		src                      storeSource
 		since, until, output, tz string
 		f                        audit.Filter
+		withProof                bool
 	)
 	cmd := &cobra.Command{
-		Use:   "query [--store URL | --server URL] [--since D] [--until T] [--source S] [--host H] [--decision allow|deny] [--reason R] [--format table|json|csv] [--tz Z] [--limit N] [--after ID]",
+		Use:   "query [--store URL | --server URL] [--since D] [--until T] [--source S] [--host H] [--decision allow|deny] [--reason R] [--format table|json|csv] [--tz Z] [--limit N] [--after ID] [--proof]",
 		Short: "Query audit records from a store or a running gateway, newest first",
 		Example: `  sluice audit query --since 24h --host api.stripe.com
   sluice audit query --decision deny --reason policy_denied --format json
@@ -113,6 +124,12 @@ func newAuditQueryCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if withProof {
+				if cmd.Flags().Changed("format") && output != format.JSON {
+					return errors.New("--proof writes JSON lines: --format json, or no --format")
+				}
+				output = format.JSON
+			}
 			w, err := format.NewRecordWriterIn(cmd.OutOrStdout(), output, loc)
 			if err != nil {
 				return fmt.Errorf("--format: %w", err)
@@ -121,6 +138,17 @@ func newAuditQueryCmd() *cobra.Command {
 			write := func(r *audit.Record) error {
 				n, last = n+1, r.ID
 				return w.Write(r)
+			}
+			if withProof {
+				ps, err := src.openProofs(cmd.Context())
+				if err != nil {
+					return err
+				}
+				defer ps.Close()
+				write = func(r *audit.Record) error {
+					n++
+					return writeWithProof(cmd.OutOrStdout(), r, ps.proof(cmd.Context(), r.ID))
+				}
 			}
 			if src.server != "" {
 				err = src.remoteQuery(cmd.Context(), f, write)
@@ -164,6 +192,7 @@ func newAuditQueryCmd() *cobra.Command {
 	fl.StringVar(&output, "format", format.Table, "table, json (JSON lines, every field) or csv (every field)")
 	fl.StringVar(&tz, "tz", "Local", "time zone of the table's times: Local (this machine's, $TZ), UTC, or a name like Europe/Paris")
 	fl.IntVar(&f.Limit, "limit", audit.DefaultLimit, "at most this many records, newest first; 0 for all")
+	fl.BoolVar(&withProof, "proof", false, `each record with its inclusion proof in its gateway's transparency log, against the latest signed checkpoint that covers it: JSON lines {"record": …, "proof": …}`)
 	return cmd
 }
 

@@ -220,6 +220,10 @@ func (a *app) startAdmin() error {
 	a.admin.HandleRead("/v1/audit", records)
 	a.admin.HandleRead("/v1/cost", records)
 	a.mountConsole()
+	// The log's signed checkpoints and proofs: auditors verify with them.
+	logs := httpapi.NewLog(a.auditor.LogStore(), httpapi.LogOptions{Gateway: a.auditor.Gateway(), Sync: a.auditor.Sync})
+	a.admin.HandleRead("/v1/audit/checkpoint", logs)
+	a.admin.HandleRead("/v1/audit/proof", logs)
 	// The clusters of DestinationRule traffic policies: endpoints,
 	// ejections, pool use (operations, not records: the admin token).
 	a.admin.HandleJSON("/v1/upstreams", func(*http.Request) (any, error) {

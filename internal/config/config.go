@@ -292,6 +292,31 @@ type Audit struct {
 	// RequestIDHeader is the header that carries the record id upstream
 	// (and back to the caller) on every HTTP request; "" turns it off.
 	RequestIDHeader string `yaml:"request_id_header"`
+	// CheckpointKey is the file of the Ed25519 key that signs checkpoints
+	// of this gateway's transparency log, the tree of hashes over its
+	// records that makes any later change to them evident (`sluice audit
+	// keygen` writes the key, and its public half, which `sluice audit
+	// verify --key` takes, beside it as FILE.pub). The gateway must be able
+	// to read it; keep it from whoever can write the store. "" takes no
+	// checkpoints: records are still logged and checked against the
+	// stored hashes, which whoever changed them could rewrite too.
+	CheckpointKey string `yaml:"checkpoint_key"`
+	// CheckpointInterval is how often a signed checkpoint of the log is
+	// taken and stored (when the log has grown since the last), and served
+	// at /v1/audit/checkpoint; one is also taken at shutdown. Records
+	// committed since the last checkpoint are not yet covered by a
+	// signature.
+	CheckpointInterval Duration `yaml:"checkpoint_interval"`
+	// CheckpointFile is a file each checkpoint is appended to (and
+	// synced), "" for none: a copy of the checkpoints outside the store for
+	// `sluice audit verify --checkpoint`. Put it where whoever can write
+	// the store cannot (another volume, an append-only mount).
+	CheckpointFile string `yaml:"checkpoint_file"`
+	// CheckpointURL is an http(s) URL each checkpoint is POSTed to
+	// (text/plain, the signed note), "" for none: a copy kept by another
+	// system. A failed POST is logged and counted; the next checkpoint
+	// supersedes it.
+	CheckpointURL string `yaml:"checkpoint_url"`
 }
 
 // Cost prices calls.

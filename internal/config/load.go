@@ -36,6 +36,8 @@ func Load(path string, checks ...Check) (*Config, error) {
 		if p, ok := strings.CutPrefix(cfg.Audit.Store, "sqlite://"); ok && p != "" && !filepath.IsAbs(p) {
 			cfg.Audit.Store = "sqlite://" + cfg.Resolve(p)
 		}
+		cfg.Audit.CheckpointKey = cfg.Resolve(cfg.Audit.CheckpointKey)
+		cfg.Audit.CheckpointFile = cfg.Resolve(cfg.Audit.CheckpointFile)
 	}
 	if cfg.Admin.TokenFile != "" {
 		b, err := os.ReadFile(cfg.Resolve(cfg.Admin.TokenFile))
