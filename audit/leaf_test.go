@@ -99,13 +99,20 @@ func TestLeafCanonical(t *testing.T) {
 // Trailing columns at their zero value are left out: a column appended
 // to the schema later leaves the leaves of earlier records as they were.
 func TestLeafTrimsTrailingZeros(t *testing.T) {
+	// goldenRecord sets every column before count; count is 1, its
+	// default, and the columns after it (route, subset, attempts: added
+	// with traffic policies) are at their zero value, as in a record
+	// written before they existed: all trailing, all left out.
+	full := AppendLeaf(nil, goldenRecord())
+	if want := byte(columnIndex(t, "count")); full[1] != want {
+		t.Fatalf("column count of the golden record %d, want %d", full[1], want)
+	}
 	r := goldenRecord()
 	r.TraceID, r.Count = "", 1
 	leaf := AppendLeaf(nil, r)
-	if leaf[1] != byte(len(columns)-2) {
-		t.Fatalf("column count %d, want %d", leaf[1], len(columns)-2)
+	if leaf[1] != full[1]-1 {
+		t.Fatalf("column count %d, want %d", leaf[1], full[1]-1)
 	}
-	full := AppendLeaf(nil, goldenRecord())
 	// The same first columns, byte for byte.
 	if string(full[2:len(leaf)]) != string(leaf[2:]) {
 		t.Error("the trimmed leaf is not a prefix of the full one's columns")
@@ -136,4 +143,16 @@ func BenchmarkLeafHash(b *testing.B) {
 		h, buf = LeafHash(r, buf)
 		row = tr.Append(row[:0], h)
 	}
+}
+
+// columnIndex is the position of the column named name in the schema.
+func columnIndex(t *testing.T, name string) int {
+	t.Helper()
+	for i, c := range columns {
+		if c.Name == name {
+			return i
+		}
+	}
+	t.Fatalf("no column %q", name)
+	return -1
 }
