@@ -47,7 +47,7 @@ func (g *Gateway) route(c *call, r *http.Request, b *balanced) error {
 		return nil
 	}
 	b.cfg, b.name = rt.Traffic, rt.Cluster
-	if rule, dest, ok := rt.SelectHTTP(r, c.Port); ok {
+	if rule, dest, ok := rt.SelectHTTP(registry.HTTPRequest{Path: c.Path, Method: c.Method, Port: c.Port, Header: r.Header}); ok {
 		b.rule, b.dest = rule, dest
 		b.cfg, b.name = dest.Traffic, dest.Cluster
 		if dest.Labels != nil {

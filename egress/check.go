@@ -60,7 +60,7 @@ func (g *Gateway) routing(c *call) *RoutingView {
 	var dest *registry.RouteDest
 	if c.Kind == vocab.KindHTTP {
 		req := &http.Request{Method: c.Method, URL: &url.URL{Path: c.Path, RawQuery: c.query}, Header: c.Header}
-		if rule, d, ok := rt.SelectHTTP(req, c.Port); ok {
+		if rule, d, ok := rt.SelectHTTP(registry.HTTPRequest{Path: c.Path, Method: c.Method, Port: c.Port, Header: req.Header}); ok {
 			v.Rule, v.Subset, v.Cluster, v.Policy, dest = rule, d.Subset, d.Cluster, d.Traffic, d
 		} else if len(rt.HTTP) > 0 {
 			v.Note = "no VirtualService rule matches: the call takes the route without one"

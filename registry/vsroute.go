@@ -115,13 +115,23 @@ func (r *Retry) RetryStatus(code int) bool {
 	return false
 }
 
-// SelectHTTP finds the first rule of the route matching r (port is the
-// destination port the caller asked for) and draws its destination by
-// weight. ok is false when the route has no VirtualService rule for r.
-func (rt *Route) SelectHTTP(r *http.Request, port int) (rule *HTTPRule, dest *RouteDest, ok bool) {
+// HTTPRequest is what a VirtualService rule matches on: the values the
+// gateway computed once at its edge (the call's path, method and
+// destination port, the same ones policy sees and the record keeps) and
+// the request's headers.
+type HTTPRequest struct {
+	Path, Method string
+	Port         int
+	Header       http.Header
+}
+
+// SelectHTTP finds the first rule of the route matching r and draws its
+// destination by weight. ok is false when the route has no VirtualService
+// rule for r.
+func (rt *Route) SelectHTTP(r HTTPRequest) (rule *HTTPRule, dest *RouteDest, ok bool) {
 	for i := range rt.HTTP {
 		h := &rt.HTTP[i]
-		if !h.matches(r, port) {
+		if !h.matches(&r) {
 			continue
 		}
 		if len(h.Dests) == 1 || h.total == 0 {
@@ -139,16 +149,16 @@ func (rt *Route) SelectHTTP(r *http.Request, port int) (rule *HTTPRule, dest *Ro
 	return nil, nil, false
 }
 
-func (h *HTTPRule) matches(r *http.Request, port int) bool {
+func (h *HTTPRule) matches(r *HTTPRequest) bool {
 	if len(h.Match) == 0 {
 		return true
 	}
 	for i := range h.Match {
 		m := &h.Match[i]
-		if m.Port != 0 && m.Port != port {
+		if m.Port != 0 && m.Port != r.Port {
 			continue
 		}
-		if !m.URI.Matches(r.URL.Path, true) || !m.Method.Matches(r.Method, true) {
+		if !m.URI.Matches(r.Path, true) || !m.Method.Matches(r.Method, true) {
 			continue
 		}
 		all := true
