@@ -228,8 +228,10 @@ func (g *Gateway) onRequest(r *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 		f.dialed.Store(remoteIP(info.Conn))
 	}})
 	out = out.WithContext(rctx)
-	tr := g.tr.plain
+	var tr http.RoundTripper = g.tr.plain
 	switch {
+	case h1Eligible(out, scheme):
+		tr = g.tr.h1
 	case c.TLSOrigination:
 		tr = g.tr.forRoute(c.Route.TLS, c.Route.Entry)
 	case scheme == "https":

@@ -25,12 +25,16 @@ type transports struct {
 	mu     sync.Mutex
 	byKey  map[string]*http.Transport
 	system *http.Transport // https:// absolute URIs without a DestinationRule
+	// h1 carries plain-HTTP requests without a body on the caller's
+	// goroutine (h1client.go); the others take plain.
+	h1 *h1Client
 }
 
 func newTransports(d *dialer, idle, handshake time.Duration) *transports {
 	t := &transports{dial: d, idle: idle, tlsTO: handshake, byKey: map[string]*http.Transport{}}
 	t.plain = t.build(nil)
 	t.system = t.build(&tls.Config{MinVersion: tls.VersionTLS12})
+	t.h1 = newH1Client(d.dial, idle)
 	return t
 }
 
@@ -79,6 +83,7 @@ func (t *transports) forRoute(o *registry.TLSOrigination, e *registry.Entry) *ht
 // that new calls dial the new endpoints).
 func (t *transports) closeIdle() {
 	t.plain.CloseIdleConnections()
+	t.h1.closeIdle()
 	t.system.CloseIdleConnections()
 	t.mu.Lock()
 	defer t.mu.Unlock()
