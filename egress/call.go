@@ -165,7 +165,7 @@ func (g *Gateway) accessLog(c *call, status int, sent, received int64) {
 	if c.rec != nil {
 		id = c.rec.ID
 	}
-	g.log.Info("access", "id", id, "listener", c.Listener, "kind", c.Kind, "source", c.Identity.IP.String(), "identity", c.Identity.ID,
+	g.access.Info("access", "id", id, "listener", c.Listener, "kind", c.Kind, "source", c.Identity.IP.String(), "identity", c.Identity.ID,
 		"method", c.Method, "host", c.Host.String(), "port", c.Port, "path", c.Path, "status", status, "reason", string(c.Reason),
 		"sent", sent, "received", received, "duration_ms", time.Since(c.Start).Milliseconds())
 }

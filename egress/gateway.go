@@ -39,10 +39,13 @@ type Options struct {
 	Policy   Policy
 	// Auditor and Resolver are needed to serve (Start), not to decide
 	// (Check).
-	Auditor       Recorder
-	Resolver      Resolver
-	Guard         *netguard.Guard
-	Logger        *slog.Logger
+	Auditor  Recorder
+	Resolver Resolver
+	Guard    *netguard.Guard
+	Logger   *slog.Logger
+	// AccessLogger takes the access log's lines (log.access); nil: Logger.
+	// serve gives it a buffered writer (logx.Buffered).
+	AccessLogger  *slog.Logger
 	MeterProvider metric.MeterProvider
 	// TracerProvider and Propagator trace calls; nil means no spans, and a
 	// caller's traceparent passes through unchanged.
@@ -57,6 +60,7 @@ type Gateway struct {
 	decider *Decider
 	aud     Recorder
 	log     *slog.Logger
+	access  *slog.Logger // the access log
 	ident   *identifier
 	dialer  *dialer
 	tr      *transports
@@ -88,8 +92,12 @@ func New(o Options) (*Gateway, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	access := o.AccessLogger
+	if access == nil {
+		access = log
+	}
 	cfg := o.Config
-	g := &Gateway{cfg: cfg, reg: o.Registry, aud: o.Auditor, log: log,
+	g := &Gateway{cfg: cfg, reg: o.Registry, aud: o.Auditor, log: log, access: access,
 		decider: &Decider{Registry: o.Registry, Policy: o.Policy, ReportUndeclared: cfg.Registry.Mode == "report",
 			IdentityRequired: cfg.Identity.Required},
 		ident: newIdentifier(cfg.Identity), metrics: newMetrics(o.MeterProvider),

@@ -58,6 +58,7 @@ func addConfigFlag(cmd *cobra.Command, p *string) {
 type app struct {
 	cfg      *config.Config
 	log      *slog.Logger
+	access   *slog.Logger // the access log, buffered
 	metrics  *telemetry.Metrics
 	tracing  *telemetry.Tracing
 	registry *registry.Registry
@@ -87,7 +88,11 @@ func gatewayID() string {
 // limits.drain_timeout.
 func serve(ctx context.Context, cfg *config.Config) error {
 	log := logx.New(os.Stderr, cfg.Log)
-	a := &app{cfg: cfg, log: log}
+	// The access log (one line per call) is written every 50 ms rather than
+	// a write(2) per line; other lines go out at once.
+	accessOut := logx.NewBuffered(os.Stderr, 50*time.Millisecond)
+	defer accessOut.Close()
+	a := &app{cfg: cfg, log: log, access: logx.New(accessOut, cfg.Log)}
 	var err error
 	res := telemetry.Resource(ctx, cfg.Telemetry, version.Version, gatewayID())
 	if a.metrics, err = telemetry.NewMetrics(res); err != nil {
@@ -260,7 +265,7 @@ func (a *app) startAdmin() error {
 // startDataPlane starts the proxy, http and tls listeners and returns the
 // function that drains them.
 func (a *app) startDataPlane(ctx context.Context) (func(context.Context) error, error) {
-	gw, err := egress.New(egress.Options{Config: a.cfg, Registry: a.registry, Policy: a.policy, Auditor: a.auditor,
+	gw, err := egress.New(egress.Options{Config: a.cfg, Registry: a.registry, Policy: a.policy, Auditor: a.auditor, AccessLogger: a.access,
 		Resolver: a.resolver, Guard: a.guard, Logger: a.log, MeterProvider: a.metrics.MeterProvider(),
 		TracerProvider: a.tracing.Provider, Propagator: a.tracing.Propagator})
 	if err != nil {

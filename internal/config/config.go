@@ -372,7 +372,9 @@ type Log struct {
 	Level string `yaml:"level"`
 	// Access writes one "access" line per call (id, listener, kind,
 	// source, identity, method, host, port, path, status, reason, sent,
-	// received, duration_ms).
+	// received, duration_ms). Access lines are gathered and written every
+	// 50 ms (logx.Buffered): a crash may lose the last 50 ms of them, never
+	// a record.
 	Access bool `yaml:"access"`
 }
 
