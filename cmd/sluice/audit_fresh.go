@@ -9,7 +9,7 @@ import (
 
 // freshWait is how long `audit query` and `cost report` wait for running
 // gateways to copy what they acknowledged into the store: the ingester
-// writes every IngestDelay (100 ms), so this is many rounds.
+// writes every IngestDelay (400 ms), so this is many rounds.
 const freshWait = 3 * time.Second
 
 // waitFresh waits, up to d, until no running gateway (one whose spool was
