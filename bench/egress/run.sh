@@ -7,7 +7,9 @@
 # SLUICE_BASE=/path/to/sluice adds a row for another build (say the
 # landed main) with the same config, for a before/after in one run;
 # FLOOR=0 drops the row of bench/floor, the naive net/http forward proxy
-# (no policy, no records) kept as the floor Sluice is measured against.
+# (no policy, no records) kept as the floor Sluice is measured against,
+# and of its -lean mode (no net/http server or Transport: what a data path
+# built on http.ReadRequest/ReadResponse could cost; HTTP rows only).
 # CKPT=1 adds a row with signed checkpoints of the audit log every second
 # (audit.checkpoint_key, checkpoint_file), for checkpoints on against off.
 set -euo pipefail
@@ -52,6 +54,8 @@ if [[ ${FLOOR:-1} == 1 ]]; then
   (cd "$ROOT" && go build -trimpath -o "$RUN/sluice/floor" ./bench/floor)
   "$RUN/sluice/floor" -listen 127.0.0.1:33140 2>"$RUN/sluice/floor.log" & pids+=($!)
   extra+=" floor=http://127.0.0.1:33140"
+  "$RUN/sluice/floor" -lean -listen 127.0.0.1:33141 2>"$RUN/sluice/floor-lean.log" & pids+=($!)
+  extra+=" floor-lean=http://127.0.0.1:33141"
 fi
 ports="39901"; [[ ${NOAUDIT:-0} == 1 ]] && ports+=" 39902"; [[ -n ${SLUICE_BASE:-} ]] && ports+=" 39903"; [[ ${CKPT:-0} == 1 ]] && ports+=" 39904"
 for port in $ports; do

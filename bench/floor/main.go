@@ -6,6 +6,7 @@
 // data path is leaner than net/http's defaults.
 //
 //	floor -listen 127.0.0.1:33140
+//	floor -lean -listen 127.0.0.1:33141   # the lean floor (lean.go)
 //
 // It refuses to listen anywhere but loopback: it is an open proxy.
 package main
@@ -25,10 +26,19 @@ import (
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:33140", "loopback address to listen on")
+	lean := flag.Bool("lean", false, "no net/http server or Transport: a read-forward-write loop per connection (lean.go)")
 	flag.Parse()
 	ap, err := netip.ParseAddrPort(*listen)
 	if err != nil || !ap.Addr().IsLoopback() {
 		log.Fatalf("floor: -listen %q: a loopback address and port, please (this is an open proxy)", *listen)
+	}
+	if *lean {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		if err := serveLean(ctx, *listen); err != nil {
+			log.Fatal(err)
+		}
+		return
 	}
 	p := &proxy{tr: &http.Transport{
 		Proxy:               nil,
