@@ -149,13 +149,27 @@ func (g *Gateway) httpCall(listener string, r *http.Request) (*call, string) {
 	return c, ""
 }
 
-// onRequest runs the decision pipeline for an HTTP request and either
-// answers the denial or prepares the upstream request.
+// onRequest is goproxy's request hook: the decision pipeline (prepare),
+// then either the denial or the round trip it chose.
 func (g *Gateway) onRequest(r *http.Request, pctx *goproxy.ProxyCtx) (*http.Request, *http.Response) {
 	f, _ := r.Context().Value(forwardKey{}).(*forward)
 	if f == nil {
 		return r, denyResponse(r, vocab.BadRequest, "request outside the gateway's pipeline", "")
 	}
+	out, deny, rt := g.prepare(r, f)
+	if deny != nil {
+		return r, deny
+	}
+	pctx.RoundTripper = goproxy.RoundTripperFunc(func(req *http.Request, _ *goproxy.ProxyCtx) (*http.Response, error) {
+		return rt.RoundTrip(req)
+	})
+	return out, nil
+}
+
+// prepare runs the decision pipeline for an HTTP request: it returns
+// either the denial to answer, or the upstream request and the round
+// tripper that carries it (the VirtualService's retries included).
+func (g *Gateway) prepare(r *http.Request, f *forward) (*http.Request, *http.Response, http.RoundTripper) {
 	c := f.c
 	ctx := r.Context()
 	g.decide(ctx, c)
@@ -164,26 +178,25 @@ func (g *Gateway) onRequest(r *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 	}
 	if c.Denied {
 		g.refuse(ctx, c)
-		return r, denyResponse(r, c.Reason, c.Detail, c.rec.ID)
+		return nil, denyResponse(r, c.Reason, c.Detail, c.rec.ID), nil
 	}
 	if err := g.begin(ctx, c); err != nil {
 		g.unrecordable(ctx, c, err)
-		return r, denyResponse(r, c.Reason, c.Detail, "")
+		return nil, denyResponse(r, c.Reason, c.Detail, ""), nil
 	}
 	f.begun = true
 	if c.planErr != nil {
 		f.err = c.planErr
-		return r, denyResponse(r, classify(c.planErr), c.planErr.Error(), c.rec.ID)
+		return nil, denyResponse(r, classify(c.planErr), c.planErr.Error(), c.rec.ID), nil
 	}
 	if err := g.route(c, r, &f.lb); err != nil {
 		f.err = err
-		return r, denyResponse(r, classify(err), err.Error(), c.rec.ID)
+		return nil, denyResponse(r, classify(err), err.Error(), c.rec.ID), nil
 	}
 	if err := g.balance(ctx, c, r, &f.lb); err != nil {
 		f.err = err
-		return r, denyResponse(r, classify(err), err.Error(), c.rec.ID)
+		return nil, denyResponse(r, classify(err), err.Error(), c.rec.ID), nil
 	}
-
 	// The upstream request: TLS origination, the dial port, our headers.
 	out := r
 	stripHopByHop(out.Header)
@@ -237,13 +250,23 @@ func (g *Gateway) onRequest(r *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 	case scheme == "https":
 		tr = g.tr.system
 	}
-	pctx.RoundTripper = goproxy.RoundTripperFunc(func(req *http.Request, _ *goproxy.ProxyCtx) (*http.Response, error) {
-		if f.lb.rule != nil {
-			return g.roundTrip(tr, req, c, f)
-		}
-		return tr.RoundTrip(req)
-	})
-	return out, nil
+	if f.lb.rule != nil {
+		return out, nil, routedTripper{g: g, tr: tr, c: c, f: f}
+	}
+	return out, nil, tr
+}
+
+// routedTripper carries a request routed by a VirtualService rule
+// (Gateway.roundTrip: per-try timeouts, retries).
+type routedTripper struct {
+	g  *Gateway
+	tr http.RoundTripper
+	c  *call
+	f  *forward
+}
+
+func (t routedTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.g.roundTrip(t.tr, req, t.c, t.f)
 }
 
 // onResponse turns a failed round trip into an explicit 502/504 and strips
@@ -256,13 +279,20 @@ func (g *Gateway) onResponse(resp *http.Response, pctx *goproxy.ProxyCtx) *http.
 	if f == nil || !f.begun {
 		return resp
 	}
+	return g.upstreamResponse(f, pctx.Req, resp, pctx.Error)
+}
+
+// upstreamResponse is what the caller gets for a round trip: a failed one
+// becomes an explicit 502/504 naming the failure; an upstream response
+// loses its hop-by-hop headers and gains the record's id.
+func (g *Gateway) upstreamResponse(f *forward, req *http.Request, resp *http.Response, err error) *http.Response {
 	if resp == nil {
-		f.err = pctx.Error
+		f.err = err
 		if f.err == nil {
 			f.err = errors.New("no response from upstream")
 		}
 		err := f.failure() // a too-slow request body, else the round trip's error
-		return denyResponse(pctx.Req, classify(err), err.Error(), f.c.rec.ID)
+		return denyResponse(req, classify(err), err.Error(), f.c.rec.ID)
 	}
 	if resp.TLS != nil {
 		f.tlsVer = tls.VersionName(resp.TLS.Version)
