@@ -90,22 +90,30 @@ func (g *Gateway) forwardHTTP(w http.ResponseWriter, r *http.Request, c *call) {
 		r.Body = f.body
 	}
 	g.fwd.ServeHTTP(cw, r)
-	f.lb.end(cw.status, f.err)
+	g.complete(r.Context(), f, cw.status, cw.n)
+	endSpan(span, c, cw.status, f.failure())
+}
+
+// complete ends an HTTP request's exchange: the balancer's and timers'
+// holds are released and, when its record was begun, the record is
+// finished with the status and body bytes the caller got.
+func (g *Gateway) complete(ctx context.Context, f *forward, status int, received int64) {
+	c := f.c
+	f.lb.end(status, f.err)
 	if f.cancel != nil {
 		f.cancel()
 	}
-	if f.begun {
-		if f.lb.rule != nil {
-			c.rec.Route, c.rec.Subset, c.rec.Attempts = f.lb.rule.Name, f.lb.dest.Subset, f.lb.attempts
-		}
-		dialed, _ := f.dialed.Load().(string)
-		received := cw.n
-		if f.failure() != nil {
-			received = 0 // the body was the gateway's own error, not the upstream's
-		}
-		g.finish(r.Context(), c, cw.status, f.body.count(), received, dialed, f.tlsVer, f.failure())
+	if !f.begun {
+		return
 	}
-	endSpan(span, c, cw.status, f.failure())
+	if f.lb.rule != nil {
+		c.rec.Route, c.rec.Subset, c.rec.Attempts = f.lb.rule.Name, f.lb.dest.Subset, f.lb.attempts
+	}
+	dialed, _ := f.dialed.Load().(string)
+	if f.failure() != nil {
+		received = 0 // the body was the gateway's own error, not the upstream's
+	}
+	g.finish(ctx, c, status, f.body.count(), received, dialed, f.tlsVer, f.failure())
 }
 
 // failure is why the exchange failed: the caller's body first (it was too

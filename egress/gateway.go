@@ -134,21 +134,22 @@ func (g *Gateway) Start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		lean := true
 		if p := g.cfg.Identity.ProxyTLS; p.Cert != "" {
 			tc, err := proxyTLSConfig(g.cfg, p)
 			if err != nil {
 				return err
 			}
-			ln = tls.NewListener(ln, tc)
+			ln, lean = tls.NewListener(ln, tc), false
 		}
-		g.serve(ln, vocab.ListenerProxy)
+		g.serve(ln, vocab.ListenerProxy, lean)
 	}
 	if l.HTTP != "" {
 		ln, err := g.listen(vocab.ListenerHTTP, l.HTTP)
 		if err != nil {
 			return err
 		}
-		g.serve(ln, vocab.ListenerHTTP)
+		g.serve(ln, vocab.ListenerHTTP, true)
 	}
 	if l.TLS != "" {
 		ln, err := g.listen(vocab.ListenerTLS, l.TLS)
@@ -180,8 +181,16 @@ func (g *Gateway) listen(name, addr string) (net.Listener, error) {
 func (g *Gateway) Addr(listener string) string { return g.addrs[listener] }
 
 // serve runs an HTTP data-plane listener: the proxy or the http one.
-func (g *Gateway) serve(ln net.Listener, listener string) {
+// Unless it is TLS, its connections go to the loop of lean.go first, and
+// net/http's server serves the ones the loop hands over.
+func (g *Gateway) serve(ln net.Listener, listener string, lean bool) {
 	srv := g.httpServer(g.serveHTTP(listener))
+	if lean {
+		ls := newLeanServer(g, ln, listener)
+		ln = ls.handoff
+		g.wg.Add(1)
+		go func() { defer g.wg.Done(); ls.run() }()
+	}
 	ln = watchListener{Listener: ln, listener: listener}
 	g.servers = append(g.servers, srv)
 	g.wg.Add(1)
