@@ -197,7 +197,7 @@ func (c *checker) corsPolicy(f string, p *CorsPolicy) {
 	}
 	if p.MaxAge != "" {
 		c.duration(f+".maxAge", p.MaxAge)
-		if d, err := ParseDuration(p.MaxAge); err == nil && d%time.Second != 0 {
+		if d, err := ParseDuration(p.MaxAge); err == nil && d%time.Second > 0 {
 			c.errf(f+".maxAge", "max_age duration is accurate only to seconds precision")
 		}
 	}
