@@ -28,6 +28,9 @@ const (
 
 const unixAddressPrefix = "unix://"
 
+// resolutionValues is the CRD's enum of ServiceEntry resolutions.
+var resolutionValues = []string{ResolutionNone, ResolutionStatic, ResolutionDNS, ResolutionDNSRoundRobin, ResolutionDynamicDNS}
+
 // normResolution returns the canonical resolution name ("" = NONE).
 func normResolution(s string) string {
 	if s == "" {
@@ -47,6 +50,10 @@ func validateServiceEntry(r *Resource) Diagnostics {
 	errf := func(field, format string, a ...any) { ds = append(ds, r.diag(SevError, field, format, a...)) }
 	warnf := func(field, format string, a ...any) { ds = append(ds, r.diag(SevWarning, field, format, a...)) }
 	res := normResolution(se.Resolution)
+	if se.Resolution != "" && se.Resolution != res && contains(resolutionValues, res) {
+		// The CRD's enum is upper case; the API server refuses "dns".
+		errf("spec.resolution", "unsupported value %q (want %s)", se.Resolution, strings.Join(resolutionValues, ", "))
+	}
 
 	// ValidateAlphaWorkloadSelector: a bad selector is reported alone.
 	if ws := se.WorkloadSelector; ws != nil {
@@ -105,7 +112,7 @@ func validateServiceEntry(r *Resource) Diagnostics {
 		errf("spec.addresses", "CIDR addresses are allowed only for NONE/STATIC resolution types")
 	}
 
-	switch strings.ToUpper(se.Location) {
+	switch se.Location { // the CRD's enum, upper case only
 	case "", "MESH_EXTERNAL", "MESH_INTERNAL":
 	default:
 		errf("spec.location", "unsupported location %s (want MESH_EXTERNAL or MESH_INTERNAL)", se.Location)
@@ -125,6 +132,9 @@ func validateServiceEntry(r *Resource) Diagnostics {
 		portNumbers[p.Number] = true
 		if p.TargetPort != 0 && !validPort(p.TargetPort) {
 			errf(f.field(".targetPort"), "port number %d must be in the range 1..65535", p.TargetPort)
+		}
+		if len(se.Addresses) == 0 && !autoAllocates(r, res) && (p.Protocol == "" || p.Protocol == "TCP") {
+			warnf(f.field(".protocol"), "addresses are required for ports serving TCP (or unset) protocol when IP Autoallocation is not enabled")
 		}
 		if !isDNS1123Label(p.Name) {
 			errf(f.field(".name"), "invalid port name: %s", p.Name)
@@ -177,7 +187,9 @@ func validateServiceEntry(r *Resource) Diagnostics {
 					errf(f.field(".address"), "endpoint address %q is not a valid FQDN or an IP address", ep.Address)
 				}
 			}
-			ds = append(ds, endpointPorts(r, f, ep, portNames)...)
+			c := &checker{r: r}
+			c.labels(f.field(".labels"), ep.Labels)
+			ds = append(append(ds, c.ds...), endpointPorts(r, f, ep, portNames)...)
 		}
 		if len(se.Addresses) > 0 && len(se.Hosts) > 1 {
 			for _, p := range se.Ports {
@@ -209,6 +221,9 @@ func validateServiceEntry(r *Resource) Diagnostics {
 			default:
 				errf(fmt.Sprintf("spec.ports[%d].protocol", i), "only HTTP, TLS, GRPC, and HTTP2 protocols are supported for resolution type %s", res)
 			}
+		}
+		if se.Location == "MESH_INTERNAL" && usesWaypoint(r) {
+			errf("spec.location", "location MESH_INTERNAL with resolution type %s is not supported when using waypoints", res)
 		}
 	default:
 		errf("spec.resolution", "unsupported resolution type %s", se.Resolution)
@@ -252,7 +267,29 @@ func validateStaticEndpoint(r *Resource, f at, ep WorkloadEntry, portNames map[s
 			errf(f.field(".address"), "endpoint address %q is not a valid IP address", addr)
 		}
 	}
-	return append(ds, endpointPorts(r, f, ep, portNames)...)
+	ds = append(ds, endpointPorts(r, f, ep, portNames)...)
+	c := &checker{r: r}
+	c.labels(f.field(".labels"), ep.Labels)
+	return append(ds, c.ds...)
+}
+
+// autoAllocates is Istio's ShouldV2AutoAllocateIPFromConfig for an entry
+// without addresses: Istio (PILOT_ENABLE_IP_AUTOALLOCATE, on by default)
+// gives it an address unless its resolution is NONE or its label
+// networking.istio.io/enable-autoallocate-ip is "false".
+func autoAllocates(r *Resource, res string) bool {
+	if res == ResolutionNone {
+		return false
+	}
+	v, ok := r.Metadata.Labels["networking.istio.io/enable-autoallocate-ip"]
+	return !ok || !strings.EqualFold(v, "false")
+}
+
+// usesWaypoint is Istio's usesWaypoint: the resource's
+// istio.io/use-waypoint label names a waypoint (is set, and not "none").
+func usesWaypoint(r *Resource) bool {
+	v, ok := r.Metadata.Labels["istio.io/use-waypoint"]
+	return ok && v != "" && !strings.EqualFold(v, "none")
 }
 
 // endpointPorts checks an endpoint's port map: names the entry declares,

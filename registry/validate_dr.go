@@ -2,7 +2,6 @@ package registry
 
 import (
 	"fmt"
-	"strings"
 )
 
 // validateDestinationRule applies the rules of Istio's
@@ -95,7 +94,7 @@ func validateTLS(r *Resource, f string, s *ClientTLSSettings) Diagnostics {
 	}
 	var ds Diagnostics
 	errf := func(field, format string, a ...any) { ds = append(ds, r.diag(SevError, field, format, a...)) }
-	mode := strings.ToUpper(s.Mode)
+	mode := s.Mode // the CRD's enum, upper case only
 	switch mode {
 	case "", TLSDisable, TLSSimple, TLSMutual:
 	case TLSIstioMutual:
