@@ -21,10 +21,10 @@ type Metadata struct {
 type ServiceEntrySpec struct {
 	Hosts            []string          `yaml:"hosts"`
 	Addresses        []string          `yaml:"addresses"`
-	Ports            []ServicePort     `yaml:"ports"`
+	Ports            []*ServicePort    `yaml:"ports"`
 	Location         string            `yaml:"location"`
 	Resolution       string            `yaml:"resolution"`
-	Endpoints        []WorkloadEntry   `yaml:"endpoints"`
+	Endpoints        []*WorkloadEntry  `yaml:"endpoints"`
 	WorkloadSelector *WorkloadSelector `yaml:"workloadSelector"`
 	ExportTo         []string          `yaml:"exportTo"`
 	SubjectAltNames  []string          `yaml:"subjectAltNames"`

@@ -122,6 +122,10 @@ func validateServiceEntry(r *Resource) Diagnostics {
 	portNumbers := map[int]bool{}
 	for i, p := range se.Ports {
 		f := at{"spec.ports", i}
+		if p == nil {
+			errf(f.field(""), "service entry port may not be null")
+			continue
+		}
 		if portNames[p.Name] {
 			errf(f.field(".name"), "service entry port name %q already defined", p.Name)
 		}
@@ -162,10 +166,14 @@ func validateServiceEntry(r *Resource) Diagnostics {
 	case ResolutionStatic:
 		unix := false
 		for i, ep := range se.Endpoints {
+			if ep == nil {
+				errf(at{"spec.endpoints", i}.field(""), "endpoint cannot be nil")
+				continue
+			}
 			unix = strings.HasPrefix(ep.Address, unixAddressPrefix) || unix
-			ds = append(ds, validateStaticEndpoint(r, at{"spec.endpoints", i}, ep, portNames)...)
+			ds = append(ds, validateStaticEndpoint(r, at{"spec.endpoints", i}, *ep, portNames)...)
 		}
-		if unix && len(se.Ports) != 1 {
+		if unix && len(portNames) != 1 { // Istio counts the distinct names
 			errf("spec.ports", "exactly 1 service port required for unix endpoints")
 		}
 	case ResolutionDNS, ResolutionDNSRoundRobin:
@@ -182,6 +190,10 @@ func validateServiceEntry(r *Resource) Diagnostics {
 		}
 		for i, ep := range se.Endpoints {
 			f := at{"spec.endpoints", i}
+			if ep == nil {
+				errf(f.field(""), "endpoint cannot be nil")
+				continue
+			}
 			if net.ParseIP(ep.Address) == nil {
 				if err := validateFQDN(ep.Address); err != nil {
 					errf(f.field(".address"), "endpoint address %q is not a valid FQDN or an IP address", ep.Address)
@@ -189,12 +201,18 @@ func validateServiceEntry(r *Resource) Diagnostics {
 			}
 			c := &checker{r: r}
 			c.labels(f.field(".labels"), ep.Labels)
-			ds = append(append(ds, c.ds...), endpointPorts(r, f, ep, portNames)...)
+			ds = append(append(ds, c.ds...), endpointPorts(r, f, *ep, portNames)...)
 		}
-		if len(se.Addresses) > 0 && len(se.Hosts) > 1 {
-			for _, p := range se.Ports {
+		if len(se.Addresses) > 0 {
+			for i, p := range se.Ports {
+				if p == nil {
+					errf(at{"spec.ports", i}.field(""), "ports cannot be nil")
+					continue
+				}
 				if pr, _ := ParseProtocol(p.Protocol); pr.IsTCP() {
-					warnf("spec.hosts", "service entry can not have more than one host specified simultaneously with address and tcp port")
+					if len(se.Hosts) > 1 {
+						warnf("spec.hosts", "service entry can not have more than one host specified simultaneously with address and tcp port")
+					}
 					break
 				}
 			}
@@ -216,6 +234,10 @@ func validateServiceEntry(r *Resource) Diagnostics {
 			errf("spec.endpoints", "endpoints cannot be set for resolution type %s. Destination IP address determined from hostsfield values", res)
 		}
 		for i, p := range se.Ports {
+			if p == nil {
+				errf(at{"spec.ports", i}.field(""), "port cannot be nil")
+				continue
+			}
 			switch pr, _ := ParseProtocol(p.Protocol); pr {
 			case ProtoHTTP, ProtoTLS, ProtoGRPC, ProtoHTTP2:
 			default:
@@ -231,7 +253,11 @@ func validateServiceEntry(r *Resource) Diagnostics {
 
 	// TCP cannot tell hosts apart: several hosts need HTTP or TLS ports.
 	if res != ResolutionNone && len(se.Hosts) > 1 {
-		for _, p := range se.Ports {
+		for i, p := range se.Ports {
+			if p == nil {
+				errf(at{"spec.ports", i}.field(""), "ports cannot be nil")
+				continue
+			}
 			if pr, _ := ParseProtocol(p.Protocol); !pr.IsHTTP() && !pr.IsTLS() {
 				errf("spec.hosts", "multiple hosts provided with non-HTTP, non-TLS ports")
 				break
