@@ -38,6 +38,12 @@ func istioMessages() []string {
 		"unsupported resolution type %s",
 		"multiple hosts provided with non-HTTP, non-TLS ports",
 		"only one of WorkloadSelector or Endpoints is allowed in Service Entry",
+		"service entry port may not be null",
+		"endpoint cannot be nil",
+		"ports cannot be nil",
+		"port cannot be nil",
+		"addresses are required for ports serving TCP (or unset) protocol when IP Autoallocation is not enabled",
+		"location MESH_INTERNAL with resolution type %s is not supported when using waypoints",
 		// validateWorkloadEntry, ValidateUnixAddress
 		"address is required",
 		"address is unset with network %q",
@@ -309,6 +315,9 @@ func TestPinnedMessagesAreIstios(t *testing.T) {
 		pinned = append(append(pinned, c.errs...), c.warns...)
 	}
 	for _, c := range istioVirtualServiceCases() {
+		pinned = append(append(pinned, c.errs...), c.warns...)
+	}
+	for _, c := range istioServiceEntryCases() {
 		pinned = append(append(pinned, c.errs...), c.warns...)
 	}
 	for _, cases := range istioVSTables() {
