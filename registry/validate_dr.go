@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"strings"
 )
 
 // validateDestinationRule applies the rules of Istio's
@@ -94,6 +95,20 @@ func validateTLS(r *Resource, f string, s *ClientTLSSettings) Diagnostics {
 	}
 	var ds Diagnostics
 	errf := func(field, format string, a ...any) { ds = append(ds, r.diag(SevError, field, format, a...)) }
+	if rest, ok := strings.CutPrefix(s.CredentialName, "configmap://"); ok {
+		// credentials.ParseResourceName, then the namespace rule.
+		parts := strings.Split(rest, "/")
+		switch {
+		case len(parts) <= 1:
+			errf(f+".credentialName", "invalid configmap:// credentialName: invalid resource name %q. Expected namespace and name", s.CredentialName)
+		case parts[0] == "":
+			errf(f+".credentialName", "invalid configmap:// credentialName: invalid resource name %q. Expected namespace", s.CredentialName)
+		case parts[1] == "":
+			errf(f+".credentialName", "invalid configmap:// credentialName: invalid resource name %q. Expected name", s.CredentialName)
+		case parts[0] != r.Metadata.Namespace:
+			errf(f+".credentialName", "invalid configmap:// credentialName: namespace must match the configuration namespace %q", r.Metadata.Namespace)
+		}
+	}
 	mode := s.Mode // the CRD's enum, upper case only
 	switch mode {
 	case "", TLSDisable, TLSSimple, TLSMutual:
