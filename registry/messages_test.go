@@ -83,6 +83,10 @@ func istioMessages() []string {
 		"cannot specify client certificates or CA certificate or CA CRL If credentialName is set",
 		"client certificate required for mutual tls",
 		"private key required for mutual tls",
+		"invalid configmap:// credentialName: invalid resource name %q. Expected namespace and name",
+		"invalid configmap:// credentialName: invalid resource name %q. Expected namespace",
+		"invalid configmap:// credentialName: invalid resource name %q. Expected name",
+		"invalid configmap:// credentialName: namespace must match the configuration namespace %q",
 		// agent.ValidateDuration, ValidatePercent, agent.ValidateIPAddress
 		"duration must be greater than 1ms",
 		"only durations to ms precision are supported",
@@ -123,6 +127,9 @@ func istioMessages() []string {
 		"locality lb failover region should not contain '*' wildcard",
 		"locality %s wildcard '*' number can not exceed 1 and must be in the end",
 		"locality %s must not contain empty region/zone/subzone info",
+		"locality %s overlap with previous specified ones",
+		"can not simultaneously set 'failover' and topology label '%s' in 'failover_priority'",
+		"'failover_priority' for zone aware lb must not use topology label '%s'; region- and zone-level routing are handled automatically",
 		"zone aware lb failover settings must specify different regions",
 		"zone aware lb failover only specifies region; zone and subzone failover are handled automatically",
 		"zone aware lb failover region should not contain '*' wildcard",
@@ -316,6 +323,11 @@ func TestPinnedMessagesAreIstios(t *testing.T) {
 	}
 	for _, c := range istioVirtualServiceCases() {
 		pinned = append(append(pinned, c.errs...), c.warns...)
+	}
+	for _, cases := range istioDRTables() {
+		for _, c := range cases {
+			pinned = append(append(pinned, c.errs...), c.warns...)
+		}
 	}
 	for _, c := range istioServiceEntryCases() {
 		pinned = append(append(pinned, c.errs...), c.warns...)
