@@ -324,6 +324,9 @@ func TestPinnedMessagesAreIstios(t *testing.T) {
 	for _, c := range istioVirtualServiceCases() {
 		pinned = append(append(pinned, c.errs...), c.warns...)
 	}
+	for _, c := range istioAgentCases() {
+		pinned = append(append(pinned, c.errs...), c.warns...)
+	}
 	for _, cases := range istioDRTables() {
 		for _, c := range cases {
 			pinned = append(append(pinned, c.errs...), c.warns...)
