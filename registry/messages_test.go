@@ -263,7 +263,7 @@ func istioMessages() []string {
 // certificates and picks one DestinationRule itself.
 func sluiceMessages() []string {
 	return []string{
-		"must have at most 256 items",
+		"must have at most %d items",
 		"unsupported location %s (want MESH_EXTERNAL or MESH_INTERNAL)",
 		"unsupported tls mode %s (want DISABLE, SIMPLE, MUTUAL or ISTIO_MUTUAL)",
 		"unknown key %q (known keys: %s)",

@@ -79,8 +79,14 @@ func validateServiceEntry(r *Resource) Diagnostics {
 	if len(se.Hosts) == 0 {
 		errf("spec.hosts", "service entry must have at least one host")
 	}
-	if len(se.Hosts) > 256 {
-		errf("spec.hosts", "must have at most 256 items")
+	// The CRD's list sizes.
+	for _, l := range []struct {
+		field    string
+		n, limit int
+	}{{"spec.hosts", len(se.Hosts), 256}, {"spec.addresses", len(se.Addresses), 256}, {"spec.ports", len(se.Ports), 256}, {"spec.endpoints", len(se.Endpoints), 4096}} {
+		if l.n > l.limit {
+			errf(l.field, "must have at most %d items", l.limit)
+		}
 	}
 	for i, h := range se.Hosts {
 		f := at{"spec.hosts", i}

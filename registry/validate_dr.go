@@ -59,6 +59,9 @@ func (c *checker) trafficPolicy(f string, tp *TrafficPolicy) {
 	c.connectionPool(f+".connectionPool", tp.ConnectionPool)
 	c.loadBalancer(f+".loadBalancer", tp.LoadBalancer, tp.OutlierDetection)
 	c.ds = append(c.ds, validateTLS(c.r, f+".tls", tp.TLS)...)
+	if len(tp.PortLevelSettings) > 4096 { // the CRD's list size
+		c.errf(f+".portLevelSettings", "must have at most %d items", 4096)
+	}
 	ports := map[int]bool{}
 	for i, pl := range tp.PortLevelSettings {
 		pf := fmt.Sprintf("%s.portLevelSettings[%d]", f, i)
