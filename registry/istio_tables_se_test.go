@@ -175,6 +175,8 @@ func istioServiceEntryCases() []struct {
 			errs: []string{`spec.endpoints[0].labels: invalid tag key: "a b"`}},
 		{name: "null endpoint", spec: "  hosts: [google.com]\n" + httpPort1 + res("STATIC") + "  endpoints: [null]\n",
 			errs: []string{"spec.endpoints[0]: endpoint cannot be nil"}},
+		{name: "matchLabels is the DestinationRule's selector, not the ServiceEntry's", spec: "  hosts: [google.com]\n" + httpPort1 + "  workloadSelector: {matchLabels: {app: a}}\n",
+			errs: []string{`spec.workloadSelector.matchLabels: unknown key "matchLabels" (known keys: labels)`}},
 		{name: "more addresses than the CRD allows", spec: "  hosts: [google.com]\n" + httpPort1 + "  addresses: [" + strings.Repeat("10.0.0.1, ", 256) + "10.0.0.1]\n",
 			errs: []string{"spec.addresses: must have at most 256 items"}},
 		{name: "no address auto-allocated when the label opts out", spec: "  hosts: [google.com]\n  ports: [{number: 5432, protocol: TCP, name: pg}]\n" + res("DNS")},

@@ -49,10 +49,11 @@ type WorkloadEntry struct {
 	ServiceAccount string            `yaml:"serviceAccount"`
 }
 
-// WorkloadSelector selects workloads by labels (ServiceEntry form).
+// WorkloadSelector selects workloads by labels (ServiceEntry form,
+// networking.istio.io WorkloadSelector: labels only; matchLabels is the
+// DestinationRule form, which the ServiceEntry CRD does not take).
 type WorkloadSelector struct {
-	Labels      map[string]string `yaml:"labels"`
-	MatchLabels map[string]string `yaml:"matchLabels"`
+	Labels map[string]string `yaml:"labels"`
 }
 
 // DestinationRuleSpec is networking.istio.io DestinationRule.spec.
