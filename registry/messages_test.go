@@ -282,6 +282,7 @@ func sluiceMessages() []string {
 		"%d is out of range 100..599",
 		"%d is out of range -2147483648..2147483647",
 		"invalid base64 %q",
+		"%v is less than the minimum 0",
 		"invalid duration %q",
 		// A field set that Sluice does not apply.
 		"not applied by sluice: %s has no effect on calls through the gateway",

@@ -57,6 +57,14 @@ func (c *checker) uint32Range(field string, v int64) {
 	}
 }
 
+// uint64Range reports a negative value where the CRD's uint64 allows
+// none.
+func (c *checker) uint64Range(field string, v int64) {
+	if v < 0 {
+		c.errf(field, "%v is less than the minimum 0", v)
+	}
+}
+
 // oneOf reports more than one member of a CRD one-of group set.
 func (c *checker) oneOf(field string, names []string, set ...bool) {
 	var got []string
@@ -230,6 +238,10 @@ func (c *checker) loadBalancer(f string, s *LoadBalancerSettings, outlier *Outli
 				}
 			}
 		}
+		c.uint64Range(cf+".minimumRingSize", ch.MinimumRingSize)
+		if ch.RingHash != nil {
+			c.uint64Range(cf+".ringHash.minimumRingSize", ch.RingHash.MinimumRingSize)
+		}
 		if ch.MinimumRingSize != 0 {
 			c.warnf(cf+".minimumRingSize", "consistent hash MinimumRingSize is deprecated, use ConsistentHashLB's RingHash configuration instead")
 			if ch.RingHash != nil || ch.Maglev != nil {
@@ -262,6 +274,9 @@ func (c *checker) loadBalancer(f string, s *LoadBalancerSettings, outlier *Outli
 		}
 		if w.MinimumPercent != nil && *w.MinimumPercent > 100 {
 			c.errf(f+".warmup.minimumPercent", "minimumPercent value should be less than or equal to 100")
+		}
+		if w.MinimumPercent != nil && *w.MinimumPercent < 0 { // the CRD's minimum
+			c.errf(f+".warmup.minimumPercent", "%v is less than the minimum 0", *w.MinimumPercent)
 		}
 		if w.Aggression != nil && *w.Aggression <= 0 {
 			c.errf(f+".warmup.aggression", "aggression should be greater than 0")

@@ -147,6 +147,8 @@ func istioTrafficPolicyCases() []drCase {
 			errs: []string{f + `.outlierDetection.interval: invalid duration "5 minutes"`}},
 		{name: "negative duration", spec: tpSpec("{connectionPool: {tcp: {connectTimeout: -1s}}}"),
 			errs: []string{f + ".connectionPool.tcp.connectTimeout: duration must be greater than 1ms"}},
+		{name: "negative ring size and warmup percent", spec: tpSpec("{loadBalancer: {consistentHash: {useSourceIp: true, ringHash: {minimumRingSize: -1}}, warmup: {duration: 1s, minimumPercent: -5}}}"),
+			errs: []string{f + ".loadBalancer.consistentHash.ringHash.minimumRingSize: -1 is less than the minimum 0", f + ".loadBalancer.warmup.minimumPercent: -5 is less than the minimum 0"}},
 		{name: "error code out of range", spec: tpSpec("{outlierDetection: {outlierDetectionHttpErrorCodes: [503, 99]}}"),
 			errs: []string{f + ".outlierDetection.outlierDetectionHttpErrorCodes[1]: 99 is out of range 100..599"}},
 		{name: "bad subset label key", spec: "  host: reviews\n  subsets: [{name: v1, labels: {'-bad': v1}}]\n",
