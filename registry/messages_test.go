@@ -270,6 +270,7 @@ func sluiceMessages() []string {
 		"expected a list, got %q", // yamlx: a scalar, quoted
 		"no ports: the entry declares no reachable destination",
 		"port %d has more than one port-level policy; the first applies",
+		"port %d is not a port number (1..65535): this policy applies to no port",
 		"ISTIO_MUTUAL is for hops inside the mesh; sluice does not originate Istio mTLS and sends plain traffic on this route",
 		"credential %q not found: mount the Secret at %s",
 		"open %s: no such file or directory",

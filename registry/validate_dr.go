@@ -68,8 +68,11 @@ func (c *checker) trafficPolicy(f string, tp *TrafficPolicy) {
 		if pl.Port == nil {
 			c.errf(pf+".port", "portTrafficPolicy must have valid port")
 		} else {
-			if !validPort(pl.Port.Number) {
-				c.errf(pf+".port.number", "port number %d must be in the range 1..65535", pl.Port.Number)
+			// Istio takes any uint32 here (validatePortTrafficPolicies does
+			// not check the number); a policy for no port is only useless.
+			c.uint32Range(pf+".port.number", int64(pl.Port.Number))
+			if n := pl.Port.Number; n >= 0 && !validPort(n) {
+				c.warnf(pf+".port.number", "port %d is not a port number (1..65535): this policy applies to no port", n)
 			}
 			if ports[pl.Port.Number] {
 				c.warnf(pf+".port.number", "port %d has more than one port-level policy; the first applies", pl.Port.Number)

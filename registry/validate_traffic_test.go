@@ -149,6 +149,8 @@ func istioTrafficPolicyCases() []drCase {
 			errs: []string{f + ".connectionPool.tcp.connectTimeout: duration must be greater than 1ms"}},
 		{name: "negative ring size and warmup percent", spec: tpSpec("{loadBalancer: {consistentHash: {useSourceIp: true, ringHash: {minimumRingSize: -1}}, warmup: {duration: 1s, minimumPercent: -5}}}"),
 			errs: []string{f + ".loadBalancer.consistentHash.ringHash.minimumRingSize: -1 is less than the minimum 0", f + ".loadBalancer.warmup.minimumPercent: -5 is less than the minimum 0"}},
+		{name: "port-level policy for port 0 is accepted, as Istio accepts it", spec: tpSpec("{portLevelSettings: [{port: {}, tls: {mode: DISABLE}}]}"),
+			warns: []string{f + ".portLevelSettings[0].port.number: port 0 is not a port number (1..65535): this policy applies to no port"}},
 		{name: "error code out of range", spec: tpSpec("{outlierDetection: {outlierDetectionHttpErrorCodes: [503, 99]}}"),
 			errs: []string{f + ".outlierDetection.outlierDetectionHttpErrorCodes[1]: 99 is out of range 100..599"}},
 		{name: "bad subset label key", spec: "  host: reviews\n  subsets: [{name: v1, labels: {'-bad': v1}}]\n",
