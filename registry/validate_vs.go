@@ -385,7 +385,7 @@ func (c *checker) unappliedVS(vs *VirtualServiceSpec) {
 			mf := fmt.Sprintf("%s.match[%d]", f, j)
 			for _, x := range []named{{"scheme", m.Scheme != nil}, {"authority", m.Authority != nil},
 				{"sourceLabels", m.SourceLabels != nil}, {"queryParams", m.QueryParams != nil}, {"ignoreUriCase", m.IgnoreURICase},
-				{"withoutHeaders", m.WithoutHeaders != nil}, {"sourceNamespace", m.SourceNamespace != ""}, {"gateways", m.Gateways != nil}} {
+				{"withoutHeaders", m.WithoutHeaders != nil}, {"sourceNamespace", m.SourceNamespace != ""}, {"gateways", m.Gateways != nil}, {"statPrefix", m.StatPrefix != ""}} {
 				if x.set {
 					c.warnf(mf+"."+x.name, msg, "match."+x.name)
 				}
