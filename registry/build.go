@@ -139,21 +139,28 @@ func newEntry(r *Resource) *Entry {
 			e.Hosts[i] = n
 		}
 	}
+	// A null port or endpoint (an error, "may not be null") is left out.
 	if len(se.Ports) > 0 {
-		e.Ports = make([]Port, len(se.Ports))
-		for i, p := range se.Ports {
+		e.Ports = make([]Port, 0, len(se.Ports))
+		for _, p := range se.Ports {
+			if p == nil {
+				continue
+			}
 			proto, _ := ParseProtocol(p.Protocol)
-			e.Ports[i] = Port{Number: p.Number, Name: p.Name, Protocol: proto, TargetPort: p.TargetPort}
+			e.Ports = append(e.Ports, Port{Number: p.Number, Name: p.Name, Protocol: proto, TargetPort: p.TargetPort})
 		}
 	}
 	if len(se.Endpoints) > 0 {
-		e.Endpoints = make([]Endpoint, len(se.Endpoints))
-		for i, ep := range se.Endpoints {
+		e.Endpoints = make([]Endpoint, 0, len(se.Endpoints))
+		for _, ep := range se.Endpoints {
+			if ep == nil {
+				continue
+			}
 			x := Endpoint{Address: ep.Address, Ports: ep.Ports, Labels: ep.Labels, Weight: ep.Weight}
 			if ip, err := netip.ParseAddr(ep.Address); err == nil {
 				x.IP = ip.Unmap()
 			}
-			e.Endpoints[i] = x
+			e.Endpoints = append(e.Endpoints, x)
 		}
 	}
 	for _, a := range se.Addresses {

@@ -38,6 +38,12 @@ func istioMessages() []string {
 		"unsupported resolution type %s",
 		"multiple hosts provided with non-HTTP, non-TLS ports",
 		"only one of WorkloadSelector or Endpoints is allowed in Service Entry",
+		"service entry port may not be null",
+		"endpoint cannot be nil",
+		"ports cannot be nil",
+		"port cannot be nil",
+		"addresses are required for ports serving TCP (or unset) protocol when IP Autoallocation is not enabled",
+		"location MESH_INTERNAL with resolution type %s is not supported when using waypoints",
 		// validateWorkloadEntry, ValidateUnixAddress
 		"address is required",
 		"address is unset with network %q",
@@ -77,6 +83,10 @@ func istioMessages() []string {
 		"cannot specify client certificates or CA certificate or CA CRL If credentialName is set",
 		"client certificate required for mutual tls",
 		"private key required for mutual tls",
+		"invalid configmap:// credentialName: invalid resource name %q. Expected namespace and name",
+		"invalid configmap:// credentialName: invalid resource name %q. Expected namespace",
+		"invalid configmap:// credentialName: invalid resource name %q. Expected name",
+		"invalid configmap:// credentialName: namespace must match the configuration namespace %q",
 		// agent.ValidateDuration, ValidatePercent, agent.ValidateIPAddress
 		"duration must be greater than 1ms",
 		"only durations to ms precision are supported",
@@ -117,6 +127,9 @@ func istioMessages() []string {
 		"locality lb failover region should not contain '*' wildcard",
 		"locality %s wildcard '*' number can not exceed 1 and must be in the end",
 		"locality %s must not contain empty region/zone/subzone info",
+		"locality %s overlap with previous specified ones",
+		"can not simultaneously set 'failover' and topology label '%s' in 'failover_priority'",
+		"'failover_priority' for zone aware lb must not use topology label '%s'; region- and zone-level routing are handled automatically",
 		"zone aware lb failover settings must specify different regions",
 		"zone aware lb failover only specifies region; zone and subzone failover are handled automatically",
 		"zone aware lb failover region should not contain '*' wildcard",
@@ -172,6 +185,75 @@ func istioMessages() []string {
 		"JWT claim based routing (key: %s) is only supported for gateway, found no gateways: %v",
 		"header name cannot be empty",
 		"header name %s is not a valid header name",
+		// validateHTTPRouteConflict, validateHTTPRouteMatchRequest,
+		// validateTLSMatch, validateSniHost,
+		// ValidateWildcardDomainForVirtualServiceBoundToGateway
+		"root HTTP route %s must not specify redirect",
+		"root HTTP route %s must not specify route",
+		"delegate HTTP route cannot contain delegate",
+		"header match %v cannot be null",
+		"using an IP address (%q) goes against SNI spec and most clients do not support this",
+		"SNI host %q is not a compatible subset of any of the virtual service hosts: [%s]",
+		"domain name %s invalid, should follow '%s' format",
+		"domain name %q invalid (label %q invalid). should follow %s format",
+		// validateHTTPRoute: header edits (ValidateHTTPHeaderWithAuthorityOperationName,
+		// ValidateHTTPHeaderOperationName, ValidateHTTPHeaderValue, validateHeaderValue,
+		// validateAuthorityRewrite)
+		`invalid header %q: header cannot have ":" prefix`,
+		`invalid header %q: cannot set Host header`,
+		"header value configuration %s is invalid",
+		"header value configuration: invalid header configuration. Un-escaped %",
+		"header value configuration: invalid header configuration. Expecting ',', ']', or whitespace",
+		`header value configuration: invalid header configuration. Expecting '"'`,
+		"header value configuration: invalid header configuration. Un-terminated backslash in JSON string",
+		"header value configuration: invalid header configuration. Expecting ')' or whitespace after '{}', but found '{}'",
+		"header value configuration: invalid header configuration. Expecting '%' or whitespace after",
+		"header value configuration: invalid header configuration. Un-terminated variable expression '%s'",
+		"authority header cannot be set multiple times: have %q, attempting to set %q",
+		// validateCORSPolicy, validateAllowOrigins, validateCORSHTTPMethod
+		"'%v' is not a valid match type for CORS allow origins",
+		"%q is not a supported HTTP method",
+		"max_age duration is accurate only to seconds precision",
+		// validateHTTPFaultInjection, validatePercentage, validateHTTPStatus, validateGRPCStatus
+		"HTTP fault injection must have an abort and/or a delay",
+		"HTTP/2 abort fault injection not supported yet",
+		"abort configured, but error type not set",
+		"HTTP status %d is not in range 200-599",
+		"gRPC status %q is not supported. See https://github.com/grpc/grpc/blob/master/doc/statuscodes.md for a list of supported codes, for example 'NOT_FOUND'",
+		"exponentialDelay not supported yet",
+		"percentage %v is neither 0.0, nor in range [0.0001, 100.0]",
+		// validateHTTPRoute mirrors, validateHTTPMirrors
+		"mirror_percent must have a max value of 100 (it has %d)",
+		`using deprecated setting "mirrorPercent", use "mirrorPercentage" instead`,
+		"mirror_percentage must have a max value of 100 (it has %f)",
+		"mirror_percentage must have a min value of 0 (it has %f)",
+		"mirror cannot be null",
+		"destination is required for mirrors",
+		"mirror percentage must have a max value of 100 (it has %f)",
+		"mirror percentage must have a min value of 0 (it has %f)",
+		// validateHTTPRedirect, validateHTTPDirectResponse
+		"redirect may only specify one of uri or prefix_rewrite",
+		"redirect prefix_rewrite requires all URI matches to use prefix match type",
+		"redirect must specify URI, authority, scheme, or port",
+		"%d is not a valid redirect code, must be 3xx",
+		`invalid redirect scheme, must be "http" or "https"`,
+		"large direct_responses may impact control plane performance, must be less than 1MB",
+		"large direct_responses may impact control plane performance",
+		// validateHTTPRewrite, validateURIRegexRewrite, validateStringRegexp.
+		// Istio joins the last two with a newline (errors.Join); Sluice
+		// with ": ", to keep a finding on one line.
+		"rewrite may only contain one of URI or UriRegexRewrite",
+		"rewrite must specify at least one of URI, UriRegexRewrite, or authority. Only one of URI or UriRegexRewrite may be specified",
+		"UriRegexRewrite has errors: UriRegexRewrite requires both Rewrite and Match fields to be specified",
+		"UriRegexRewrite has errors: %q: %v; Istio uses RE2 style regex-based match (https://github.com/google/re2/wiki/Syntax)",
+		"UriRegexRewrite has errors: %q: regex is too large, max length allowed is 1024",
+		// analyzeUnreachableHTTPRules, …TCPRules, …TLSRules
+		// (rule and match are routeName/requestName: "#2", or a name
+		// quoted with %q)
+		"virtualService rule %v not used (%s)",
+		"virtualService rule %q not used (%s)",
+		"virtualService rule %v match %v is not used (duplicate/overlapping match in rule %v)",
+		"virtualService rule %v match %q is not used (duplicate/overlapping match in rule %v)",
 	}
 }
 
@@ -181,13 +263,14 @@ func istioMessages() []string {
 // certificates and picks one DestinationRule itself.
 func sluiceMessages() []string {
 	return []string{
-		"must have at most 256 items",
+		"must have at most %d items",
 		"unsupported location %s (want MESH_EXTERNAL or MESH_INTERNAL)",
 		"unsupported tls mode %s (want DISABLE, SIMPLE, MUTUAL or ISTIO_MUTUAL)",
 		"unknown key %q (known keys: %s)",
 		"expected a list, got %q", // yamlx: a scalar, quoted
 		"no ports: the entry declares no reachable destination",
 		"port %d has more than one port-level policy; the first applies",
+		"port %d is not a port number (1..65535): this policy applies to no port",
 		"ISTIO_MUTUAL is for hops inside the mesh; sluice does not originate Istio mTLS and sends plain traffic on this route",
 		"credential %q not found: mount the Secret at %s",
 		"open %s: no such file or directory",
@@ -198,6 +281,9 @@ func sluiceMessages() []string {
 		"only one of %s may be set",
 		"%d is out of range 0..4294967295",
 		"%d is out of range 100..599",
+		"%d is out of range -2147483648..2147483647",
+		"invalid base64 %q",
+		"%v is less than the minimum 0",
 		"invalid duration %q",
 		// A field set that Sluice does not apply.
 		"not applied by sluice: %s has no effect on calls through the gateway",
@@ -207,13 +293,13 @@ func sluiceMessages() []string {
 	}
 }
 
-// formatRegexp matches what fmt makes of format (verbs %s %q %v %d). A
+// formatRegexp matches what fmt makes of format (verbs %s %q %v %d %f). A
 // %s or %v does not match text in quotes, so that a %q where Istio has
 // %v (or the reverse) is caught.
 func formatRegexp(format string) *regexp.Regexp {
 	const plain = `(|[^"].*)`
 	re := regexp.QuoteMeta(format)
-	re = strings.NewReplacer("%s", plain, "%v", plain, "%d", "-?[0-9]+", "%q", `".*"`).Replace(re)
+	re = strings.NewReplacer("%s", plain, "%v", plain, "%d", "-?[0-9]+", "%f", `-?[0-9]+\.[0-9]{6}`, "%q", `".*"`).Replace(re)
 	return regexp.MustCompile("^" + re + "$")
 }
 
@@ -239,6 +325,22 @@ func TestPinnedMessagesAreIstios(t *testing.T) {
 	}
 	for _, c := range istioVirtualServiceCases() {
 		pinned = append(append(pinned, c.errs...), c.warns...)
+	}
+	for _, c := range istioAgentCases() {
+		pinned = append(append(pinned, c.errs...), c.warns...)
+	}
+	for _, cases := range istioDRTables() {
+		for _, c := range cases {
+			pinned = append(append(pinned, c.errs...), c.warns...)
+		}
+	}
+	for _, c := range istioServiceEntryCases() {
+		pinned = append(append(pinned, c.errs...), c.warns...)
+	}
+	for _, cases := range istioVSTables() {
+		for _, c := range cases {
+			pinned = append(append(pinned, c.errs...), c.warns...)
+		}
 	}
 	for _, p := range pinned {
 		_, msg, _ := strings.Cut(p, ": ") // "field: message"

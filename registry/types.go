@@ -21,10 +21,10 @@ type Metadata struct {
 type ServiceEntrySpec struct {
 	Hosts            []string          `yaml:"hosts"`
 	Addresses        []string          `yaml:"addresses"`
-	Ports            []ServicePort     `yaml:"ports"`
+	Ports            []*ServicePort    `yaml:"ports"`
 	Location         string            `yaml:"location"`
 	Resolution       string            `yaml:"resolution"`
-	Endpoints        []WorkloadEntry   `yaml:"endpoints"`
+	Endpoints        []*WorkloadEntry  `yaml:"endpoints"`
 	WorkloadSelector *WorkloadSelector `yaml:"workloadSelector"`
 	ExportTo         []string          `yaml:"exportTo"`
 	SubjectAltNames  []string          `yaml:"subjectAltNames"`
@@ -49,10 +49,11 @@ type WorkloadEntry struct {
 	ServiceAccount string            `yaml:"serviceAccount"`
 }
 
-// WorkloadSelector selects workloads by labels (ServiceEntry form).
+// WorkloadSelector selects workloads by labels (ServiceEntry form,
+// networking.istio.io WorkloadSelector: labels only; matchLabels is the
+// DestinationRule form, which the ServiceEntry CRD does not take).
 type WorkloadSelector struct {
-	Labels      map[string]string `yaml:"labels"`
-	MatchLabels map[string]string `yaml:"matchLabels"`
+	Labels map[string]string `yaml:"labels"`
 }
 
 // DestinationRuleSpec is networking.istio.io DestinationRule.spec.

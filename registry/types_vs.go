@@ -1,10 +1,11 @@
 package registry
 
-// VirtualServiceSpec is networking.istio.io VirtualService.spec. The
-// fields Sluice routes by are typed to the leaf; the HTTP features it
-// does not apply (redirects, rewrites, fault injection, mirroring, CORS,
-// header manipulation, delegation) are kept as raw values and warned
-// about by name.
+// VirtualServiceSpec is networking.istio.io VirtualService.spec. Every
+// field of Istio's schema is typed to the leaf, so that a misspelt key
+// anywhere is an error and every value can be checked as Istio checks
+// it; the HTTP features Sluice does not apply (redirects, rewrites,
+// fault injection, mirroring, CORS, header manipulation, delegation) are
+// validated, then warned about by name (unappliedVS).
 type VirtualServiceSpec struct {
 	Hosts    []string    `yaml:"hosts"`
 	Gateways []string    `yaml:"gateways"`
@@ -21,18 +22,18 @@ type HTTPRoute struct {
 	Route            []HTTPRouteDestination `yaml:"route"`
 	Timeout          string                 `yaml:"timeout"`
 	Retries          *HTTPRetry             `yaml:"retries"`
-	Redirect         any                    `yaml:"redirect"`
-	DirectResponse   any                    `yaml:"directResponse"`
-	Delegate         any                    `yaml:"delegate"`
-	Rewrite          any                    `yaml:"rewrite"`
-	Fault            any                    `yaml:"fault"`
-	Mirror           any                    `yaml:"mirror"`
-	Mirrors          any                    `yaml:"mirrors"`
-	MirrorPercent    any                    `yaml:"mirrorPercent"`
-	MirrorPercentAlt any                    `yaml:"mirror_percent"`
-	MirrorPercentage any                    `yaml:"mirrorPercentage"`
-	CorsPolicy       any                    `yaml:"corsPolicy"`
-	Headers          any                    `yaml:"headers"`
+	Redirect         *HTTPRedirect          `yaml:"redirect"`
+	DirectResponse   *HTTPDirectResponse    `yaml:"directResponse"`
+	Delegate         *Delegate              `yaml:"delegate"`
+	Rewrite          *HTTPRewrite           `yaml:"rewrite"`
+	Fault            *HTTPFaultInjection    `yaml:"fault"`
+	Mirror           *Destination           `yaml:"mirror"`
+	Mirrors          []*HTTPMirrorPolicy    `yaml:"mirrors"`
+	MirrorPercent    *int64                 `yaml:"mirrorPercent"`
+	MirrorPercentAlt *int64                 `yaml:"mirror_percent"`
+	MirrorPercentage *Percent               `yaml:"mirrorPercentage"`
+	CorsPolicy       *CorsPolicy            `yaml:"corsPolicy"`
+	Headers          *Headers               `yaml:"headers"`
 }
 
 // HTTPMatchRequest is one match condition of an HTTP route.
@@ -64,7 +65,7 @@ type StringMatch struct {
 type HTTPRouteDestination struct {
 	Destination *Destination `yaml:"destination"`
 	Weight      int64        `yaml:"weight"`
-	Headers     any          `yaml:"headers"`
+	Headers     *Headers     `yaml:"headers"`
 }
 
 // Destination names a service, subset and port.

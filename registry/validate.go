@@ -28,6 +28,9 @@ const (
 
 const unixAddressPrefix = "unix://"
 
+// resolutionValues is the CRD's enum of ServiceEntry resolutions.
+var resolutionValues = []string{ResolutionNone, ResolutionStatic, ResolutionDNS, ResolutionDNSRoundRobin, ResolutionDynamicDNS}
+
 // normResolution returns the canonical resolution name ("" = NONE).
 func normResolution(s string) string {
 	if s == "" {
@@ -47,6 +50,10 @@ func validateServiceEntry(r *Resource) Diagnostics {
 	errf := func(field, format string, a ...any) { ds = append(ds, r.diag(SevError, field, format, a...)) }
 	warnf := func(field, format string, a ...any) { ds = append(ds, r.diag(SevWarning, field, format, a...)) }
 	res := normResolution(se.Resolution)
+	if se.Resolution != "" && se.Resolution != res && contains(resolutionValues, res) {
+		// The CRD's enum is upper case; the API server refuses "dns".
+		errf("spec.resolution", "unsupported value %q (want %s)", se.Resolution, strings.Join(resolutionValues, ", "))
+	}
 
 	// ValidateAlphaWorkloadSelector: a bad selector is reported alone.
 	if ws := se.WorkloadSelector; ws != nil {
@@ -72,8 +79,14 @@ func validateServiceEntry(r *Resource) Diagnostics {
 	if len(se.Hosts) == 0 {
 		errf("spec.hosts", "service entry must have at least one host")
 	}
-	if len(se.Hosts) > 256 {
-		errf("spec.hosts", "must have at most 256 items")
+	// The CRD's list sizes.
+	for _, l := range []struct {
+		field    string
+		n, limit int
+	}{{"spec.hosts", len(se.Hosts), 256}, {"spec.addresses", len(se.Addresses), 256}, {"spec.ports", len(se.Ports), 256}, {"spec.endpoints", len(se.Endpoints), 4096}} {
+		if l.n > l.limit {
+			errf(l.field, "must have at most %d items", l.limit)
+		}
 	}
 	for i, h := range se.Hosts {
 		f := at{"spec.hosts", i}
@@ -105,7 +118,7 @@ func validateServiceEntry(r *Resource) Diagnostics {
 		errf("spec.addresses", "CIDR addresses are allowed only for NONE/STATIC resolution types")
 	}
 
-	switch strings.ToUpper(se.Location) {
+	switch se.Location { // the CRD's enum, upper case only
 	case "", "MESH_EXTERNAL", "MESH_INTERNAL":
 	default:
 		errf("spec.location", "unsupported location %s (want MESH_EXTERNAL or MESH_INTERNAL)", se.Location)
@@ -115,6 +128,10 @@ func validateServiceEntry(r *Resource) Diagnostics {
 	portNumbers := map[int]bool{}
 	for i, p := range se.Ports {
 		f := at{"spec.ports", i}
+		if p == nil {
+			errf(f.field(""), "service entry port may not be null")
+			continue
+		}
 		if portNames[p.Name] {
 			errf(f.field(".name"), "service entry port name %q already defined", p.Name)
 		}
@@ -125,6 +142,9 @@ func validateServiceEntry(r *Resource) Diagnostics {
 		portNumbers[p.Number] = true
 		if p.TargetPort != 0 && !validPort(p.TargetPort) {
 			errf(f.field(".targetPort"), "port number %d must be in the range 1..65535", p.TargetPort)
+		}
+		if len(se.Addresses) == 0 && !autoAllocates(r, res) && (p.Protocol == "" || p.Protocol == "TCP") {
+			warnf(f.field(".protocol"), "addresses are required for ports serving TCP (or unset) protocol when IP Autoallocation is not enabled")
 		}
 		if !isDNS1123Label(p.Name) {
 			errf(f.field(".name"), "invalid port name: %s", p.Name)
@@ -152,10 +172,14 @@ func validateServiceEntry(r *Resource) Diagnostics {
 	case ResolutionStatic:
 		unix := false
 		for i, ep := range se.Endpoints {
+			if ep == nil {
+				errf(at{"spec.endpoints", i}.field(""), "endpoint cannot be nil")
+				continue
+			}
 			unix = strings.HasPrefix(ep.Address, unixAddressPrefix) || unix
-			ds = append(ds, validateStaticEndpoint(r, at{"spec.endpoints", i}, ep, portNames)...)
+			ds = append(ds, validateStaticEndpoint(r, at{"spec.endpoints", i}, *ep, portNames)...)
 		}
-		if unix && len(se.Ports) != 1 {
+		if unix && len(portNames) != 1 { // Istio counts the distinct names
 			errf("spec.ports", "exactly 1 service port required for unix endpoints")
 		}
 	case ResolutionDNS, ResolutionDNSRoundRobin:
@@ -172,17 +196,29 @@ func validateServiceEntry(r *Resource) Diagnostics {
 		}
 		for i, ep := range se.Endpoints {
 			f := at{"spec.endpoints", i}
+			if ep == nil {
+				errf(f.field(""), "endpoint cannot be nil")
+				continue
+			}
 			if net.ParseIP(ep.Address) == nil {
 				if err := validateFQDN(ep.Address); err != nil {
 					errf(f.field(".address"), "endpoint address %q is not a valid FQDN or an IP address", ep.Address)
 				}
 			}
-			ds = append(ds, endpointPorts(r, f, ep, portNames)...)
+			c := &checker{r: r}
+			c.labels(f.field(".labels"), ep.Labels)
+			ds = append(append(ds, c.ds...), endpointPorts(r, f, *ep, portNames)...)
 		}
-		if len(se.Addresses) > 0 && len(se.Hosts) > 1 {
-			for _, p := range se.Ports {
+		if len(se.Addresses) > 0 {
+			for i, p := range se.Ports {
+				if p == nil {
+					errf(at{"spec.ports", i}.field(""), "ports cannot be nil")
+					continue
+				}
 				if pr, _ := ParseProtocol(p.Protocol); pr.IsTCP() {
-					warnf("spec.hosts", "service entry can not have more than one host specified simultaneously with address and tcp port")
+					if len(se.Hosts) > 1 {
+						warnf("spec.hosts", "service entry can not have more than one host specified simultaneously with address and tcp port")
+					}
 					break
 				}
 			}
@@ -204,11 +240,18 @@ func validateServiceEntry(r *Resource) Diagnostics {
 			errf("spec.endpoints", "endpoints cannot be set for resolution type %s. Destination IP address determined from hostsfield values", res)
 		}
 		for i, p := range se.Ports {
+			if p == nil {
+				errf(at{"spec.ports", i}.field(""), "port cannot be nil")
+				continue
+			}
 			switch pr, _ := ParseProtocol(p.Protocol); pr {
 			case ProtoHTTP, ProtoTLS, ProtoGRPC, ProtoHTTP2:
 			default:
 				errf(fmt.Sprintf("spec.ports[%d].protocol", i), "only HTTP, TLS, GRPC, and HTTP2 protocols are supported for resolution type %s", res)
 			}
+		}
+		if se.Location == "MESH_INTERNAL" && usesWaypoint(r) {
+			errf("spec.location", "location MESH_INTERNAL with resolution type %s is not supported when using waypoints", res)
 		}
 	default:
 		errf("spec.resolution", "unsupported resolution type %s", se.Resolution)
@@ -216,7 +259,11 @@ func validateServiceEntry(r *Resource) Diagnostics {
 
 	// TCP cannot tell hosts apart: several hosts need HTTP or TLS ports.
 	if res != ResolutionNone && len(se.Hosts) > 1 {
-		for _, p := range se.Ports {
+		for i, p := range se.Ports {
+			if p == nil {
+				errf(at{"spec.ports", i}.field(""), "ports cannot be nil")
+				continue
+			}
 			if pr, _ := ParseProtocol(p.Protocol); !pr.IsHTTP() && !pr.IsTLS() {
 				errf("spec.hosts", "multiple hosts provided with non-HTTP, non-TLS ports")
 				break
@@ -252,7 +299,29 @@ func validateStaticEndpoint(r *Resource, f at, ep WorkloadEntry, portNames map[s
 			errf(f.field(".address"), "endpoint address %q is not a valid IP address", addr)
 		}
 	}
-	return append(ds, endpointPorts(r, f, ep, portNames)...)
+	ds = append(ds, endpointPorts(r, f, ep, portNames)...)
+	c := &checker{r: r}
+	c.labels(f.field(".labels"), ep.Labels)
+	return append(ds, c.ds...)
+}
+
+// autoAllocates is Istio's ShouldV2AutoAllocateIPFromConfig for an entry
+// without addresses: Istio (PILOT_ENABLE_IP_AUTOALLOCATE, on by default)
+// gives it an address unless its resolution is NONE or its label
+// networking.istio.io/enable-autoallocate-ip is "false".
+func autoAllocates(r *Resource, res string) bool {
+	if res == ResolutionNone {
+		return false
+	}
+	v, ok := r.Metadata.Labels["networking.istio.io/enable-autoallocate-ip"]
+	return !ok || !strings.EqualFold(v, "false")
+}
+
+// usesWaypoint is Istio's usesWaypoint: the resource's
+// istio.io/use-waypoint label names a waypoint (is set, and not "none").
+func usesWaypoint(r *Resource) bool {
+	v, ok := r.Metadata.Labels["istio.io/use-waypoint"]
+	return ok && v != "" && !strings.EqualFold(v, "none")
 }
 
 // endpointPorts checks an endpoint's port map: names the entry declares,

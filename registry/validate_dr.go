@@ -59,14 +59,20 @@ func (c *checker) trafficPolicy(f string, tp *TrafficPolicy) {
 	c.connectionPool(f+".connectionPool", tp.ConnectionPool)
 	c.loadBalancer(f+".loadBalancer", tp.LoadBalancer, tp.OutlierDetection)
 	c.ds = append(c.ds, validateTLS(c.r, f+".tls", tp.TLS)...)
+	if len(tp.PortLevelSettings) > 4096 { // the CRD's list size
+		c.errf(f+".portLevelSettings", "must have at most %d items", 4096)
+	}
 	ports := map[int]bool{}
 	for i, pl := range tp.PortLevelSettings {
 		pf := fmt.Sprintf("%s.portLevelSettings[%d]", f, i)
 		if pl.Port == nil {
 			c.errf(pf+".port", "portTrafficPolicy must have valid port")
 		} else {
-			if !validPort(pl.Port.Number) {
-				c.errf(pf+".port.number", "port number %d must be in the range 1..65535", pl.Port.Number)
+			// Istio takes any uint32 here (validatePortTrafficPolicies does
+			// not check the number); a policy for no port is only useless.
+			c.uint32Range(pf+".port.number", int64(pl.Port.Number))
+			if n := pl.Port.Number; n >= 0 && !validPort(n) {
+				c.warnf(pf+".port.number", "port %d is not a port number (1..65535): this policy applies to no port", n)
 			}
 			if ports[pl.Port.Number] {
 				c.warnf(pf+".port.number", "port %d has more than one port-level policy; the first applies", pl.Port.Number)
@@ -95,7 +101,21 @@ func validateTLS(r *Resource, f string, s *ClientTLSSettings) Diagnostics {
 	}
 	var ds Diagnostics
 	errf := func(field, format string, a ...any) { ds = append(ds, r.diag(SevError, field, format, a...)) }
-	mode := strings.ToUpper(s.Mode)
+	if rest, ok := strings.CutPrefix(s.CredentialName, "configmap://"); ok {
+		// credentials.ParseResourceName, then the namespace rule.
+		parts := strings.Split(rest, "/")
+		switch {
+		case len(parts) <= 1:
+			errf(f+".credentialName", "invalid configmap:// credentialName: invalid resource name %q. Expected namespace and name", s.CredentialName)
+		case parts[0] == "":
+			errf(f+".credentialName", "invalid configmap:// credentialName: invalid resource name %q. Expected namespace", s.CredentialName)
+		case parts[1] == "":
+			errf(f+".credentialName", "invalid configmap:// credentialName: invalid resource name %q. Expected name", s.CredentialName)
+		case parts[0] != r.Metadata.Namespace:
+			errf(f+".credentialName", "invalid configmap:// credentialName: namespace must match the configuration namespace %q", r.Metadata.Namespace)
+		}
+	}
+	mode := s.Mode // the CRD's enum, upper case only
 	switch mode {
 	case "", TLSDisable, TLSSimple, TLSMutual:
 	case TLSIstioMutual:

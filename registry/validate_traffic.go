@@ -57,6 +57,14 @@ func (c *checker) uint32Range(field string, v int64) {
 	}
 }
 
+// uint64Range reports a negative value where the CRD's uint64 allows
+// none.
+func (c *checker) uint64Range(field string, v int64) {
+	if v < 0 {
+		c.errf(field, "%v is less than the minimum 0", v)
+	}
+}
+
 // oneOf reports more than one member of a CRD one-of group set.
 func (c *checker) oneOf(field string, names []string, set ...bool) {
 	var got []string
@@ -230,6 +238,10 @@ func (c *checker) loadBalancer(f string, s *LoadBalancerSettings, outlier *Outli
 				}
 			}
 		}
+		c.uint64Range(cf+".minimumRingSize", ch.MinimumRingSize)
+		if ch.RingHash != nil {
+			c.uint64Range(cf+".ringHash.minimumRingSize", ch.RingHash.MinimumRingSize)
+		}
 		if ch.MinimumRingSize != 0 {
 			c.warnf(cf+".minimumRingSize", "consistent hash MinimumRingSize is deprecated, use ConsistentHashLB's RingHash configuration instead")
 			if ch.RingHash != nil || ch.Maglev != nil {
@@ -262,6 +274,9 @@ func (c *checker) loadBalancer(f string, s *LoadBalancerSettings, outlier *Outli
 		}
 		if w.MinimumPercent != nil && *w.MinimumPercent > 100 {
 			c.errf(f+".warmup.minimumPercent", "minimumPercent value should be less than or equal to 100")
+		}
+		if w.MinimumPercent != nil && *w.MinimumPercent < 0 { // the CRD's minimum
+			c.errf(f+".warmup.minimumPercent", "%v is less than the minimum 0", *w.MinimumPercent)
 		}
 		if w.Aggression != nil && *w.Aggression <= 0 {
 			c.errf(f+".warmup.aggression", "aggression should be greater than 0")
@@ -299,7 +314,8 @@ func (c *checker) localityLb(f string, lb *LocalityLbSetting, outlier *OutlierDe
 		src = append(src, d.From)
 		var total int64
 		var dst []string
-		for loc, w := range d.To {
+		for _, loc := range sortedKeys(d.To) {
+			w := d.To[loc]
 			dst = append(dst, loc)
 			if w <= 0 || w > 100 {
 				c.errf(fmt.Sprintf("%s.distribute[%d].to", f, i), "locality weight must be in range [1, 100]")
@@ -330,22 +346,75 @@ func (c *checker) localityLb(f string, lb *LocalityLbSetting, outlier *OutlierDe
 	}
 }
 
-// localities is the part of Istio's validateLocalities that needs no
-// overlap bookkeeping: one trailing wildcard at most, no empty part.
+// localities is Istio's validateLocalities: one trailing wildcard at
+// most, no empty region, zone or subzone, and no locality that overlaps
+// one before it (a region, then a zone in it; "*", then anything). The
+// first finding ends the check, as in Istio.
 func (c *checker) localities(f string, locs []string) {
+	if err := validateLocalities(locs); err != nil {
+		c.errf(f, "%v", err)
+	}
+}
+
+func validateLocalities(locs []string) error {
+	// region → zone → subzone; "*" stands for all of a level.
+	seen := map[string]map[string]map[string]bool{}
 	for _, l := range locs {
 		if n := strings.Count(l, "*"); n > 0 && (n > 1 || !strings.HasSuffix(l, "*")) {
-			c.errf(f, "locality %s wildcard '*' number can not exceed 1 and must be in the end", l)
-			return
+			return fmt.Errorf("locality %s wildcard '*' number can not exceed 1 and must be in the end", l)
 		}
-		parts := strings.Split(l, "/")
-		for _, p := range parts {
-			if p == "" || len(parts) > 3 {
-				c.errf(f, "locality %s must not contain empty region/zone/subzone info", l)
-				return
+		overlap := fmt.Errorf("locality %s overlap with previous specified ones", l)
+		if _, ok := seen["*"]; ok {
+			return overlap
+		}
+		items := strings.SplitN(l, "/", 3)
+		for _, it := range items {
+			if it == "" {
+				return fmt.Errorf("locality %s must not contain empty region/zone/subzone info", l)
 			}
 		}
+		region := items[0]
+		zones, ok := seen[region]
+		switch len(items) {
+		case 1:
+			if ok {
+				return overlap
+			}
+			seen[region] = map[string]map[string]bool{"*": {"*": true}}
+		case 2:
+			zone := items[1]
+			if !ok {
+				seen[region] = map[string]map[string]bool{zone: {"*": true}}
+				break
+			}
+			if _, all := zones["*"]; all {
+				return overlap
+			}
+			if _, dup := zones[zone]; dup {
+				return overlap
+			}
+			zones[zone] = map[string]bool{"*": true}
+		case 3:
+			zone, sub := items[1], items[2]
+			if !ok {
+				seen[region] = map[string]map[string]bool{zone: {sub: true}}
+				break
+			}
+			if _, all := zones["*"]; all {
+				return overlap
+			}
+			subs, ok := zones[zone]
+			if !ok {
+				zones[zone] = map[string]bool{sub: true}
+				break
+			}
+			if subs["*"] || subs[sub] {
+				return overlap
+			}
+			subs[sub] = true
+		}
 	}
+	return nil
 }
 
 // zoneAwareLb is agent.ValidateZoneAwareLbSetting.

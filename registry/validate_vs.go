@@ -11,9 +11,11 @@ import (
 
 // validateVirtualService applies the rules of Istio's
 // ValidateVirtualService (pkg/config/validation/validation.go and
-// virtualservice.go) that concern the fields Sluice reads, with Istio's
-// messages, then warns by name about every field that is set and that
-// Sluice does not apply.
+// virtualservice.go) to every field, in Istio's order and with Istio's
+// messages (the http features in validate_vs_http.go, tls and tcp routes
+// in validate_vs_l4.go, the unreachable-rule warnings in
+// validate_vs_rules.go), then warns by name about every field that is
+// set and that Sluice does not apply.
 func validateVirtualService(r *Resource) Diagnostics {
 	vs := r.VirtualService
 	c := &checker{r: r}
@@ -28,12 +30,10 @@ func validateVirtualService(r *Resource) Diagnostics {
 			c.errf("spec.tcp", "delegate virtual service must have no tcp route specified")
 		}
 	}
+	// Istio's appliesToGateway: gateways named, and mesh not among them.
+	toGateway := len(vs.Gateways) > 0 && !contains(vs.Gateways, "mesh")
+	appliesToMesh := !toGateway
 	c.gatewayNames("spec.gateways", vs.Gateways)
-	appliesToMesh, toGateway := len(vs.Gateways) == 0, false
-	for _, g := range vs.Gateways {
-		appliesToMesh = appliesToMesh || g == "mesh"
-		toGateway = toGateway || g != "mesh"
-	}
 	if !toGateway {
 		for i, h := range vs.HTTP {
 			for j, m := range h.Match {
@@ -48,9 +48,16 @@ func validateVirtualService(r *Resource) Diagnostics {
 		}
 	}
 	allValid := true
+	sni := isSNIHost(vs)
 	for i, h := range vs.Hosts {
 		f := fmt.Sprintf("spec.hosts[%d]", i)
-		if err := validateWildcardDomain(h); err != nil {
+		var err error
+		if toGateway {
+			err = validateGatewayBoundDomain(sni, h)
+		} else {
+			err = validateWildcardDomain(h)
+		}
+		if err != nil {
 			if validateIPAddress(h) != nil {
 				c.errf(f, "%v", err)
 				allValid = false
@@ -73,48 +80,37 @@ func validateVirtualService(r *Resource) Diagnostics {
 		c.errf("spec", "http, tcp or tls must be provided in virtual service")
 	}
 	for i := range vs.HTTP {
-		c.httpRoute(fmt.Sprintf("spec.http[%d]", i), &vs.HTTP[i])
+		c.httpRoute(fmt.Sprintf("spec.http[%d]", i), &vs.HTTP[i], len(vs.Hosts) == 0)
 	}
-	for i, t := range vs.TLS {
-		f := fmt.Sprintf("spec.tls[%d]", i)
-		if len(t.Match) == 0 {
-			c.errf(f+".match", "TLS route must have at least one match condition")
-		}
-		for j, m := range t.Match {
-			if len(m.SNIHosts) == 0 {
-				c.errf(fmt.Sprintf("%s.match[%d].sniHosts", f, j), "TLS match must have at least one SNI host")
-			}
-		}
-		if len(t.Route) == 0 {
-			c.errf(f+".route", "TLS route is required")
-		}
-		c.routeDestinations(f+".route", t.Route)
+	for i := range vs.TLS {
+		c.tlsRoute(fmt.Sprintf("spec.tls[%d]", i), &vs.TLS[i], vs)
 	}
-	for i, t := range vs.TCP {
-		f := fmt.Sprintf("spec.tcp[%d]", i)
-		if len(t.Route) == 0 {
-			c.errf(f+".route", "TCP route is required")
-		}
-		c.routeDestinations(f+".route", t.Route)
+	for i := range vs.TCP {
+		c.tcpRoute(fmt.Sprintf("spec.tcp[%d]", i), &vs.TCP[i])
 	}
 	c.ds = append(c.ds, validateExportTo(r, vs.ExportTo, false, false)...)
+	c.unreachableRules(vs)
 	c.unappliedVS(vs)
 	return c.ds
 }
 
 // hostMatches is Istio's host.Name.Matches for two VirtualService hosts:
-// equal, or one a wildcard covering the other.
+// equal, or one a wildcard covering the other. Like Istio's, it is
+// case-sensitive: the webhook does not take A.example.com and
+// a.example.com for duplicates.
 func hostMatches(a, b string) bool {
-	a, b = NormalizeHost(a), NormalizeHost(b)
 	switch {
-	case a == b:
-		return true
-	case strings.HasPrefix(a, "*") && strings.HasSuffix(b, a[1:]):
-		return true
-	case strings.HasPrefix(b, "*") && strings.HasSuffix(a, b[1:]):
-		return true
+	case strings.HasPrefix(a, "*") && strings.HasPrefix(b, "*"):
+		if len(a) < len(b) {
+			return strings.HasSuffix(b[1:], a[1:])
+		}
+		return strings.HasSuffix(a[1:], b[1:])
+	case strings.HasPrefix(a, "*"):
+		return strings.HasSuffix(b, a[1:])
+	case strings.HasPrefix(b, "*"):
+		return strings.HasSuffix(a, b[1:])
 	}
-	return false
+	return a == b
 }
 
 // gatewayNames is Istio's validateGatewayNames.
@@ -143,8 +139,41 @@ func (c *checker) gatewayNames(f string, names []string) {
 	}
 }
 
-func (c *checker) httpRoute(f string, h *HTTPRoute) {
-	// validateHTTPRouteConflict, for an independent route.
+// httpRoute is Istio's validateHTTPRoute, in its order. delegate is
+// whether the VirtualService is a delegate (it has no hosts).
+func (c *checker) httpRoute(f string, h *HTTPRoute, delegate bool) {
+	c.httpRouteConflict(f, h, delegate)
+	c.httpMatchRequests(f, h)
+	c.headerOps(f+".headers", h.Headers)
+	c.corsPolicy(f+".corsPolicy", h.CorsPolicy)
+	c.fault(f+".fault", h.Fault)
+	c.mirrors(f, h)
+	c.redirect(f+".redirect", h.Redirect, h.Match)
+	c.directResponse(f+".directResponse", h.DirectResponse)
+	c.httpRetry(f+".retries", h.Retries)
+	c.rewrite(f+".rewrite", h.Rewrite)
+	c.authorityRewrite(f, h.Rewrite, h.Headers)
+	c.httpRouteDestinations(f+".route", h.Route)
+	c.duration(f+".timeout", h.Timeout)
+}
+
+// httpRouteConflict is Istio's validateHTTPRouteConflict: a root route
+// (one that delegates) may only delegate; a delegate's routes may not
+// delegate again; otherwise route, redirect and direct response exclude
+// one another.
+func (c *checker) httpRouteConflict(f string, h *HTTPRoute, delegate bool) {
+	if !delegate && h.Delegate != nil {
+		if h.Redirect != nil {
+			c.errf(f, "root HTTP route %s must not specify redirect", h.Name)
+		}
+		if len(h.Route) > 0 {
+			c.errf(f, "root HTTP route %s must not specify route", h.Name)
+		}
+		return
+	}
+	if delegate && h.Delegate != nil {
+		c.errf(f+".delegate", "delegate HTTP route cannot contain delegate")
+	}
 	switch {
 	case h.Redirect != nil:
 		if len(h.Route) > 0 {
@@ -169,15 +198,22 @@ func (c *checker) httpRoute(f string, h *HTTPRoute) {
 		if h.Rewrite != nil {
 			c.errf(f, "HTTP route rule cannot contain both rewrite and direct_response")
 		}
-	case len(h.Route) == 0 && h.Delegate == nil:
+	case len(h.Route) == 0:
 		c.errf(f, "HTTP route, redirect or direct_response is required")
 	}
-	if h.Mirror != nil && h.Mirrors != nil {
+	if h.Mirror != nil && len(h.Mirrors) > 0 {
 		c.errf(f, "HTTP route cannot contain both mirror and mirrors")
 	}
+}
+
+// httpMatchRequests is Istio's validateHTTPRouteMatchRequest.
+func (c *checker) httpMatchRequests(f string, h *HTTPRoute) {
 	for i, m := range h.Match {
 		mf := fmt.Sprintf("%s.match[%d]", f, i)
 		for _, name := range sortedKeys(m.Headers) {
+			if m.Headers[name] == nil {
+				c.errf(mf+".headers."+name, "header match %v cannot be null", name)
+			}
 			c.headerName(mf+".headers."+name, name)
 			c.stringMatch(mf+".headers."+name, m.Headers[name], "headers", false)
 		}
@@ -197,6 +233,7 @@ func (c *checker) httpRoute(f string, h *HTTPRoute) {
 	}
 	for i, m := range h.Match {
 		mf := fmt.Sprintf("%s.match[%d]", f, i)
+		c.uint32Range(mf+".port", m.Port)
 		if m.Port != 0 && !validPort(int(m.Port)) {
 			c.errf(mf+".port", "port number %d must be in the range 1..65535", m.Port)
 		}
@@ -206,9 +243,6 @@ func (c *checker) httpRoute(f string, h *HTTPRoute) {
 			c.errf(mf+".sourceNamespace", "sourceNamespace match %s is invalid", m.SourceNamespace)
 		}
 	}
-	c.httpRetry(f+".retries", h.Retries)
-	c.httpRouteDestinations(f+".route", h.Route)
-	c.duration(f+".timeout", h.Timeout)
 }
 
 // stringMatch is Istio's validateStringMatch (uri: validateStringMatchRegexp,
@@ -222,17 +256,7 @@ func (c *checker) stringMatch(f string, sm *StringMatch, where string, emptyPref
 	case sm.Prefix != nil && *sm.Prefix == "" && !emptyPrefixOK:
 		c.errf(f+".prefix", "%q: prefix string match should not be empty", where)
 	case sm.Regex != nil:
-		re := *sm.Regex
-		switch {
-		case re == "":
-			c.errf(f+".regex", "%q: regex string match should not be empty", where)
-		case len(re) > 1024:
-			c.errf(f+".regex", "%q: regex is too large, max length allowed is 1024", where)
-		default:
-			if _, err := regexp.Compile(re); err != nil {
-				c.errf(f+".regex", "%q: %v; Istio uses RE2 style regex-based match (https://github.com/google/re2/wiki/Syntax)", where, err)
-			}
-		}
+		c.regex(f+".regex", *sm.Regex, where)
 	}
 }
 
@@ -249,6 +273,7 @@ func (c *checker) httpRetry(f string, r *HTTPRetry) {
 	if r == nil {
 		return
 	}
+	c.int32Range(f+".attempts", r.Attempts)
 	if r.Attempts < 0 {
 		c.errf(f+".attempts", "attempts cannot be negative")
 	}
@@ -280,7 +305,9 @@ func (c *checker) httpRouteDestinations(f string, ds []HTTPRouteDestination) {
 		if d.Destination == nil {
 			c.errf(df+".destination", "destination is required")
 		}
+		c.headerOps(df+".headers", d.Headers)
 		c.destination(df+".destination", d.Destination)
+		c.int32Range(df+".weight", d.Weight)
 		if d.Weight < 0 {
 			c.errf(df+".weight", "weight %d < 0", d.Weight)
 		}
@@ -300,6 +327,7 @@ func (c *checker) routeDestinations(f string, ds []RouteDestination) {
 			c.errf(df+".destination", "destination is required")
 		}
 		c.destination(df+".destination", d.Destination)
+		c.int32Range(df+".weight", d.Weight)
 		if d.Weight < 0 {
 			c.errf(df+".weight", "weight %d < 0", d.Weight)
 		}
@@ -357,7 +385,7 @@ func (c *checker) unappliedVS(vs *VirtualServiceSpec) {
 			mf := fmt.Sprintf("%s.match[%d]", f, j)
 			for _, x := range []named{{"scheme", m.Scheme != nil}, {"authority", m.Authority != nil},
 				{"sourceLabels", m.SourceLabels != nil}, {"queryParams", m.QueryParams != nil}, {"ignoreUriCase", m.IgnoreURICase},
-				{"withoutHeaders", m.WithoutHeaders != nil}, {"sourceNamespace", m.SourceNamespace != ""}, {"gateways", m.Gateways != nil}} {
+				{"withoutHeaders", m.WithoutHeaders != nil}, {"sourceNamespace", m.SourceNamespace != ""}, {"gateways", m.Gateways != nil}, {"statPrefix", m.StatPrefix != ""}} {
 				if x.set {
 					c.warnf(mf+"."+x.name, msg, "match."+x.name)
 				}
