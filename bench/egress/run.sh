@@ -61,5 +61,10 @@ ports="39901"; [[ ${NOAUDIT:-0} == 1 ]] && ports+=" 39902"; [[ -n ${SLUICE_BASE:
 for port in $ports; do
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
 done
-EXTRA_PROXIES="$extra" "$HARNESS/run_all.sh" "${1:-$RUN/results.md}"
+OUT=${1:-$RUN/results.md}
+EXTRA_PROXIES="$extra" "$HARNESS/run_all.sh" "$OUT"
+# The #18 table: every proxy's rate, p50, p99 and CPU per call, with its
+# ratios to Squid's in this run (table.awk over the run's raw lines).
+raw=$(ls -t "$RUN"/raw-*.txt | head -1)
+awk -f "$HERE/table.awk" "$raw" | tee -a "$OUT"
 rm -f "$HERE/.sluice-noaudit.yaml" "$HERE/.sluice-base.yaml" "$HERE/.sluice-ckpt.yaml"
