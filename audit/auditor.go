@@ -34,6 +34,7 @@ type Auditor struct {
 	ops     chan *op
 	prunes  chan *pruneOp
 	ckptOps chan *ckptOp
+	syncs   chan chan error // queries ask the writer to sync lazy outcomes
 
 	// ckpt signs checkpoints of the gateway's log (checkpoint.go); nil
 	// without audit.checkpoint_key.
@@ -81,6 +82,7 @@ func Open(ctx context.Context, opts Options) (*Auditor, error) {
 		prunes:  make(chan *pruneOp),
 		quit:    make(chan struct{}),
 		ckptOps: make(chan *ckptOp),
+		syncs:   make(chan chan error),
 		done:    make(chan struct{}),
 	}
 	if a.store == nil {

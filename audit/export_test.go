@@ -39,3 +39,6 @@ var RecordOf = recordOf
 
 // AppendRecordV1 writes a version-1 record payload (codec_test.go).
 var AppendRecordV1 = appendRecordV1
+
+// SetLazySync sets how long outcomes may stay written but not synced.
+func SetLazySync(o *Options, d time.Duration) { o.lazySync = d }

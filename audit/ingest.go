@@ -236,6 +236,18 @@ func (a *Auditor) Sync(ctx context.Context) error {
 	if a.spool == nil {
 		return nil
 	}
+	// Outcomes written lazily are synced and queued first, so the query
+	// sees every call that ended before it started.
+	done := make(chan error, 1)
+	select {
+	case a.syncs <- done:
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+	case <-a.done:
+	case <-ctx.Done():
+	}
 	q := a.iq
 	q.mu.Lock()
 	target := q.queued

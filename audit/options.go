@@ -90,6 +90,9 @@ type Options struct {
 
 	// openSpoolFile opens spool segment files (tests inject faults).
 	openSpoolFile spool.OpenFileFunc
+	// lazySync bounds how long an outcome stays written but not synced
+	// (default lazySyncDelay; tests lengthen it).
+	lazySync time.Duration
 }
 
 // defaults fills in the defaults of the zero fields.
@@ -123,6 +126,9 @@ func (opts *Options) defaults() {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.lazySync <= 0 {
+		opts.lazySync = lazySyncDelay
 	}
 	if opts.IngestDelay <= 0 {
 		opts.IngestDelay = 400 * time.Millisecond

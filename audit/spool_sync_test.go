@@ -9,6 +9,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/audit"
 	"github.com/sluicehq/sluice/audit/spool"
@@ -135,6 +136,70 @@ func TestBeginWaitsForSpoolSync(t *testing.T) {
 			}
 			if !syncedAfter(ff.snapshot(), r.ID) {
 				t.Fatal("Begin after recovery returned before its sync")
+			}
+		})
+	}
+}
+
+// syncedAfterWrite reports whether the ops after from hold a Write
+// containing id, and whether a Datasync follows it.
+func syncedAfterWrite(ops []fileOp, from int, id string) (written, synced bool) {
+	for _, op := range ops[from:] {
+		switch {
+		case !op.sync && bytes.Contains(op.data, []byte(id)):
+			written = true
+		case op.sync && written:
+			return true, true
+		}
+	}
+	return written, false
+}
+
+// An outcome nobody waits on is written at once (a crash keeps it: the
+// kernel has it) and synced later: by the lazy timer, by a query that
+// must see it, or at Close. The decision record stays synced before Begin
+// returns (TestBeginWaitsForSpoolSync).
+func TestOutcomesAreSyncedLazily(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		sync func(t *testing.T, a *audit.Auditor)
+	}{
+		{"a query syncs them", func(t *testing.T, a *audit.Auditor) {
+			if err := a.Sync(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"Close syncs them", func(t *testing.T, a *audit.Auditor) {
+			if err := a.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ff := &faultFiles{}
+			path := filepath.Join(t.TempDir(), "audit.db")
+			a := openSpooled(t, path, func(o *audit.Options) {
+				audit.SetOpenSpoolFile(o, ff.open)
+				audit.SetLazySync(o, time.Hour)
+			})
+			defer a.Close(context.Background())
+			r := storetest.Sample(1)
+			if err := a.Begin(context.Background(), r); err != nil {
+				t.Fatal(err)
+			}
+			from := len(ff.snapshot())
+			r.TimeEnd, r.Status = r.TimeStart.Add(time.Second), 200
+			a.End(r)
+			storetest.Eventually(t, "the outcome's write", func() bool {
+				w, _ := syncedAfterWrite(ff.snapshot(), from, r.ID)
+				return w
+			})
+			if _, synced := syncedAfterWrite(ff.snapshot(), from, r.ID); synced {
+				t.Fatal("the outcome was synced at once: End should cost a write, not an fdatasync")
+			}
+			tc.sync(t, a)
+			if _, synced := syncedAfterWrite(ff.snapshot(), from, r.ID); !synced {
+				t.Fatal("the outcome is still not synced")
 			}
 		})
 	}

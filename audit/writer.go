@@ -42,7 +42,19 @@ type writerState struct {
 	commits, rows int64
 	// lastWaiters is how many callers the previous commit answered.
 	lastWaiters int
+	// lazy holds outcomes written to the spool without a sync (persist),
+	// handed to the ingester once synced; lazyC fires lazySyncDelay after
+	// the first of them.
+	lazy      []spool.Item
+	lazyTimer *time.Timer
+	lazyC     <-chan time.Time
 }
+
+// lazySyncDelay bounds how long an outcome stays written but not synced:
+// a power loss (not a crash: the kernel has it) in that window loses the
+// outcome, never the decision record, which the next start closes as
+// gateway_restart. A call's End then costs a write, not an fdatasync.
+const lazySyncDelay = 50 * time.Millisecond
 
 // run is the writer: the only goroutine that writes to the store. It takes
 // everything queued (up to MaxBatch rows), commits it in one transaction
@@ -61,6 +73,10 @@ func (a *Auditor) run() {
 			a.commit(ws)
 		case p := <-a.prunes:
 			p.result <- a.prune(ws, p)
+		case <-ws.lazyC:
+			a.syncLazy(ws)
+		case done := <-a.syncs:
+			done <- a.syncLazy(ws)
 		case c := <-a.ckptOps:
 			c.result <- a.ckpt.ls.AddCheckpoint(context.Background(), a.opts.Gateway, c.size, c.note)
 		case <-tick.C:
@@ -78,6 +94,7 @@ func (a *Auditor) run() {
 				}
 				break
 			}
+			a.syncLazy(ws)
 			if len(ws.retry) > 0 {
 				if a.health.Load() != nil {
 					a.check(ws)
@@ -152,7 +169,8 @@ func (a *Auditor) commit(ws *writerState) {
 		return
 	}
 	start := time.Now()
-	err := a.persist(ctx, &ws.batch)
+	// A batch of outcomes only has nobody waiting: written, synced later.
+	err := a.persist(ctx, ws, &ws.batch, len(ws.batch.Inserts) == 0)
 	a.ins.commitTime.Record(ctx, time.Since(start).Seconds())
 	if err != nil {
 		a.ins.writeErrors.Add(ctx, 1)
@@ -175,8 +193,9 @@ func (a *Auditor) commit(ws *writerState) {
 }
 
 // persist makes b durable: in the spool (and queued for the store) when
-// there is one, else in the store.
-func (a *Auditor) persist(ctx context.Context, b *Batch) error {
+// there is one, else in the store. lazy (outcomes only) writes to the
+// spool without a sync; syncLazy or the next durable append syncs them.
+func (a *Auditor) persist(ctx context.Context, ws *writerState, b *Batch, lazy bool) error {
 	if a.spool == nil {
 		return a.store.Write(ctx, b)
 	}
@@ -190,11 +209,51 @@ func (a *Auditor) persist(ctx context.Context, b *Batch) error {
 	for _, r := range b.Outcomes {
 		items = append(items, spool.Item{Kind: spool.KindOutcome, Seq: r.Seq, Payload: spooled{r}})
 	}
+	if lazy {
+		if err := a.spool.AppendLazy(items); err != nil {
+			return err
+		}
+		ws.lazy = append(ws.lazy, items...)
+		if ws.lazyC == nil {
+			ws.lazyTimer = time.NewTimer(a.opts.lazySync)
+			ws.lazyC = ws.lazyTimer.C
+		}
+		return nil
+	}
 	if err := a.spool.Append(items); err != nil {
 		return err
 	}
+	a.handOver(ws) // the sync covered the lazy ones too
 	a.iq.add(items)
 	return nil
+}
+
+// syncLazy syncs the outcomes written lazily and hands them to the
+// ingester.
+func (a *Auditor) syncLazy(ws *writerState) error {
+	if len(ws.lazy) == 0 {
+		return nil
+	}
+	err := a.spool.Sync()
+	if err != nil {
+		a.log.Error("audit: syncing the spool", "err", err)
+	}
+	a.handOver(ws)
+	return err
+}
+
+// handOver queues the synced lazy outcomes for the store, in spool order.
+func (a *Auditor) handOver(ws *writerState) {
+	if ws.lazyTimer != nil {
+		ws.lazyTimer.Stop()
+		ws.lazyTimer, ws.lazyC = nil, nil
+	}
+	if len(ws.lazy) == 0 {
+		return
+	}
+	a.iq.add(ws.lazy)
+	clear(ws.lazy)
+	ws.lazy = ws.lazy[:0]
 }
 
 // persistCheck reports whether persist can commit now.
@@ -279,7 +338,7 @@ func (a *Auditor) flushRetry(ws *writerState) {
 		return
 	}
 	ctx := context.Background()
-	if err := a.persist(ctx, &Batch{Outcomes: ws.retry}); err == nil {
+	if err := a.persist(ctx, ws, &Batch{Outcomes: ws.retry}, false); err == nil {
 		a.ins.batchSize.Record(ctx, int64(len(ws.retry)))
 		ws.retry = ws.retry[:0]
 		return
@@ -291,7 +350,7 @@ func (a *Auditor) flushRetry(ws *writerState) {
 		return
 	}
 	for i, r := range ws.retry {
-		err := a.persist(ctx, &Batch{Outcomes: []*Record{r}})
+		err := a.persist(ctx, ws, &Batch{Outcomes: []*Record{r}}, false)
 		if err == nil {
 			continue
 		}

@@ -58,7 +58,8 @@ type Spool struct {
 	ident    os.FileInfo
 	seg      int64 // current segment, 0 before the first append
 	nextSeg  int64
-	off      int64 // end of the current segment's durable data
+	off      int64 // end of the current segment's data (durable unless lazy)
+	lazy     bool  // AppendLazy wrote past the last sync
 	buf      []byte
 	lock     *os.File // holds an exclusive flock on <dir>/lock
 
@@ -215,8 +216,28 @@ func (s *Spool) start() error {
 // Append writes the entries of items in one write, fdatasyncs, and sets
 // each item's Pos. An error means none of them is known durable; the
 // segment is abandoned and the next Append starts a new one.
-func (s *Spool) Append(items []Item) error {
+func (s *Spool) Append(items []Item) error { return s.append(items, true) }
+
+// AppendLazy writes items without waiting for the disk: they survive the
+// process's death (kill -9) at once, and a power loss once Sync (or any
+// Append, whose fdatasync covers them) has run. The high-water mark
+// counts them only then. For what nobody waits on (a call's outcome): the
+// decision records stay durable before the dial.
+func (s *Spool) AppendLazy(items []Item) error { return s.append(items, false) }
+
+// Sync makes what AppendLazy wrote durable.
+func (s *Spool) Sync() error {
+	if !s.lazy || s.f == nil {
+		return nil
+	}
+	return s.sync()
+}
+
+func (s *Spool) append(items []Item, durable bool) error {
 	if s.f != nil && s.off >= spoolSegmentMax {
+		if err := s.Sync(); err != nil {
+			return err
+		}
 		s.abandon()
 	}
 	if s.f == nil {
@@ -232,7 +253,7 @@ func (s *Spool) Append(items []Item) error {
 		maxSeq = max(maxSeq, items[i].Seq)
 	}
 	s.buf = buf
-	return s.write(buf, maxSeq)
+	return s.write(buf, maxSeq, durable)
 }
 
 // begin starts a write: a segment's first write begins with its
@@ -244,17 +265,29 @@ func (s *Spool) begin(buf []byte) []byte {
 	return buf
 }
 
-// write appends buf to the segment durably and checks that the segment
-// is still the file at its path (one removed is not durable). Then the
-// high-water mark records the new durable end and seq.
-func (s *Spool) write(buf []byte, maxSeq uint64) error {
-	fail := func(err error) error {
+// write appends buf to the segment and, when durable, syncs it (sync).
+func (s *Spool) write(buf []byte, maxSeq uint64, durable bool) error {
+	n, err := s.f.Write(buf)
+	if err != nil {
 		s.abandon()
 		return fmt.Errorf("audit: spool %s: %w", s.dir, err)
 	}
-	n, err := s.f.Write(buf)
-	if err != nil {
-		return fail(err)
+	s.off += int64(n)
+	s.maxSeq = max(s.maxSeq, maxSeq)
+	if !durable {
+		s.lazy = true
+		return nil
+	}
+	return s.sync()
+}
+
+// sync makes the segment durable and checks that it is still the file at
+// its path (one removed is not durable). Then the high-water mark records
+// the new durable end and seq.
+func (s *Spool) sync() error {
+	fail := func(err error) error {
+		s.abandon()
+		return fmt.Errorf("audit: spool %s: %w", s.dir, err)
 	}
 	if err := s.f.Datasync(); err != nil {
 		return fail(err)
@@ -266,8 +299,7 @@ func (s *Spool) write(buf []byte, maxSeq uint64) error {
 	if !os.SameFile(fi, s.ident) {
 		return fail(errors.New("segment file was replaced"))
 	}
-	s.off += int64(n)
-	s.maxSeq = max(s.maxSeq, maxSeq)
+	s.lazy = false
 	if s.hwm != nil {
 		s.hwm.noteSpool(Pos{s.seg, s.off}, s.maxSeq)
 	}
@@ -287,7 +319,7 @@ func (s *Spool) Check() error {
 	buf := s.begin(s.buf[:0])
 	buf = appendEntry(buf, s.seg, s.off+int64(len(buf)), kindProbe, nil)
 	s.buf = buf
-	return s.write(buf, 0)
+	return s.write(buf, 0, true)
 }
 
 // abandon closes the current segment; the next append starts another.
@@ -319,6 +351,9 @@ func (s *Spool) RemoveBefore(seg int64) {
 // Close closes the current segment and the high-water mark, and stops
 // preparing a spare.
 func (s *Spool) Close() {
+	if err := s.Sync(); err != nil {
+		s.log.Warn("audit: spool sync at close", "err", err)
+	}
 	s.abandon()
 	if s.hwm != nil {
 		if err := s.hwm.close(); err != nil {
