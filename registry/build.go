@@ -100,7 +100,7 @@ func Build(res []*Resource, opts BuildOptions) (*Snapshot, Diagnostics) {
 			ds = append(ds, vs.diag(SevWarning, "spec.gateways", "not applied by sluice: %s has no effect on calls through the gateway",
 				"a VirtualService bound to gateways other than mesh and registry.gateways"))
 		default:
-			ds = append(ds, vs.diag(SevWarning, "spec.hosts", "no ServiceEntry declares hosts %s with an HTTP port; this VirtualService has no effect in sluice", strings.Join(vs.VirtualService.Hosts, ", ")))
+			ds = append(ds, vs.diag(SevWarning, "spec.hosts", "no ServiceEntry declares hosts %s with a port it routes (HTTP for http rules, TLS or TCP for tls and tcp rules); this VirtualService has no effect in sluice", strings.Join(vs.VirtualService.Hosts, ", ")))
 		}
 	}
 	for _, dr := range drs {
