@@ -37,18 +37,36 @@ type balanced struct {
 	candBuf  [4]lb.Endpoint
 }
 
-// route picks the VirtualService rule and destination of an HTTP request
-// and narrows the plan to the destination subset's endpoints. With
-// neither a rule nor a traffic policy it does nothing and allocates
-// nothing.
+// selectRoute picks the VirtualService rule and destination of an HTTP
+// request, before its record is begun. It reports false when the route
+// has http rules and none matches: the request is refused (no_route),
+// as Envoy answers 404 NR. A route without rules is left alone.
+func (g *Gateway) selectRoute(c *call, r *http.Request, b *balanced) bool {
+	rt := c.Route
+	if rt == nil || len(rt.HTTP) == 0 {
+		return true
+	}
+	rule, dest, ok := rt.SelectHTTP(registry.HTTPRequest{Path: c.Path, Method: c.Method, Port: c.Port, Header: r.Header})
+	b.rule, b.dest = rule, dest
+	return ok
+}
+
+// noHTTPRoute is the detail of a request no http rule matches.
+func noHTTPRoute(c *call) string {
+	return "no http rule of VirtualService " + c.Route.VirtualService + " matches " + c.Method + " " + c.Path
+}
+
+// route narrows the plan of an HTTP request to the subset's endpoints of
+// the destination selectRoute chose, and sets the traffic policy that
+// applies. With neither a rule nor a traffic policy it does nothing and
+// allocates nothing.
 func (g *Gateway) route(c *call, r *http.Request, b *balanced) error {
 	rt := c.Route
-	if rt == nil || (rt.Traffic == nil && len(rt.HTTP) == 0) || c.plan == nil {
+	if rt == nil || (rt.Traffic == nil && b.rule == nil) || c.plan == nil {
 		return nil
 	}
 	b.cfg, b.name = rt.Traffic, rt.Cluster
-	if rule, dest, ok := rt.SelectHTTP(registry.HTTPRequest{Path: c.Path, Method: c.Method, Port: c.Port, Header: r.Header}); ok {
-		b.rule, b.dest = rule, dest
+	if dest := b.dest; dest != nil {
 		b.cfg, b.name = dest.Traffic, dest.Cluster
 		if dest.Labels != nil {
 			b.subset = dialPlan{host: c.plan.host, addrs: b.addrBuf[:0], connectTimeout: c.plan.connectTimeout}

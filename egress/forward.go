@@ -162,6 +162,9 @@ func (g *Gateway) onRequest(r *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 	if !c.Denied {
 		g.resolve(ctx, c)
 	}
+	if !c.Denied && !g.selectRoute(c, r, &f.lb) {
+		c.deny(vocab.NoRoute, noHTTPRoute(c))
+	}
 	if c.Denied {
 		g.refuse(ctx, c)
 		return r, denyResponse(r, c.Reason, c.Detail, c.rec.ID)
