@@ -141,14 +141,26 @@ func (b *balanced) end(status int, err error) {
 }
 
 // roundTrip carries a request routed by a VirtualService rule: per-try
-// timeouts and retries as the rule says (a request with a body is sent
-// once: it cannot be replayed), a new endpoint for every attempt.
+// timeouts and retries as the rule says, a new endpoint for every
+// attempt. A request body up to retryBufferBytes is kept and sent again
+// on a retry; a longer one is streamed and the request sent once.
 func (g *Gateway) roundTrip(tr http.RoundTripper, req *http.Request, c *call, f *forward) (*http.Response, error) {
 	b := &f.lb
 	retry := &b.rule.Retry
 	replayable := f.body == nil
+	var body *replayBody
+	if !replayable && retry.Attempts > 0 {
+		var err error
+		if body, err = bufferForRetry(req); err != nil {
+			return nil, err
+		}
+		replayable = body != nil
+	}
 	for try := 1; ; try++ {
 		b.attempts = try
+		if body != nil && try > 1 {
+			body.set(req)
+		}
 		rq := req
 		if retry.PerTryTimeout > 0 {
 			ctx, cancel := context.WithTimeout(req.Context(), retry.PerTryTimeout)
