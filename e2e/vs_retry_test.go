@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -122,4 +123,62 @@ func TestVirtualServiceRetriesWithABody(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// TestTrafficPolicyMaxRetries: with connectionPool.http.maxRetries 1,
+// of three requests failing at once only one is retried while its retry
+// is in flight; the other two get the upstream's 503 after one attempt.
+func TestTrafficPolicyMaxRetries(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]bool{} // Sluice-Request-Id of first attempts
+	port := startTrioWith(t, func(i int) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id := r.Header.Get("Sluice-Request-Id")
+			mu.Lock()
+			retry := seen[id]
+			seen[id] = true
+			mu.Unlock()
+			if !retry {
+				w.WriteHeader(503) // every first attempt fails at once
+				return
+			}
+			time.Sleep(time.Second) // the retry stays in flight a while
+			fmt.Fprint(w, "retried")
+		})
+	})
+	g := StartGateway(t, Options{Files: map[string]string{"registry/r.yaml": trioSE("mr", "mr.example", port) +
+		trioDR("mr", "mr.example", "    connectionPool: {http: {maxRetries: 1}}\n") +
+		vsYAML("mr", "  hosts: [mr.example]\n  http: [{route: [{destination: {host: mr.example}}], retries: {attempts: 2, retryOn: 5xx}}]\n")}})
+	c := proxyClient(g)
+	var wg sync.WaitGroup
+	got := map[int]int{}
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, _, _ := call(t, c, "http://mr.example/", "")
+			mu.Lock()
+			got[st]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if got[200] != 1 || got[503] != 2 {
+		t.Fatalf("3 failing requests, maxRetries 1: %v, want one 200 and two 503", got)
+	}
+	Eventually(t, 10*time.Second, "3 records", func() bool {
+		one, two := 0, 0
+		for _, r := range records(t, g, url.Values{"host": {"mr.example"}}) {
+			switch {
+			case r.num("attempts") == 1 && r.num("status") == 503:
+				one++
+			case r.num("attempts") == 2 && r.num("status") == 200:
+				two++
+			}
+		}
+		return one == 2 && two == 1
+	})
+	if v := upstreamsView(t, g, "test/mr:80"); v.Name == "" {
+		t.Fatal("cluster not shown")
+	}
 }

@@ -25,6 +25,7 @@ type balanced struct {
 	name     string    // the cluster's name
 	full     *dialPlan // every endpoint the request may use
 	cluster  *lb.Cluster
+	retry    *lb.Cluster // holds a place among its retries in flight
 	pick     lb.Pick
 	attempts int
 	cancels  []context.CancelFunc
@@ -119,6 +120,10 @@ func (g *Gateway) balance(ctx context.Context, c *call, r *http.Request, b *bala
 // outlier detection: the upstream's status, or a local failure (connect
 // failure, reset, timeout) when there was no response.
 func (b *balanced) done(status int, err error) {
+	if b.retry != nil {
+		b.retry.RetryDone()
+		b.retry = nil
+	}
 	if b.cluster == nil {
 		return
 	}
@@ -129,6 +134,21 @@ func (b *balanced) done(status int, err error) {
 	b.cluster.Done(b.pick, o)
 	b.cluster.Release()
 	b.cluster = nil
+}
+
+// takeRetry takes a place among the retries in flight of the cluster the
+// next attempt goes to (connectionPool.http.maxRetries); false: the cap
+// is reached and the retry is not made.
+func (g *Gateway) takeRetry(b *balanced) bool {
+	if b.cfg == nil || b.cfg.Pool.MaxRetries <= 0 {
+		return true
+	}
+	cl := g.lbs.Cluster(b.name, b.cfg)
+	if !cl.TryRetry() {
+		return false
+	}
+	b.retry = cl
+	return true
 }
 
 // end releases everything the request still holds.
@@ -179,12 +199,17 @@ func (g *Gateway) roundTrip(tr http.RoundTripper, req *http.Request, c *call, f 
 			}
 		case retry.RetryStatus(resp.StatusCode):
 			status = resp.StatusCode
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-			resp.Body.Close()
 		default:
 			return resp, nil
 		}
 		b.done(status, err)
+		if !g.takeRetry(b) {
+			return resp, err // maxRetries in flight: the failure stands
+		}
+		if resp != nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+			resp.Body.Close()
+		}
 		if b.cfg != nil {
 			if berr := g.balance(req.Context(), c, req, b); berr != nil {
 				return nil, berr

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluicehq/sluice/internal/lb"
 	"github.com/sluicehq/sluice/registry"
 )
 
@@ -59,5 +60,50 @@ func TestRetryReplaysABufferedBody(t *testing.T) {
 				t.Fatalf("counted %d body bytes, want %d (read once from the caller)", f.body.count(), tc.size)
 			}
 		})
+	}
+}
+
+// TestMaxRetriesCapsRetries: with connectionPool.http.maxRetries
+// retries already in flight on the cluster, a failed attempt is not
+// retried and its failure stands; once they end, retries resume.
+func TestMaxRetriesCapsRetries(t *testing.T) {
+	g := &Gateway{lbs: lb.NewTable(nil)}
+	cfg := &lb.Config{Pool: lb.PoolConfig{MaxRetries: 1}}
+	run := func() (int, int) {
+		calls := 0
+		tr := rtFunc(func(r *http.Request) (*http.Response, error) {
+			calls++
+			st := http.StatusServiceUnavailable
+			if calls > 1 {
+				st = http.StatusOK
+			}
+			return &http.Response{StatusCode: st, Body: http.NoBody, Header: http.Header{}}, nil
+		})
+		plan := &dialPlan{addrs: []dialAddr{{network: "tcp", addr: "127.0.0.1:1"}}}
+		c := &call{plan: plan}
+		f := &forward{c: c}
+		f.lb.rule = &registry.HTTPRule{Retry: registry.Retry{Attempts: 2, On5xx: true}}
+		f.lb.cfg, f.lb.name, f.lb.full = cfg, "t/x:80", plan
+		req, _ := http.NewRequest("GET", "http://x.test/", nil)
+		resp, err := g.roundTrip(tr, req, c, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.lb.end(resp.StatusCode, nil)
+		return resp.StatusCode, f.lb.attempts
+	}
+	cl := g.lbs.Cluster("t/x:80", cfg)
+	if !cl.TryRetry() { // another request's retry is in flight
+		t.Fatal("TryRetry")
+	}
+	if st, n := run(); st != 503 || n != 1 {
+		t.Fatalf("with maxRetries in flight: %d after %d attempts, want 503 after 1", st, n)
+	}
+	cl.RetryDone()
+	if st, n := run(); st != 200 || n != 2 {
+		t.Fatalf("with no retry in flight: %d after %d attempts, want 200 after 2", st, n)
+	}
+	if s := cl.Status(); s.Retries != 0 || s.RetryOver != 1 {
+		t.Fatalf("cluster %+v", s)
 	}
 }

@@ -21,6 +21,7 @@ func appliedTrafficPolicy() []string {
 		"connectionPool.tcp.maxConnections",
 		"connectionPool.tcp.connectTimeout",
 		"connectionPool.http.http1MaxPendingRequests",
+		"connectionPool.http.maxRetries",
 		"outlierDetection.consecutive5xxErrors",
 		"outlierDetection.consecutiveGatewayErrors",
 		"outlierDetection.consecutiveLocalOriginFailures",

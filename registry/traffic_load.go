@@ -64,6 +64,7 @@ func poolConfig(s *ConnectionPoolSettings) lb.PoolConfig {
 	}
 	if h := s.HTTP; h != nil {
 		c.MaxPending = int(h.HTTP1MaxPendingRequests)
+		c.MaxRetries = int(h.MaxRetries)
 	}
 	return c
 }

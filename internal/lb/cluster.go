@@ -41,6 +41,8 @@ type Cluster struct {
 	overflows atomic.Int64
 	ejections atomic.Int64
 	panics    atomic.Int64
+	retries   atomic.Int64 // retries in flight
+	retryOver atomic.Int64 // retries not made: maxRetries in flight
 
 	mu  sync.RWMutex
 	eps map[string]*endpoint
@@ -108,6 +110,24 @@ func (c *Cluster) Release() {
 		<-c.slots
 	}
 }
+
+// TryRetry takes a place among the cluster's retries in flight
+// (connectionPool.http.maxRetries, Envoy's max_retries circuit breaker;
+// 0 is no limit). It reports false, and counts it, when the cap is
+// reached: the retry is not made. Every successful TryRetry is paired
+// with a RetryDone when the retry attempt ends.
+func (c *Cluster) TryRetry() bool {
+	max := int64(c.cfg.Pool.MaxRetries)
+	if n := c.retries.Add(1); max > 0 && n > max {
+		c.retries.Add(-1)
+		c.retryOver.Add(1)
+		return false
+	}
+	return true
+}
+
+// RetryDone gives back the place TryRetry took.
+func (c *Cluster) RetryDone() { c.retries.Add(-1) }
 
 // Pick is the endpoint chosen for one attempt; Done reports its outcome.
 type Pick struct {

@@ -211,3 +211,26 @@ func BenchmarkRoute(b *testing.B) {
 		})
 	}
 }
+
+func TestMaxRetries(t *testing.T) {
+	c := NewCluster("x", Config{Pool: PoolConfig{MaxRetries: 2}}, nil)
+	if !c.TryRetry() || !c.TryRetry() {
+		t.Fatal("two retries refused under maxRetries 2")
+	}
+	if c.TryRetry() {
+		t.Fatal("a third retry in flight allowed")
+	}
+	c.RetryDone()
+	if !c.TryRetry() {
+		t.Fatal("a retry refused after one ended")
+	}
+	if s := c.Status(); s.Retries != 2 || s.RetryOver != 1 {
+		t.Fatalf("status %+v", s)
+	}
+	u := NewCluster("y", Config{}, nil) // Istio's default: no cap
+	for range 100 {
+		if !u.TryRetry() {
+			t.Fatal("a retry refused without maxRetries")
+		}
+	}
+}

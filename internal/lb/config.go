@@ -43,6 +43,7 @@ type PoolConfig struct {
 	MaxConnections           int           `json:"maxConnections,omitempty"`
 	MaxPending               int           `json:"http1MaxPendingRequests,omitempty"`
 	MaxRequestsPerConnection int           `json:"maxRequestsPerConnection,omitempty"`
+	MaxRetries               int           `json:"maxRetries,omitempty"` // retries in flight across the cluster
 	ConnectTimeout           time.Duration `json:"connectTimeout,omitempty"`
 	IdleTimeout              time.Duration `json:"idleTimeout,omitempty"`
 }

@@ -61,6 +61,8 @@ type ClusterStatus struct {
 	Panics    int64            `json:"panics"`
 	Pending   int64            `json:"pending"`
 	InUse     int              `json:"connectionsInUse"`
+	Retries   int64            `json:"retriesInFlight"`
+	RetryOver int64            `json:"retryOverflows"`
 	Endpoints []EndpointStatus `json:"endpoints"`
 }
 
@@ -68,7 +70,8 @@ type ClusterStatus struct {
 func (c *Cluster) Status() ClusterStatus {
 	now := c.now()
 	s := ClusterStatus{Name: c.Name, Policy: c.cfg, Ejections: c.ejections.Load(), Overflows: c.overflows.Load(),
-		Panics: c.panics.Load(), Pending: c.pending.Load(), InUse: len(c.slots)}
+		Panics: c.panics.Load(), Pending: c.pending.Load(), InUse: len(c.slots),
+		Retries: c.retries.Load(), RetryOver: c.retryOver.Load()}
 	c.mu.RLock()
 	for _, e := range c.eps {
 		es := EndpointStatus{Address: e.addr, Ejections: e.times.Load(), Active: e.active.Load(),
