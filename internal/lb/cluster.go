@@ -57,6 +57,7 @@ type endpoint struct {
 	clocal       atomic.Int64
 	ejectedUntil atomic.Int64 // unix nanoseconds; 0: in service
 	times        atomic.Int64 // ejections so far
+	mult         atomic.Int64 // ejection multiplier: times, less one per healthy interval
 }
 
 // NewCluster makes the state of a cluster; now is the clock (nil:
@@ -358,8 +359,21 @@ func (c *Cluster) Done(p Pick, o Outcome) bool {
 	return false
 }
 
-// eject takes e out of service for baseEjectionTime × its ejections so
-// far (capped at 300s, Envoy's default), ending at the next interval tick
+// multiplier is e's ejection multiplier now: as Envoy's interval sweep
+// does, it went down by one for every whole interval e has been back in
+// service since its last ejection ended, so a host that recovered is
+// ejected for baseEjectionTime again, not ever longer.
+func (e *endpoint) multiplier(now int64, interval time.Duration) int64 {
+	m := e.mult.Load()
+	until := e.ejectedUntil.Load()
+	if m == 0 || until == 0 || now < until || interval <= 0 {
+		return m
+	}
+	return max(0, m-(now-until)/int64(interval))
+}
+
+// eject takes e out of service for baseEjectionTime × its ejection
+// multiplier (capped at 300s, Envoy's default), ending at the next interval tick
 // as Envoy's sweep does, unless maxEjectionPercent of the cluster is
 // already out (at least one endpoint may always be ejected).
 func (c *Cluster) eject(e *endpoint) bool {
@@ -379,8 +393,13 @@ func (c *Cluster) eject(e *endpoint) bool {
 	if out > 0 && out*100 >= c.cfg.Outlier.MaxEjectionPercent*total {
 		return false
 	}
-	times := e.times.Add(1)
-	d := c.cfg.Outlier.BaseEjectionTime * time.Duration(times)
+	e.times.Add(1)
+	mult := e.multiplier(nowN, c.cfg.Outlier.Interval)
+	if base := c.cfg.Outlier.BaseEjectionTime; base*time.Duration(mult) < max(base, maxEjectionTime)+base {
+		mult++ // as Envoy, it stops growing once it covers the cap
+	}
+	e.mult.Store(mult)
+	d := c.cfg.Outlier.BaseEjectionTime * time.Duration(mult)
 	if cap := max(c.cfg.Outlier.BaseEjectionTime, maxEjectionTime); d > cap {
 		d = cap
 	}

@@ -46,6 +46,7 @@ type EndpointStatus struct {
 	Ejected      bool       `json:"ejected"`
 	EjectedUntil *time.Time `json:"ejectedUntil,omitempty"`
 	Ejections    int64      `json:"ejections"`
+	Multiplier   int64      `json:"ejectionMultiplier"`
 	Active       int64      `json:"active"`
 	Requests     int64      `json:"requests"`
 	Consecutive  int64      `json:"consecutive5xx"`
@@ -74,7 +75,7 @@ func (c *Cluster) Status() ClusterStatus {
 		Retries: c.retries.Load(), RetryOver: c.retryOver.Load()}
 	c.mu.RLock()
 	for _, e := range c.eps {
-		es := EndpointStatus{Address: e.addr, Ejections: e.times.Load(), Active: e.active.Load(),
+		es := EndpointStatus{Address: e.addr, Ejections: e.times.Load(), Multiplier: e.multiplier(now.UnixNano(), c.cfg.Outlier.Interval), Active: e.active.Load(),
 			Requests: e.requests.Load(), Consecutive: e.c5xx.Load()}
 		if e.ejected(now.UnixNano()) {
 			u := time.Unix(0, e.ejectedUntil.Load()).UTC()
