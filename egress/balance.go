@@ -26,6 +26,9 @@ type balanced struct {
 	full     *dialPlan // every endpoint the request may use
 	cluster  *lb.Cluster
 	retry    *lb.Cluster // holds a place among its retries in flight
+	// cookie is the httpCookie value generated for a request without
+	// one; setCookie the Set-Cookie header its response carries.
+	cookie, setCookie string
 	pick     lb.Pick
 	attempts int
 	cancels  []context.CancelFunc
@@ -105,7 +108,11 @@ func (g *Gateway) balance(ctx context.Context, c *call, r *http.Request, b *bala
 	for _, a := range b.full.addrs {
 		cands = append(cands, lb.Endpoint{Addr: a.addr, Weight: a.weight})
 	}
-	p, err := cl.Choose(cands, hashKey(b.cfg.LB, r, c.Identity.IP))
+	key := hashKey(b.cfg.LB, r, c.Identity.IP)
+	if b.cfg.LB.HashCookie != "" && b.cfg.LB.Algorithm == lb.Hash && r != nil {
+		key = b.cookieKey(&b.cfg.LB, r)
+	}
+	p, err := cl.Choose(cands, key)
 	if err != nil {
 		cl.Release()
 		return fail(vocab.UpstreamUnreachable, fmt.Errorf("%s: %w", b.name, err))

@@ -272,6 +272,9 @@ func (g *Gateway) onResponse(resp *http.Response, pctx *goproxy.ProxyCtx) *http.
 	if h := g.cfg.Audit.RequestIDHeader; h != "" && f.c.rec.ID != "" {
 		resp.Header.Set(h, f.c.rec.ID)
 	}
+	if f.lb.setCookie != "" { // a consistent-hash cookie generated for this caller
+		resp.Header.Add("Set-Cookie", f.lb.setCookie)
+	}
 	return resp
 }
 

@@ -18,6 +18,7 @@ func appliedTrafficPolicy() []string {
 		"loadBalancer.consistentHash.httpHeaderName",
 		"loadBalancer.consistentHash.httpQueryParameterName",
 		"loadBalancer.consistentHash.useSourceIp",
+		"loadBalancer.consistentHash.httpCookie",
 		"connectionPool.tcp.maxConnections",
 		"connectionPool.tcp.connectTimeout",
 		"connectionPool.http.http1MaxPendingRequests",

@@ -49,6 +49,19 @@ func lbConfig(s *LoadBalancerSettings) lb.LBConfig {
 		c.Algorithm = lb.Hash
 		c.HashHeader, c.HashQuery = ch.HTTPHeaderName, ch.HTTPQueryParameterName
 		c.HashSourceIP = ch.UseSourceIP != nil && *ch.UseSourceIP
+		if ck := ch.HTTPCookie; ck != nil {
+			c.HashCookie, c.CookiePath = ck.Name, ck.Path
+			if ck.TTL != "" {
+				c.CookieGen = true
+				c.CookieTTL, _ = ParseDuration(ck.TTL)
+			}
+			for _, a := range ck.Attributes {
+				c.CookieAttrs += "; " + a.Name
+				if a.Value != "" {
+					c.CookieAttrs += "=" + a.Value
+				}
+			}
+		}
 	}
 	return c
 }

@@ -35,6 +35,15 @@ type LBConfig struct {
 	HashHeader   string `json:"httpHeaderName,omitempty"`
 	HashQuery    string `json:"httpQueryParameterName,omitempty"`
 	HashSourceIP bool   `json:"useSourceIp,omitempty"`
+	// HashCookie is httpCookie's name; when the request has no such
+	// cookie and CookieGen is set (a ttl was given; 0 is a session
+	// cookie), one is generated and set on the response, with
+	// CookiePath, CookieTTL and CookieAttrs ("; Name=Value"…).
+	HashCookie  string        `json:"httpCookie,omitempty"`
+	CookiePath  string        `json:"httpCookiePath,omitempty"`
+	CookieTTL   time.Duration `json:"httpCookieTtl,omitempty"`
+	CookieGen   bool          `json:"httpCookieGenerate,omitempty"`
+	CookieAttrs string        `json:"httpCookieAttributes,omitempty"`
 }
 
 // PoolConfig is connectionPool; zero means no limit (Istio's defaults are
