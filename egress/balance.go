@@ -19,19 +19,19 @@ import (
 // endpoint it was given and the attempts made. The zero value means
 // none: such a request takes the plain path.
 type balanced struct {
-	rule     *registry.HTTPRule
-	dest     *registry.RouteDest
-	cfg      *lb.Config
-	name     string    // the cluster's name
-	full     *dialPlan // every endpoint the request may use
-	cluster  *lb.Cluster
-	retry    *lb.Cluster // holds a place among its retries in flight
+	rule    *registry.HTTPRule
+	dest    *registry.RouteDest
+	cfg     *lb.Config
+	name    string    // the cluster's name
+	full    *dialPlan // every endpoint the request may use
+	cluster *lb.Cluster
+	retry   *lb.Cluster // holds a place among its retries in flight
 	// cookie is the httpCookie value generated for a request without
 	// one; setCookie the Set-Cookie header its response carries.
 	cookie, setCookie string
-	pick     lb.Pick
-	attempts int
-	cancels  []context.CancelFunc
+	pick              lb.Pick
+	attempts          int
+	cancels           []context.CancelFunc
 
 	// Room for the plans and candidates of a request with a few
 	// endpoints, so that routing allocates nothing for them.
