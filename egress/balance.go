@@ -118,7 +118,8 @@ func (g *Gateway) balance(ctx context.Context, c *call, r *http.Request, b *bala
 		return fail(vocab.UpstreamUnreachable, fmt.Errorf("%s: %w", b.name, err))
 	}
 	b.cluster, b.pick = cl, p
-	b.narrowed = dialPlan{host: b.full.host, addrs: b.full.addrs[p.Index : p.Index+1], connectTimeout: b.cfg.Pool.ConnectTimeout}
+	b.narrowed = dialPlan{host: b.full.host, addrs: b.full.addrs[p.Index : p.Index+1], connectTimeout: b.cfg.Pool.ConnectTimeout,
+		pool: &b.cfg.Pool, tunnel: r == nil}
 	c.plan = &b.narrowed
 	return nil
 }

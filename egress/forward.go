@@ -238,11 +238,12 @@ func (g *Gateway) onRequest(r *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 	case scheme == "https":
 		tr = g.tr.system
 	}
+	rt := g.tr.withPool(tr, f.lb.cfg) // tr, unless the route's connectionPool bounds connections (pool.go)
 	pctx.RoundTripper = goproxy.RoundTripperFunc(func(req *http.Request, _ *goproxy.ProxyCtx) (*http.Response, error) {
 		if f.lb.rule != nil {
-			return g.roundTrip(tr, req, c, f)
+			return g.roundTrip(rt, req, c, f)
 		}
-		return tr.RoundTrip(req)
+		return rt.RoundTrip(req)
 	})
 	return out, nil
 }

@@ -24,7 +24,8 @@ type transports struct {
 	plain  *http.Transport
 	mu     sync.Mutex
 	byKey  map[string]*http.Transport
-	system *http.Transport // https:// absolute URIs without a DestinationRule
+	system *http.Transport            // https:// absolute URIs without a DestinationRule
+	pools  map[poolKey]*poolTransport // routes bounding their connections (pool.go)
 }
 
 func newTransports(d *dialer, idle, handshake time.Duration) *transports {
@@ -84,5 +85,8 @@ func (t *transports) closeIdle() {
 	defer t.mu.Unlock()
 	for _, tr := range t.byKey {
 		tr.CloseIdleConnections()
+	}
+	for _, pt := range t.pools {
+		pt.tr.CloseIdleConnections()
 	}
 }

@@ -54,7 +54,21 @@ type PoolConfig struct {
 	MaxRequestsPerConnection int           `json:"maxRequestsPerConnection,omitempty"`
 	MaxRetries               int           `json:"maxRetries,omitempty"` // retries in flight across the cluster
 	ConnectTimeout           time.Duration `json:"connectTimeout,omitempty"`
-	IdleTimeout              time.Duration `json:"idleTimeout,omitempty"`
+	IdleTimeout              time.Duration `json:"idleTimeout,omitempty"`    // http.idleTimeout: pooled connections
+	TCPIdleTimeout           time.Duration `json:"tcpIdleTimeout,omitempty"` // tcp.idleTimeout: pooled connections and tunnels
+	MaxConnectionDuration    time.Duration `json:"maxConnectionDuration,omitempty"`
+	// TCP keepalive (tcp.tcpKeepalive): KeepAlive is set when the policy
+	// has one; -1 in a field leaves the system's value.
+	KeepAlive         bool          `json:"tcpKeepalive,omitempty"`
+	KeepAliveTime     time.Duration `json:"tcpKeepaliveTime,omitempty"`
+	KeepAliveInterval time.Duration `json:"tcpKeepaliveInterval,omitempty"`
+	KeepAliveProbes   int           `json:"tcpKeepaliveProbes,omitempty"`
+}
+
+// ConnLimited reports whether a connection's life is bounded: requests
+// per connection, its duration or idleness.
+func (p PoolConfig) ConnLimited() bool {
+	return p.MaxRequestsPerConnection > 0 || p.MaxConnectionDuration > 0 || p.IdleTimeout > 0 || p.TCPIdleTimeout > 0
 }
 
 // Limited reports whether any pool limit applies.
