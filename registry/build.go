@@ -22,6 +22,11 @@ type BuildOptions struct {
 	// Gateways are the Istio Gateways ("namespace/name") sluice stands
 	// for (registry.gateways): VirtualServices naming one of them apply.
 	Gateways []string
+	// PodLabels are the labels of the gateway's own pods
+	// (registry.kubernetes.pod_labels); none (nil or {}): not configured. A
+	// DestinationRule with a workloadSelector applies only when it
+	// selects them (workload.go).
+	PodLabels map[string]string
 }
 
 // Build validates resources as one set and indexes them. It returns the
@@ -36,7 +41,7 @@ func Build(res []*Resource, opts BuildOptions) (*Snapshot, Diagnostics) {
 			continue
 		}
 		seen[id] = r
-		ds = append(ds, r.checks...) // found by Parse, in Istio's order
+		ds = append(ds, parseChecks(r, opts)...) // found by Parse, in Istio's order
 	}
 	if len(ds.Errors()) > 0 {
 		return nil, ds
@@ -104,6 +109,12 @@ func Build(res []*Resource, opts BuildOptions) (*Snapshot, Diagnostics) {
 		}
 	}
 	for _, dr := range drs {
+		if d, ok := b.workloadSelectorFinding(dr); ok {
+			ds = append(ds, d)
+			if !b.selectsGateway(dr) {
+				continue // not "no ServiceEntry declares": it is not ours
+			}
+		}
 		if !b.used[dr] {
 			ds = append(ds, dr.diag(SevWarning, "spec.host", "no ServiceEntry declares host %s; this DestinationRule has no effect in sluice", dr.DestinationRule.Host))
 		}

@@ -33,7 +33,7 @@ func newCheckCmd() *cobra.Command {
 			}
 			log := slog.New(slog.DiscardHandler)
 			reg := registry.New(registry.Options{Paths: cfg.ResolveAll(cfg.Registry.Paths), Logger: log,
-				Build: registry.BuildOptions{MaxBytes: cfg.Limits.RegistryBytes, Gateways: cfg.Registry.Gateways}})
+				Build: registry.BuildOptions{MaxBytes: cfg.Limits.RegistryBytes, Gateways: cfg.Registry.Gateways, PodLabels: cfg.Registry.Kubernetes.PodLabels}})
 			if err := reg.Load(cmd.Context()); err != nil {
 				return err
 			}
