@@ -35,14 +35,16 @@ func (p *dialPlan) wrapConn(c net.Conn) net.Conn {
 	if !pc.ConnLimited() {
 		return c
 	}
-	w := &poolConn{Conn: c, pool: pc, tunnel: p.tunnel}
+	w := &poolConn{Conn: c, pool: pc, tunnel: p.tunnel, trackIdle: p.tunnel && pc.TCPIdleTimeout > 0}
+	w.touch()
+	w.mu.Lock() // the timers' callbacks read them
 	if d := pc.MaxConnectionDuration; d > 0 {
 		w.life = time.AfterFunc(d, w.expire)
 	}
-	if d := pc.TCPIdleTimeout; p.tunnel && d > 0 {
-		w.touch()
-		w.idle = time.AfterFunc(d, w.checkIdle)
+	if w.trackIdle {
+		w.idle = time.AfterFunc(pc.TCPIdleTimeout, w.checkIdle)
 	}
+	w.mu.Unlock()
 	return w
 }
 
@@ -53,22 +55,24 @@ func (p *dialPlan) wrapConn(c net.Conn) net.Conn {
 // tcp.idleTimeout either way is closed.
 type poolConn struct {
 	net.Conn
-	pool    *lb.PoolConfig
-	tunnel  bool
-	uses    atomic.Int64
-	busy    atomic.Bool
-	expired atomic.Bool
-	last    atomic.Int64 // unix nanoseconds of the last byte either way (tunnels)
-	life    *time.Timer
-	idle    *time.Timer
-	once    sync.Once
+	pool      *lb.PoolConfig
+	tunnel    bool
+	trackIdle bool // a tunnel with tcp.idleTimeout
+	uses      atomic.Int64
+	busy      atomic.Bool
+	expired   atomic.Bool
+	last      atomic.Int64 // unix nanoseconds of the last byte either way (tunnels)
+	once      sync.Once
+	mu        sync.Mutex // guards the timers
+	life      *time.Timer
+	idle      *time.Timer
 }
 
 func (w *poolConn) touch() { w.last.Store(time.Now().UnixNano()) }
 
 func (w *poolConn) Read(p []byte) (int, error) {
 	n, err := w.Conn.Read(p)
-	if w.idle != nil && n > 0 {
+	if w.trackIdle && n > 0 {
 		w.touch()
 	}
 	return n, err
@@ -76,7 +80,7 @@ func (w *poolConn) Read(p []byte) (int, error) {
 
 func (w *poolConn) Write(p []byte) (int, error) {
 	n, err := w.Conn.Write(p)
-	if w.idle != nil && n > 0 {
+	if w.trackIdle && n > 0 {
 		w.touch()
 	}
 	return n, err
@@ -93,12 +97,14 @@ func (w *poolConn) CloseWrite() error {
 func (w *poolConn) Close() error {
 	var err error
 	w.once.Do(func() {
+		w.mu.Lock()
 		if w.life != nil {
 			w.life.Stop()
 		}
 		if w.idle != nil {
 			w.idle.Stop()
 		}
+		w.mu.Unlock()
 		err = w.Conn.Close()
 	})
 	return err
@@ -118,7 +124,9 @@ func (w *poolConn) expire() {
 func (w *poolConn) checkIdle() {
 	d := w.pool.TCPIdleTimeout
 	if idle := time.Since(time.Unix(0, w.last.Load())); idle < d {
+		w.mu.Lock()
 		w.idle.Reset(d - idle)
+		w.mu.Unlock()
 		return
 	}
 	_ = w.Close()

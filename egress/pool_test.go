@@ -21,14 +21,16 @@ type connCounter struct {
 	conns map[string]int
 }
 
-func newConnCounter(t *testing.T) (*httptest.Server, *connCounter) {
+func newConnCounter(t *testing.T, state func(net.Conn, http.ConnState)) (*httptest.Server, *connCounter) {
 	cc := &connCounter{conns: map[string]int{}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		cc.mu.Lock()
 		cc.conns[r.RemoteAddr]++
 		cc.mu.Unlock()
 	}))
+	srv.Config.ConnState = state
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv, cc
 }
@@ -62,7 +64,7 @@ func poolRequest(t *testing.T, ts *transports, cfg *lb.Config, addr, method stri
 func TestMaxRequestsPerConnection(t *testing.T) {
 	for _, method := range []string{"GET", "POST"} {
 		t.Run(method, func(t *testing.T) {
-			srv, cc := newConnCounter(t)
+			srv, cc := newConnCounter(t, nil)
 			ts := newTransports(&dialer{timeout: time.Second}, time.Minute, time.Second)
 			cfg := &lb.Config{Pool: lb.PoolConfig{MaxRequestsPerConnection: 2}}
 			for range 6 {
@@ -76,13 +78,12 @@ func TestMaxRequestsPerConnection(t *testing.T) {
 }
 
 func TestMaxConnectionDuration(t *testing.T) {
-	srv, cc := newConnCounter(t)
 	closed := make(chan struct{}, 10)
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+	srv, cc := newConnCounter(t, func(_ net.Conn, s http.ConnState) {
 		if s == http.StateClosed {
 			closed <- struct{}{}
 		}
-	}
+	})
 	ts := newTransports(&dialer{timeout: time.Second}, time.Minute, time.Second)
 	cfg := &lb.Config{Pool: lb.PoolConfig{MaxConnectionDuration: 200 * time.Millisecond}}
 	addr := srv.Listener.Addr().String()
