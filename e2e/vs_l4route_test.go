@@ -180,3 +180,23 @@ func TestVirtualServiceTLSAndTCPRoutes(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckShowsTheTunnelRoute: `sluice check` shows a tunnel's tcp
+// rule and subset, and answers no_route where no rule matches.
+func TestCheckShowsTheTunnelRoute(t *testing.T) {
+	dir := t.TempDir()
+	WriteFile(t, dir+"/sluice.yaml", "registry: {paths: [registry]}\npolicy: {paths: []}\n")
+	WriteFile(t, dir+"/registry/r.yaml", labelledSE("db", "db.example", 5432, "TCP", 6000)+
+		vsYAML("db", "  hosts: [db.example]\n  tcp: [{match: [{port: 5432}], route: [{destination: {host: db.example, subset: v1}}]}]\n")+
+		labelledTrioSE("api", "api.example", 8080)+
+		vsYAML("api", "  hosts: [api.example]\n  http: [{name: v1api, match: [{uri: {prefix: /v1/}}], route: [{destination: {host: api.example}}]}]\n"))
+	out, code := RunSluice(t, dir, "check", "-c", "sluice.yaml", "--url", "https://db.example:5432")
+	if code != 0 || !strings.Contains(out, "route:         test/db#tcp[0] (VirtualService test/db)") || !strings.Contains(out, "subset:        v1") ||
+		!strings.Contains(out, "endpoint now:  127.0.0.1:6000") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	out, code = RunSluice(t, dir, "check", "-c", "sluice.yaml", "--url", "http://api.example/other")
+	if code != 2 || !strings.Contains(out, "no_route") {
+		t.Fatalf("exit %d, want 2 and no_route:\n%s", code, out)
+	}
+}
