@@ -200,6 +200,10 @@ func (c *Cluster) Choose(cands []Endpoint, key string) (Pick, error) {
 	case Random:
 		i = weightedRandom(cands, ok)
 	case Hash:
+		if key == "" { // no header, cookie, parameter: Envoy hashes a random value
+			i = weightedRandom(cands, ok)
+			break
+		}
 		i = c.rendezvous(cands, key, ok)
 	default: // LEAST_REQUEST, Istio's default
 		i = c.leastRequest(cands, eps, ok)

@@ -282,3 +282,18 @@ func TestEjectionMultiplierDecays(t *testing.T) {
 		t.Fatalf("multiplier grew to %d past the cap", m)
 	}
 }
+
+// TestHashWithoutKeySpreads: a request without the hash key (no header,
+// no cookie) is not pinned: as Envoy, it goes to a random endpoint.
+func TestHashWithoutKeySpreads(t *testing.T) {
+	c := NewCluster("x", Config{LB: LBConfig{Algorithm: Hash, HashHeader: "x-user"}}, nil)
+	seen := map[int]bool{}
+	for range 100 {
+		p, _ := c.Choose(three(), "")
+		c.Done(p, Outcome{Status: 200})
+		seen[p.Index] = true
+	}
+	if len(seen) != 3 {
+		t.Fatalf("100 keyless calls used endpoints %v, want all three", seen)
+	}
+}
