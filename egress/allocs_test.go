@@ -28,9 +28,11 @@ import (
 
 // Budgets: the figure measured when the guard was written, plus about
 // 15 % for run-to-run variation (background goroutines, map growth).
+// HTTP was 114 through net/http and goproxy, 69 on the loop of lean.go;
+// a tunnel was 157 and is 171 since the loop hands CONNECT to net/http.
 const (
-	allocBudgetHTTP   = 130
-	allocBudgetTunnel = 180
+	allocBudgetHTTP   = 80
+	allocBudgetTunnel = 195
 )
 
 // nopRecorder accepts records and keeps none.

@@ -229,8 +229,10 @@ const connectPrefix = "CONNECT "
 
 // leanRequest says whether the loop serves a request: HTTP/1.1, not
 // CONNECT, no body, no upgrade, no Expect, and a head net/http's server
-// would accept (one valid Host, valid header names and values: the checks
-// it makes beyond http.ReadRequest).
+// would accept (a valid Host, valid header names and values: the checks
+// it makes beyond http.ReadRequest). One difference: an absolute-URI
+// request without a Host header, which net/http refuses, is served (its
+// destination is the URI's either way).
 func leanRequest(r *http.Request) bool {
 	if r.Method == http.MethodConnect || r.ProtoMajor != 1 || r.ProtoMinor != 1 ||
 		r.Body != http.NoBody || len(r.TransferEncoding) > 0 || r.ContentLength != 0 {
@@ -239,8 +241,10 @@ func leanRequest(r *http.Request) bool {
 	if r.Header["Upgrade"] != nil || r.Header["Expect"] != nil {
 		return false
 	}
-	hosts := r.Header["Host"]
-	if len(hosts) != 1 || !httpguts.ValidHostHeader(hosts[0]) {
+	// http.ReadRequest refuses two Host headers and keeps the one in
+	// r.Host (the URI's authority wins for an absolute URI, as RFC 9112
+	// says), deleting it from Header.
+	if r.Host == "" || !httpguts.ValidHostHeader(r.Host) {
 		return false
 	}
 	for k, vs := range r.Header {
@@ -343,8 +347,14 @@ type headRecorder struct {
 var errHeadTooLong = errors.New("request head over the limit")
 
 func (h *headRecorder) Read(p []byte) (int, error) {
-	if h.on && h.n >= h.limit {
-		return 0, errHeadTooLong
+	if h.on {
+		rem := h.limit - h.n
+		if rem <= 0 {
+			return 0, errHeadTooLong
+		}
+		if len(p) > rem {
+			p = p[:rem]
+		}
 	}
 	n, err := h.r.Read(p)
 	if h.on && n > 0 {

@@ -125,3 +125,33 @@ func TestLeanLoopShutdownClosesIdleConnections(t *testing.T) {
 		t.Errorf("idle connection after shutdown: %v, want EOF", err)
 	}
 }
+
+// TestLeanServesTheCommonRequest guards the loop's eligibility: what Go's
+// client and wrk send must be the loop's, or the fast path silently goes
+// unused.
+func TestLeanServesTheCommonRequest(t *testing.T) {
+	for _, tt := range []struct {
+		raw  string
+		want bool
+	}{
+		{"GET http://127.0.0.1:28080/1k.bin HTTP/1.1\r\nHost: 127.0.0.1:28080\r\n\r\n", true},
+		{"GET http://plain.test/1k HTTP/1.1\r\nHost: plain.test\r\nUser-Agent: Go-http-client/1.1\r\nAccept-Encoding: gzip\r\n\r\n", true},
+		{"GET / HTTP/1.1\r\nHost: plain.test\r\n\r\n", true},
+		{"GET / HTTP/1.1\r\n\r\n", false},
+		{"GET / HTTP/1.0\r\nHost: plain.test\r\n\r\n", false},
+		{"POST / HTTP/1.1\r\nHost: plain.test\r\nContent-Length: 1\r\n\r\nx", false},
+		{"POST / HTTP/1.1\r\nHost: plain.test\r\nContent-Length: 0\r\n\r\n", true},
+		{"GET / HTTP/1.1\r\nHost: plain.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", false},
+		{"GET / HTTP/1.1\r\nHost: plain.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", false},
+		{"GET / HTTP/1.1\r\nHost: plain.test\r\nExpect: 100-continue\r\n\r\n", false},
+		{"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", false},
+	} {
+		r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(tt.raw)))
+		if err != nil {
+			t.Fatalf("%q: %v", tt.raw, err)
+		}
+		if got := leanRequest(r); got != tt.want {
+			t.Errorf("%q: lean %v, want %v", tt.raw, got, tt.want)
+		}
+	}
+}
