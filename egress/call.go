@@ -2,6 +2,7 @@ package egress
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/sluicehq/sluice/audit"
@@ -167,9 +168,13 @@ func (g *Gateway) accessLog(c *call, status int, sent, received int64) {
 	if c.rec != nil {
 		id = c.rec.ID
 	}
-	g.access.Info("access", "id", id, "listener", c.Listener, "kind", c.Kind, "source", c.Identity.IP.String(), "identity", c.Identity.ID,
-		"method", c.Method, "host", c.Host.String(), "port", c.Port, "path", c.Path, "status", status, "reason", string(c.Reason),
-		"sent", sent, "received", received, "duration_ms", time.Since(c.Start).Milliseconds())
+	// Typed attributes: slog skips converting fifteen key-value pairs per
+	// call (a measurable share of the access log's cost, #18).
+	g.access.LogAttrs(context.Background(), slog.LevelInfo, "access", slog.String("id", id), slog.String("listener", c.Listener),
+		slog.String("kind", c.Kind), slog.String("source", c.Identity.IP.String()), slog.String("identity", c.Identity.ID),
+		slog.String("method", c.Method), slog.String("host", c.Host.String()), slog.Int("port", c.Port), slog.String("path", c.Path),
+		slog.Int("status", status), slog.String("reason", string(c.Reason)), slog.Int64("sent", sent), slog.Int64("received", received),
+		slog.Int64("duration_ms", time.Since(c.Start).Milliseconds()))
 }
 
 // resolve finds where an allowed call may be dialled, before its record
