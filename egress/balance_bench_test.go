@@ -78,12 +78,15 @@ func BenchmarkRouting(b *testing.B) {
 	run := func(b *testing.B, rt *registry.Route) {
 		// The call and its routing state live in the request's forward,
 		// allocated once per request whatever the route: reuse them.
-		c := &call{Request: Request{Port: 80, Identity: Identity{IP: netip.MustParseAddr("10.0.0.1")}}, Decision: Decision{Route: rt}}
+		c := &call{Request: Request{Port: 80, Method: "GET", Path: "/v1/charges", Identity: Identity{IP: netip.MustParseAddr("10.0.0.1")}}, Decision: Decision{Route: rt}}
 		bl := &balanced{}
 		b.ReportAllocs()
 		for b.Loop() {
 			c.plan = plan
 			*bl = balanced{}
+			if !g.selectRoute(c, req, bl) {
+				b.Fatal("no route")
+			}
 			if err := g.route(c, req, bl); err != nil {
 				b.Fatal(err)
 			}

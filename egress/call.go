@@ -35,6 +35,8 @@ type call struct {
 	// tunnel is the pool place and endpoint of a tunnel on a route with
 	// a traffic policy, released when the call ends.
 	tunnel *balanced
+	// l4 is the VirtualService tls or tcp rule that routes a tunnel.
+	l4 *l4Route
 
 	rec *audit.Record
 }

@@ -43,6 +43,7 @@ type CheckResult struct {
 type RoutingView struct {
 	VirtualService string             `json:"virtual_service,omitempty"`
 	Rule           *registry.HTTPRule `json:"rule,omitempty"`
+	L4Rule         *registry.L4Rule   `json:"l4_rule,omitempty"` // a tunnel's tls or tcp rule
 	Subset         string             `json:"subset,omitempty"`
 	Cluster        string             `json:"cluster,omitempty"`
 	Policy         *lb.Config         `json:"traffic_policy,omitempty"`
@@ -53,7 +54,7 @@ type RoutingView struct {
 // routing works out the RoutingView of a checked HTTP call.
 func (g *Gateway) routing(c *call) *RoutingView {
 	rt := c.Route
-	if rt == nil || (rt.Traffic == nil && len(rt.HTTP) == 0) {
+	if rt == nil || (rt.Traffic == nil && len(rt.HTTP) == 0 && len(rt.L4) == 0) {
 		return nil
 	}
 	v := &RoutingView{VirtualService: rt.VirtualService, Cluster: rt.Cluster, Policy: rt.Traffic}
@@ -63,8 +64,13 @@ func (g *Gateway) routing(c *call) *RoutingView {
 		if rule, d, ok := rt.SelectHTTP(registry.HTTPRequest{Path: c.Path, Method: c.Method, Port: c.Port, Header: req.Header}); ok {
 			v.Rule, v.Subset, v.Cluster, v.Policy, dest = rule, d.Subset, d.Cluster, d.Traffic, d
 		} else if len(rt.HTTP) > 0 {
-			v.Note = "no VirtualService rule matches: the call takes the route without one"
+			v.Note = "no VirtualService rule matches: the call is refused (no_route)"
 		}
+	}
+	if r := c.l4; r != nil {
+		v.L4Rule, v.Subset, v.Cluster, v.Policy, dest = r.rule, r.dest.Subset, r.dest.Cluster, r.dest.Traffic, r.dest
+	} else if len(rt.L4) > 0 {
+		v.Note = "no VirtualService tls or tcp rule matches: the tunnel is refused (no_route)"
 	}
 	var cands []lb.Endpoint
 	for _, t := range rt.Targets(c.Host) {
@@ -139,6 +145,12 @@ func (g *Gateway) Check(ctx context.Context, from, rawURL, method string, header
 		}
 	}
 	g.decide(ctx, c)
+	if !c.Denied && c.Kind == vocab.KindHTTP && !g.selectRoute(c, &http.Request{Header: c.Header}, &balanced{}) {
+		c.deny(vocab.NoRoute, noHTTPRoute(c))
+	}
+	if !c.Denied && c.Kind == vocab.KindConnect && !g.routeL4(c) {
+		c.deny(vocab.NoRoute, noL4Route(c))
+	}
 	res := &CheckResult{Decision: c.RecordedDecision(), Enforced: c.Enforced, Reason: string(c.Reason), Detail: c.Detail,
 		PolicyReasons: c.PolicyRules, Identity: c.Identity, Kind: c.Kind, Method: c.Method, Host: c.Host.String(), Port: c.Port,
 		Path: c.Path, TLSOrigination: c.TLSOrigination}

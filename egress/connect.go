@@ -56,6 +56,9 @@ func (g *Gateway) onConnect(authority string, pctx *goproxy.ProxyCtx) (*goproxy.
 	if !c.Denied {
 		g.resolve(ctx, c)
 	}
+	if !c.Denied && !g.routeL4(c) {
+		c.deny(vocab.NoRoute, noL4Route(c))
+	}
 	if c.Denied {
 		g.refuse(ctx, c)
 		return reject()
@@ -128,13 +131,28 @@ func (g *Gateway) dial(ctx context.Context, c *call) (net.Conn, error) {
 	if c.planErr != nil {
 		return nil, c.planErr
 	}
-	if c.Route == nil || c.Route.Traffic == nil {
+	if c.Route == nil {
+		return g.dialer.dial(ctx, c.plan)
+	}
+	cfg, name, plan := c.Route.Traffic, c.Route.Cluster, c.plan
+	if r := c.l4; r != nil {
+		// A VirtualService tls or tcp rule: its destination's subset,
+		// port and traffic policy.
+		c.rec.Route, c.rec.Subset, c.rec.Attempts = r.rule.Name, r.dest.Subset, 1
+		p, err := r.plan(plan, c.Route.Host)
+		if err != nil {
+			return nil, err
+		}
+		cfg, name, plan = r.dest.Traffic, r.dest.Cluster, p
+		c.plan = p
+	}
+	if cfg == nil {
 		return g.dialer.dial(ctx, c.plan)
 	}
 	// A tunnel on a route with a traffic policy holds a place in the
 	// pool (maxConnections counts tunnels) and goes to one endpoint
 	// until it ends (finish releases it).
-	b := &balanced{cfg: c.Route.Traffic, name: c.Route.Cluster, full: c.plan}
+	b := &balanced{cfg: cfg, name: name, full: plan}
 	if err := g.balance(ctx, c, nil, b); err != nil {
 		return nil, err
 	}

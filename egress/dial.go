@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/canon"
+	"github.com/sluicehq/sluice/internal/lb"
 	"github.com/sluicehq/sluice/internal/netguard"
 	"github.com/sluicehq/sluice/internal/vocab"
 	"github.com/sluicehq/sluice/registry"
@@ -42,6 +43,10 @@ type dialPlan struct {
 	// connectTimeout is the route's connectionPool.tcp.connectTimeout;
 	// 0: limits.connect_timeout.
 	connectTimeout time.Duration
+	// pool is the route's connectionPool, for the connections it dials
+	// (pool.go); nil: none. tunnel says they carry a tunnel.
+	pool   *lb.PoolConfig
+	tunnel bool
 }
 
 type planKey struct{}
@@ -115,7 +120,7 @@ func (d *dialer) dial(ctx context.Context, p *dialPlan) (net.Conn, error) {
 	for _, a := range p.addrs {
 		c, err := d.connect(ctx, a.network, a.addr, timeout)
 		if err == nil {
-			return c, nil
+			return p.wrapConn(c), nil
 		}
 		errs = append(errs, err)
 	}

@@ -184,6 +184,9 @@ func (g *Gateway) prepare(r *http.Request, f *forward) (*http.Request, *http.Res
 	if !c.Denied {
 		g.resolve(ctx, c)
 	}
+	if !c.Denied && !g.selectRoute(c, r, &f.lb) {
+		c.deny(vocab.NoRoute, noHTTPRoute(c))
+	}
 	if c.Denied {
 		g.refuse(ctx, c)
 		return nil, denyResponse(r, c.Reason, c.Detail, c.rec.ID), nil
@@ -249,19 +252,21 @@ func (g *Gateway) prepare(r *http.Request, f *forward) (*http.Request, *http.Res
 		f.dialed.Store(remoteIP(info.Conn))
 	}})
 	out = out.WithContext(rctx)
-	var tr http.RoundTripper = g.tr.plain
+	tr := g.tr.plain
 	switch {
-	case h1Eligible(out, scheme):
-		tr = g.tr.h1
 	case c.TLSOrigination:
 		tr = g.tr.forRoute(c.Route.TLS, c.Route.Entry)
 	case scheme == "https":
 		tr = g.tr.system
 	}
-	if f.lb.rule != nil {
-		return out, nil, routedTripper{g: g, tr: tr, c: c, f: f}
+	rt := g.tr.withPool(tr, f.lb.cfg) // tr, unless the route's connectionPool bounds connections (pool.go)
+	if rt == http.RoundTripper(g.tr.plain) && h1Eligible(out, scheme) {
+		rt = g.tr.h1
 	}
-	return out, nil, tr
+	if f.lb.rule != nil {
+		return out, nil, routedTripper{g: g, tr: rt, c: c, f: f}
+	}
+	return out, nil, rt
 }
 
 // routedTripper carries a request routed by a VirtualService rule
@@ -308,6 +313,9 @@ func (g *Gateway) upstreamResponse(f *forward, req *http.Request, resp *http.Res
 	stripHopByHop(resp.Header)
 	if h := g.cfg.Audit.RequestIDHeader; h != "" && f.c.rec.ID != "" {
 		resp.Header.Set(h, f.c.rec.ID)
+	}
+	if f.lb.setCookie != "" { // a consistent-hash cookie generated for this caller
+		resp.Header.Add("Set-Cookie", f.lb.setCookie)
 	}
 	return resp
 }

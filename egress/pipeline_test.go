@@ -182,7 +182,12 @@ func startPipeline(t testing.TB, mutate func(*config.Config), pol Policy, res Re
 		se("pooled", "pooled.test", 80, "HTTP", port(p.up), "STATIC") +
 		"apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: pooled, namespace: t}\nspec:\n  host: pooled.test\n  trafficPolicy: {connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}}\n---\n" +
 		fmt.Sprintf("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: orig, namespace: t}\nspec:\n  host: orig.test\n  trafficPolicy: {tls: {mode: SIMPLE, caCertificates: %s, sni: example.com}}\n---\n", p.caFile) +
-		"apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: badtls, namespace: t}\nspec:\n  host: badtls.test\n  trafficPolicy: {tls: {mode: SIMPLE}}\n"
+		"apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: badtls, namespace: t}\nspec:\n  host: badtls.test\n  trafficPolicy: {tls: {mode: SIMPLE}}\n---\n" +
+		// routed.test answers /only; routedtcp.test only tunnels to 192.0.2.0/24.
+		se("routed", "routed.test", 80, "HTTP", port(p.up), "STATIC") +
+		"apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: routed, namespace: t}\nspec:\n  hosts: [routed.test]\n  http: [{match: [{uri: {prefix: /only}}], route: [{destination: {host: routed.test}}]}]\n---\n" +
+		se("routedtcp", "routedtcp.test", 5432, "TCP", port(p.up), "STATIC") +
+		"apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: routedtcp, namespace: t}\nspec:\n  hosts: [routedtcp.test]\n  tcp: [{match: [{destinationSubnets: [192.0.2.0/24]}], route: [{destination: {host: routedtcp.test}}]}]\n"
 	if err := os.WriteFile(filepath.Join(dir, "r.yaml"), []byte(reg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -344,6 +349,24 @@ func TestPipelineEveryReason(t *testing.T) {
 	}
 	p.rec.wait(t, "bad_request", func(r *audit.Record) bool { return r.Reason == string(vocab.BadRequest) })
 	seen[vocab.BadRequest] = true
+
+	// no_route: a VirtualService applies and none of its rules matches,
+	// for a request and for a tunnel; a matching request goes through.
+	if resp, _ := p.get(t, "GET", "http://routed.test/only/x", nil); resp.StatusCode != 200 {
+		t.Errorf("routed request: %d", resp.StatusCode)
+	}
+	resp, _ = p.get(t, "GET", "http://routed.test/other", nil)
+	if resp.StatusCode != 404 || resp.Header.Get("Sluice-Reason") != string(vocab.NoRoute) {
+		t.Errorf("no_route: %d %s", resp.StatusCode, resp.Header.Get("Sluice-Reason"))
+	}
+	p.rec.wait(t, "no_route", func(r *audit.Record) bool {
+		return r.Host == "routed.test" && r.Reason == string(vocab.NoRoute) && r.Decision == vocab.DecisionDeny && r.Status == 404
+	})
+	if st, reason := rawRequest(t, proxy, "CONNECT routedtcp.test:5432 HTTP/1.1\r\nHost: routedtcp.test:5432\r\n\r\n"); st != 404 || reason != string(vocab.NoRoute) {
+		t.Errorf("no_route tunnel: %d %s", st, reason)
+	}
+	p.rec.wait(t, "no_route tunnel", reasonIs("routedtcp.test", vocab.NoRoute))
+	seen[vocab.NoRoute] = true
 
 	// sni_mismatch: CONNECT to a TLS port with another name in the hello.
 	c := connectTo(t, proxy, "secure.test:443")

@@ -67,6 +67,9 @@ func (g *Gateway) routeTLS(ctx context.Context, c *call, client net.Conn) (int, 
 	if !c.Denied {
 		g.resolve(ctx, c)
 	}
+	if !c.Denied && !g.routeL4(c) {
+		c.deny(vocab.NoRoute, noL4Route(c))
+	}
 	if c.Denied {
 		g.refuse(ctx, c)
 		return 0, nil

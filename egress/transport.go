@@ -24,9 +24,10 @@ type transports struct {
 	plain  *http.Transport
 	mu     sync.Mutex
 	byKey  map[string]*http.Transport
-	system *http.Transport // https:// absolute URIs without a DestinationRule
+	system *http.Transport            // https:// absolute URIs without a DestinationRule
+	pools  map[poolKey]*poolTransport // routes bounding their connections (pool.go)
 	// h1 carries plain-HTTP requests without a body on the caller's
-	// goroutine (h1client.go); the others take plain.
+	// goroutine (h1client.go), unless the route bounds its connections.
 	h1 *h1Client
 }
 
@@ -89,5 +90,8 @@ func (t *transports) closeIdle() {
 	defer t.mu.Unlock()
 	for _, tr := range t.byKey {
 		tr.CloseIdleConnections()
+	}
+	for _, pt := range t.pools {
+		pt.tr.CloseIdleConnections()
 	}
 }

@@ -18,9 +18,16 @@ func appliedTrafficPolicy() []string {
 		"loadBalancer.consistentHash.httpHeaderName",
 		"loadBalancer.consistentHash.httpQueryParameterName",
 		"loadBalancer.consistentHash.useSourceIp",
+		"loadBalancer.consistentHash.httpCookie",
 		"connectionPool.tcp.maxConnections",
 		"connectionPool.tcp.connectTimeout",
+		"connectionPool.tcp.tcpKeepalive",
+		"connectionPool.tcp.maxConnectionDuration",
+		"connectionPool.tcp.idleTimeout",
+		"connectionPool.http.idleTimeout",
+		"connectionPool.http.maxRequestsPerConnection",
 		"connectionPool.http.http1MaxPendingRequests",
+		"connectionPool.http.maxRetries",
 		"outlierDetection.consecutive5xxErrors",
 		"outlierDetection.consecutiveGatewayErrors",
 		"outlierDetection.consecutiveLocalOriginFailures",
@@ -41,7 +48,9 @@ func appliedTrafficPolicy() []string {
 // does not apply.
 func (c *checker) unapplied(dr *DestinationRuleSpec) {
 	if dr.WorkloadSelector != nil {
-		c.warnf("spec.workloadSelector", "not applied by sluice: workloadSelector selects sidecars and gateways by label; sluice applies this rule to every call through the gateway")
+		// Build replaces this when the gateway's pod labels are
+		// configured (workload.go).
+		c.warnf("spec.workloadSelector", workloadSelectorUnjudged)
 	}
 	applied := appliedTrafficPolicy()
 	c.unappliedIn("spec.trafficPolicy", "", reflect.ValueOf(dr.TrafficPolicy), applied)

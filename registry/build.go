@@ -22,6 +22,11 @@ type BuildOptions struct {
 	// Gateways are the Istio Gateways ("namespace/name") sluice stands
 	// for (registry.gateways): VirtualServices naming one of them apply.
 	Gateways []string
+	// PodLabels are the labels of the gateway's own pods
+	// (registry.kubernetes.pod_labels); none (nil or {}): not configured. A
+	// DestinationRule with a workloadSelector applies only when it
+	// selects them (workload.go).
+	PodLabels map[string]string
 }
 
 // Build validates resources as one set and indexes them. It returns the
@@ -36,7 +41,7 @@ func Build(res []*Resource, opts BuildOptions) (*Snapshot, Diagnostics) {
 			continue
 		}
 		seen[id] = r
-		ds = append(ds, r.checks...) // found by Parse, in Istio's order
+		ds = append(ds, parseChecks(r, opts)...) // found by Parse, in Istio's order
 	}
 	if len(ds.Errors()) > 0 {
 		return nil, ds
@@ -100,10 +105,16 @@ func Build(res []*Resource, opts BuildOptions) (*Snapshot, Diagnostics) {
 			ds = append(ds, vs.diag(SevWarning, "spec.gateways", "not applied by sluice: %s has no effect on calls through the gateway",
 				"a VirtualService bound to gateways other than mesh and registry.gateways"))
 		default:
-			ds = append(ds, vs.diag(SevWarning, "spec.hosts", "no ServiceEntry declares hosts %s with an HTTP port; this VirtualService has no effect in sluice", strings.Join(vs.VirtualService.Hosts, ", ")))
+			ds = append(ds, vs.diag(SevWarning, "spec.hosts", "no ServiceEntry declares hosts %s with a port it routes (HTTP for http rules, TLS or TCP for tls and tcp rules); this VirtualService has no effect in sluice", strings.Join(vs.VirtualService.Hosts, ", ")))
 		}
 	}
 	for _, dr := range drs {
+		if d, ok := b.workloadSelectorFinding(dr); ok {
+			ds = append(ds, d)
+			if !b.selectsGateway(dr) {
+				continue // not "no ServiceEntry declares": it is not ours
+			}
+		}
 		if !b.used[dr] {
 			ds = append(ds, dr.diag(SevWarning, "spec.host", "no ServiceEntry declares host %s; this DestinationRule has no effect in sluice", dr.DestinationRule.Host))
 		}

@@ -59,6 +59,9 @@ func drHost(r *Resource) string {
 // the entry's namespace, else the first loaded (with a warning).
 func (b *builder) destinationRule(e *Entry, host string, ds *Diagnostics) *Resource {
 	best := b.drs.candidates(host)
+	if len(b.opts.PodLabels) > 0 {
+		best = b.forGateway(best)
+	}
 	if len(best) == 0 {
 		return nil
 	}

@@ -81,6 +81,9 @@ type Route struct {
 	// http rules route this host and port, in order; HTTP its rules.
 	VirtualService string     `json:"virtualService,omitempty"`
 	HTTP           []HTTPRule `json:"http,omitempty"`
+	// L4 are its tls and tcp rules, for a port that is not HTTP: they
+	// route passthrough traffic (tunnels, the tls listener).
+	L4 []L4Rule `json:"l4,omitempty"`
 }
 
 // TLSOrigination is the resolved DestinationRule TLS policy for a route,

@@ -288,8 +288,10 @@ func sluiceMessages() []string {
 		// A field set that Sluice does not apply.
 		"not applied by sluice: %s has no effect on calls through the gateway",
 		"subset %s is not defined by a DestinationRule for host %s",
-		"no ServiceEntry declares hosts %s with an HTTP port; this VirtualService has no effect in sluice",
+		"port %d is not declared by ServiceEntry %s for host %s",
+		"no ServiceEntry declares hosts %s with a port it routes (HTTP for http rules, TLS or TCP for tls and tcp rules); this VirtualService has no effect in sluice",
 		"not applied by sluice: workloadSelector selects sidecars and gateways by label; sluice applies this rule to every call through the gateway",
+		"workloadSelector %s does not select this gateway (registry.kubernetes.pod_labels %s); this DestinationRule does not apply",
 	}
 }
 

@@ -131,6 +131,9 @@ func (r *Resource) lateFields() []string {
 		fields = append(fields, "spec.hosts")
 	case r.DestinationRule != nil:
 		fields = append(fields, "spec.host")
+		if r.DestinationRule.WorkloadSelector != nil {
+			fields = append(fields, "spec.workloadSelector") // whether it selects the gateway (workload.go)
+		}
 		tp := r.DestinationRule.TrafficPolicy
 		if tp == nil {
 			break

@@ -49,6 +49,19 @@ func lbConfig(s *LoadBalancerSettings) lb.LBConfig {
 		c.Algorithm = lb.Hash
 		c.HashHeader, c.HashQuery = ch.HTTPHeaderName, ch.HTTPQueryParameterName
 		c.HashSourceIP = ch.UseSourceIP != nil && *ch.UseSourceIP
+		if ck := ch.HTTPCookie; ck != nil {
+			c.HashCookie, c.CookiePath = ck.Name, ck.Path
+			if ck.TTL != "" {
+				c.CookieGen = true
+				c.CookieTTL, _ = ParseDuration(ck.TTL)
+			}
+			for _, a := range ck.Attributes {
+				c.CookieAttrs += "; " + a.Name
+				if a.Value != "" {
+					c.CookieAttrs += "=" + a.Value
+				}
+			}
+		}
 	}
 	return c
 }
@@ -61,9 +74,26 @@ func poolConfig(s *ConnectionPoolSettings) lb.PoolConfig {
 	if t := s.TCP; t != nil {
 		c.MaxConnections = int(t.MaxConnections)
 		c.ConnectTimeout, _ = ParseDuration(orZero(t.ConnectTimeout))
+		c.TCPIdleTimeout, _ = ParseDuration(orZero(t.IdleTimeout))
+		c.MaxConnectionDuration, _ = ParseDuration(orZero(t.MaxConnectionDuration))
+		if k := t.TCPKeepalive; k != nil {
+			c.KeepAlive, c.KeepAliveTime, c.KeepAliveInterval, c.KeepAliveProbes = true, -1, -1, -1
+			if d, err := ParseDuration(k.Time); err == nil && d > 0 {
+				c.KeepAliveTime = d
+			}
+			if d, err := ParseDuration(k.Interval); err == nil && d > 0 {
+				c.KeepAliveInterval = d
+			}
+			if k.Probes > 0 {
+				c.KeepAliveProbes = int(k.Probes)
+			}
+		}
 	}
 	if h := s.HTTP; h != nil {
 		c.MaxPending = int(h.HTTP1MaxPendingRequests)
+		c.MaxRetries = int(h.MaxRetries)
+		c.MaxRequestsPerConnection = int(h.MaxRequestsPerConnection)
+		c.IdleTimeout, _ = ParseDuration(orZero(h.IdleTimeout))
 	}
 	return c
 }

@@ -405,12 +405,7 @@ func (c *checker) unappliedVS(vs *VirtualServiceSpec) {
 			}
 		}
 	}
-	if len(vs.TLS) > 0 {
-		c.warnf("spec.tls", msg, "tls routes")
-	}
-	if len(vs.TCP) > 0 {
-		c.warnf("spec.tcp", msg, "tcp routes")
-	}
+	c.unappliedL4(vs) // route_tls.go
 }
 
 // named is a field name and whether it is set.

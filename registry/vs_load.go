@@ -15,7 +15,11 @@ import (
 // applies to the gateway (no gateways, or mesh). Only HTTP ports are
 // routed by http rules.
 func (b *builder) virtualService(rt *Route, vss []*Resource, dr *Resource, ds *Diagnostics) {
-	if len(vss) == 0 || !rt.Port.Protocol.IsHTTP() {
+	if len(vss) == 0 {
+		return
+	}
+	if !rt.Port.Protocol.IsHTTP() {
+		b.virtualServiceL4(rt, vss, dr, ds)
 		return
 	}
 	for _, r := range vss {

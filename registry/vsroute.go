@@ -72,7 +72,11 @@ type RouteDest struct {
 	Labels  map[string]string `json:"labels,omitempty"` // the subset's endpoint labels
 	Traffic *lb.Config        `json:"trafficPolicy,omitempty"`
 	Cluster string            `json:"cluster,omitempty"`
-	labels  [][2]string       // Labels as a list: cheaper to test than to range over
+	// Port is destination.port when it names another port of the entry
+	// (tls and tcp rules); DialPort is where that port is dialled.
+	Port     int         `json:"port,omitempty"`
+	DialPort int         `json:"-"`
+	labels   [][2]string // Labels as a list: cheaper to test than to range over
 }
 
 // Selects reports whether an endpoint with labels have belongs to the

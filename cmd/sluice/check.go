@@ -33,7 +33,7 @@ func newCheckCmd() *cobra.Command {
 			}
 			log := slog.New(slog.DiscardHandler)
 			reg := registry.New(registry.Options{Paths: cfg.ResolveAll(cfg.Registry.Paths), Logger: log,
-				Build: registry.BuildOptions{MaxBytes: cfg.Limits.RegistryBytes, Gateways: cfg.Registry.Gateways}})
+				Build: registry.BuildOptions{MaxBytes: cfg.Limits.RegistryBytes, Gateways: cfg.Registry.Gateways, PodLabels: cfg.Registry.Kubernetes.PodLabels}})
 			if err := reg.Load(cmd.Context()); err != nil {
 				return err
 			}
@@ -186,6 +186,18 @@ func printRouting(w io.Writer, v *egress.RoutingView) {
 			}
 		}
 		fmt.Fprintf(w, "timeout:       %s; retries: %s\n", timeout, retries)
+	} else if r := v.L4Rule; r != nil {
+		match := "every tunnel"
+		if len(r.Match) > 0 {
+			b, _ := json.Marshal(r.Match)
+			match = string(b)
+		}
+		fmt.Fprintf(w, "route:         %s (VirtualService %s), match %s\n", r.Name, v.VirtualService, match)
+		subset := v.Subset
+		if subset == "" {
+			subset = "(all endpoints)"
+		}
+		fmt.Fprintf(w, "subset:        %s\n", subset)
 	} else if v.Note != "" {
 		fmt.Fprintf(w, "route:         %s\n", v.Note)
 	}
@@ -201,11 +213,17 @@ func printRouting(w io.Writer, v *egress.RoutingView) {
 			alg += " on query parameter " + p.LB.HashQuery
 		case p.LB.HashSourceIP:
 			alg += " on the source IP"
+		case p.LB.HashCookie != "":
+			alg += " on cookie " + p.LB.HashCookie
 		}
 		fmt.Fprintf(w, "balancing:     %s (cluster %s)\n", alg, v.Cluster)
 		if p.Pool.Limited() || p.Pool.ConnectTimeout > 0 {
 			fmt.Fprintf(w, "pool:          maxConnections %d, http1MaxPendingRequests %d, connectTimeout %s (0: no limit)\n",
 				p.Pool.MaxConnections, p.Pool.MaxPending, p.Pool.ConnectTimeout)
+		}
+		if q := p.Pool; q.ConnLimited() || q.KeepAlive || q.MaxRetries > 0 {
+			fmt.Fprintf(w, "connections:   maxRequestsPerConnection %d, maxConnectionDuration %s, idleTimeout %s (tcp %s), maxRetries %d, tcpKeepalive %v (0: none)\n",
+				q.MaxRequestsPerConnection, q.MaxConnectionDuration, q.IdleTimeout, q.TCPIdleTimeout, q.MaxRetries, q.KeepAlive)
 		}
 		if o := p.Outlier; o.Enabled {
 			fmt.Fprintf(w, "outliers:      eject after %d 5xx / %d gateway errors, interval %s, base ejection %s, max %d%%, panic below %d%% healthy\n",

@@ -108,7 +108,7 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	}
 
 	a.registry = registry.New(registry.Options{Paths: cfg.ResolveAll(cfg.Registry.Paths), Logger: log, MeterProvider: mp,
-		Build: registry.BuildOptions{MaxBytes: cfg.Limits.RegistryBytes, Gateways: cfg.Registry.Gateways}})
+		Build: registry.BuildOptions{MaxBytes: cfg.Limits.RegistryBytes, Gateways: cfg.Registry.Gateways, PodLabels: cfg.Registry.Kubernetes.PodLabels}})
 	if err := a.loadRegistry(ctx); err != nil {
 		return err
 	}

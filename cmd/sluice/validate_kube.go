@@ -20,7 +20,7 @@ type validateSkips struct{ skipped []registry.Skipped }
 // whose own findings name namespace, kind, name and resourceVersion.
 // It writes no Events. skipped are the objects serve would skip.
 func validateRegistry(ctx context.Context, cfg *config.Config, offline bool, errOut io.Writer) (*registry.Snapshot, registry.Diagnostics, []registry.Skipped, error) {
-	opts := registry.BuildOptions{MaxBytes: cfg.Limits.RegistryBytes, Gateways: cfg.Registry.Gateways}
+	opts := registry.BuildOptions{MaxBytes: cfg.Limits.RegistryBytes, Gateways: cfg.Registry.Gateways, PodLabels: cfg.Registry.Kubernetes.PodLabels}
 	paths := cfg.ResolveAll(cfg.Registry.Paths)
 	k := cfg.Registry.Kubernetes
 	if !k.Enabled || offline {

@@ -41,6 +41,8 @@ type Cluster struct {
 	overflows atomic.Int64
 	ejections atomic.Int64
 	panics    atomic.Int64
+	retries   atomic.Int64 // retries in flight
+	retryOver atomic.Int64 // retries not made: maxRetries in flight
 
 	mu  sync.RWMutex
 	eps map[string]*endpoint
@@ -55,6 +57,7 @@ type endpoint struct {
 	clocal       atomic.Int64
 	ejectedUntil atomic.Int64 // unix nanoseconds; 0: in service
 	times        atomic.Int64 // ejections so far
+	mult         atomic.Int64 // ejection multiplier: times, less one per healthy interval
 }
 
 // NewCluster makes the state of a cluster; now is the clock (nil:
@@ -108,6 +111,24 @@ func (c *Cluster) Release() {
 		<-c.slots
 	}
 }
+
+// TryRetry takes a place among the cluster's retries in flight
+// (connectionPool.http.maxRetries, Envoy's max_retries circuit breaker;
+// 0 is no limit). It reports false, and counts it, when the cap is
+// reached: the retry is not made. Every successful TryRetry is paired
+// with a RetryDone when the retry attempt ends.
+func (c *Cluster) TryRetry() bool {
+	max := int64(c.cfg.Pool.MaxRetries)
+	if n := c.retries.Add(1); max > 0 && n > max {
+		c.retries.Add(-1)
+		c.retryOver.Add(1)
+		return false
+	}
+	return true
+}
+
+// RetryDone gives back the place TryRetry took.
+func (c *Cluster) RetryDone() { c.retries.Add(-1) }
 
 // Pick is the endpoint chosen for one attempt; Done reports its outcome.
 type Pick struct {
@@ -179,6 +200,10 @@ func (c *Cluster) Choose(cands []Endpoint, key string) (Pick, error) {
 	case Random:
 		i = weightedRandom(cands, ok)
 	case Hash:
+		if key == "" { // no header, cookie, parameter: Envoy hashes a random value
+			i = weightedRandom(cands, ok)
+			break
+		}
 		i = c.rendezvous(cands, key, ok)
 	default: // LEAST_REQUEST, Istio's default
 		i = c.leastRequest(cands, eps, ok)
@@ -338,8 +363,21 @@ func (c *Cluster) Done(p Pick, o Outcome) bool {
 	return false
 }
 
-// eject takes e out of service for baseEjectionTime × its ejections so
-// far (capped at 300s, Envoy's default), ending at the next interval tick
+// multiplier is e's ejection multiplier now: as Envoy's interval sweep
+// does, it went down by one for every whole interval e has been back in
+// service since its last ejection ended, so a host that recovered is
+// ejected for baseEjectionTime again, not ever longer.
+func (e *endpoint) multiplier(now int64, interval time.Duration) int64 {
+	m := e.mult.Load()
+	until := e.ejectedUntil.Load()
+	if m == 0 || until == 0 || now < until || interval <= 0 {
+		return m
+	}
+	return max(0, m-(now-until)/int64(interval))
+}
+
+// eject takes e out of service for baseEjectionTime × its ejection
+// multiplier (capped at 300s, Envoy's default), ending at the next interval tick
 // as Envoy's sweep does, unless maxEjectionPercent of the cluster is
 // already out (at least one endpoint may always be ejected).
 func (c *Cluster) eject(e *endpoint) bool {
@@ -359,8 +397,13 @@ func (c *Cluster) eject(e *endpoint) bool {
 	if out > 0 && out*100 >= c.cfg.Outlier.MaxEjectionPercent*total {
 		return false
 	}
-	times := e.times.Add(1)
-	d := c.cfg.Outlier.BaseEjectionTime * time.Duration(times)
+	e.times.Add(1)
+	mult := e.multiplier(nowN, c.cfg.Outlier.Interval)
+	if base := c.cfg.Outlier.BaseEjectionTime; base*time.Duration(mult) < max(base, maxEjectionTime)+base {
+		mult++ // as Envoy, it stops growing once it covers the cap
+	}
+	e.mult.Store(mult)
+	d := c.cfg.Outlier.BaseEjectionTime * time.Duration(mult)
 	if cap := max(c.cfg.Outlier.BaseEjectionTime, maxEjectionTime); d > cap {
 		d = cap
 	}

@@ -211,3 +211,89 @@ func BenchmarkRoute(b *testing.B) {
 		})
 	}
 }
+
+func TestMaxRetries(t *testing.T) {
+	c := NewCluster("x", Config{Pool: PoolConfig{MaxRetries: 2}}, nil)
+	if !c.TryRetry() || !c.TryRetry() {
+		t.Fatal("two retries refused under maxRetries 2")
+	}
+	if c.TryRetry() {
+		t.Fatal("a third retry in flight allowed")
+	}
+	c.RetryDone()
+	if !c.TryRetry() {
+		t.Fatal("a retry refused after one ended")
+	}
+	if s := c.Status(); s.Retries != 2 || s.RetryOver != 1 {
+		t.Fatalf("status %+v", s)
+	}
+	u := NewCluster("y", Config{}, nil) // Istio's default: no cap
+	for range 100 {
+		if !u.TryRetry() {
+			t.Fatal("a retry refused without maxRetries")
+		}
+	}
+}
+
+// TestEjectionMultiplierDecays: a host ejected again right after it
+// returns is out for twice baseEjectionTime; one that stayed healthy for
+// intervals in between has its multiplier lowered by one per interval,
+// so it is out for baseEjectionTime again.
+func TestEjectionMultiplierDecays(t *testing.T) {
+	clk := &clock{time.Unix(1000, 0)}
+	cfg := Config{LB: LBConfig{Algorithm: RoundRobin}, Outlier: OutlierConfig{Enabled: true, Consecutive5xx: 1,
+		Interval: time.Second, BaseEjectionTime: 5 * time.Second, MaxEjectionPercent: 100}}
+	c := NewCluster("x", cfg, clk.now)
+	one := []Endpoint{{Addr: "127.0.0.1:1"}}
+	fail := func() time.Duration {
+		p, err := c.Choose(one, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !c.Done(p, Outcome{Status: 503}) {
+			t.Fatal("not ejected")
+		}
+		return c.Status().Endpoints[0].EjectedUntil.Sub(clk.t)
+	}
+	if d := fail(); d != 5*time.Second {
+		t.Fatalf("first ejection %v, want 5s", d)
+	}
+	clk.t = clk.t.Add(5 * time.Second) // back, and failing at once
+	if d := fail(); d != 10*time.Second {
+		t.Fatalf("second ejection in a row %v, want 10s", d)
+	}
+	clk.t = clk.t.Add(10*time.Second + 1*time.Second) // back, healthy one interval: multiplier 2 → 1
+	if m := c.Status().Endpoints[0].Multiplier; m != 1 {
+		t.Fatalf("multiplier after one healthy interval %d, want 1", m)
+	}
+	if d := fail(); d != 10*time.Second {
+		t.Fatalf("third ejection %v, want 10s (multiplier 1 + 1)", d)
+	}
+	clk.t = clk.t.Add(10*time.Second + 5*time.Second) // healthy five intervals: multiplier back to 0
+	if d := fail(); d != 5*time.Second {
+		t.Fatalf("after recovering, ejection %v, want baseEjectionTime 5s", d)
+	}
+	// The multiplier stops growing once it covers the 300s cap.
+	for range 100 {
+		clk.t = c.Status().Endpoints[0].EjectedUntil.Add(0)
+		fail()
+	}
+	if m := c.Status().Endpoints[0].Multiplier; m > 61 {
+		t.Fatalf("multiplier grew to %d past the cap", m)
+	}
+}
+
+// TestHashWithoutKeySpreads: a request without the hash key (no header,
+// no cookie) is not pinned: as Envoy, it goes to a random endpoint.
+func TestHashWithoutKeySpreads(t *testing.T) {
+	c := NewCluster("x", Config{LB: LBConfig{Algorithm: Hash, HashHeader: "x-user"}}, nil)
+	seen := map[int]bool{}
+	for range 100 {
+		p, _ := c.Choose(three(), "")
+		c.Done(p, Outcome{Status: 200})
+		seen[p.Index] = true
+	}
+	if len(seen) != 3 {
+		t.Fatalf("100 keyless calls used endpoints %v, want all three", seen)
+	}
+}

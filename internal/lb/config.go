@@ -35,6 +35,15 @@ type LBConfig struct {
 	HashHeader   string `json:"httpHeaderName,omitempty"`
 	HashQuery    string `json:"httpQueryParameterName,omitempty"`
 	HashSourceIP bool   `json:"useSourceIp,omitempty"`
+	// HashCookie is httpCookie's name; when the request has no such
+	// cookie and CookieGen is set (a ttl was given; 0 is a session
+	// cookie), one is generated and set on the response, with
+	// CookiePath, CookieTTL and CookieAttrs ("; Name=Value"…).
+	HashCookie  string        `json:"httpCookie,omitempty"`
+	CookiePath  string        `json:"httpCookiePath,omitempty"`
+	CookieTTL   time.Duration `json:"httpCookieTtl,omitempty"`
+	CookieGen   bool          `json:"httpCookieGenerate,omitempty"`
+	CookieAttrs string        `json:"httpCookieAttributes,omitempty"`
 }
 
 // PoolConfig is connectionPool; zero means no limit (Istio's defaults are
@@ -43,8 +52,23 @@ type PoolConfig struct {
 	MaxConnections           int           `json:"maxConnections,omitempty"`
 	MaxPending               int           `json:"http1MaxPendingRequests,omitempty"`
 	MaxRequestsPerConnection int           `json:"maxRequestsPerConnection,omitempty"`
+	MaxRetries               int           `json:"maxRetries,omitempty"` // retries in flight across the cluster
 	ConnectTimeout           time.Duration `json:"connectTimeout,omitempty"`
-	IdleTimeout              time.Duration `json:"idleTimeout,omitempty"`
+	IdleTimeout              time.Duration `json:"idleTimeout,omitempty"`    // http.idleTimeout: pooled connections
+	TCPIdleTimeout           time.Duration `json:"tcpIdleTimeout,omitempty"` // tcp.idleTimeout: pooled connections and tunnels
+	MaxConnectionDuration    time.Duration `json:"maxConnectionDuration,omitempty"`
+	// TCP keepalive (tcp.tcpKeepalive): KeepAlive is set when the policy
+	// has one; -1 in a field leaves the system's value.
+	KeepAlive         bool          `json:"tcpKeepalive,omitempty"`
+	KeepAliveTime     time.Duration `json:"tcpKeepaliveTime,omitempty"`
+	KeepAliveInterval time.Duration `json:"tcpKeepaliveInterval,omitempty"`
+	KeepAliveProbes   int           `json:"tcpKeepaliveProbes,omitempty"`
+}
+
+// ConnLimited reports whether a connection's life is bounded: requests
+// per connection, its duration or idleness.
+func (p PoolConfig) ConnLimited() bool {
+	return p.MaxRequestsPerConnection > 0 || p.MaxConnectionDuration > 0 || p.IdleTimeout > 0 || p.TCPIdleTimeout > 0
 }
 
 // Limited reports whether any pool limit applies.

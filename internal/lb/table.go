@@ -46,6 +46,7 @@ type EndpointStatus struct {
 	Ejected      bool       `json:"ejected"`
 	EjectedUntil *time.Time `json:"ejectedUntil,omitempty"`
 	Ejections    int64      `json:"ejections"`
+	Multiplier   int64      `json:"ejectionMultiplier"`
 	Active       int64      `json:"active"`
 	Requests     int64      `json:"requests"`
 	Consecutive  int64      `json:"consecutive5xx"`
@@ -61,6 +62,8 @@ type ClusterStatus struct {
 	Panics    int64            `json:"panics"`
 	Pending   int64            `json:"pending"`
 	InUse     int              `json:"connectionsInUse"`
+	Retries   int64            `json:"retriesInFlight"`
+	RetryOver int64            `json:"retryOverflows"`
 	Endpoints []EndpointStatus `json:"endpoints"`
 }
 
@@ -68,10 +71,11 @@ type ClusterStatus struct {
 func (c *Cluster) Status() ClusterStatus {
 	now := c.now()
 	s := ClusterStatus{Name: c.Name, Policy: c.cfg, Ejections: c.ejections.Load(), Overflows: c.overflows.Load(),
-		Panics: c.panics.Load(), Pending: c.pending.Load(), InUse: len(c.slots)}
+		Panics: c.panics.Load(), Pending: c.pending.Load(), InUse: len(c.slots),
+		Retries: c.retries.Load(), RetryOver: c.retryOver.Load()}
 	c.mu.RLock()
 	for _, e := range c.eps {
-		es := EndpointStatus{Address: e.addr, Ejections: e.times.Load(), Active: e.active.Load(),
+		es := EndpointStatus{Address: e.addr, Ejections: e.times.Load(), Multiplier: e.multiplier(now.UnixNano(), c.cfg.Outlier.Interval), Active: e.active.Load(),
 			Requests: e.requests.Load(), Consecutive: e.c5xx.Load()}
 		if e.ejected(now.UnixNano()) {
 			u := time.Unix(0, e.ejectedUntil.Load()).UTC()

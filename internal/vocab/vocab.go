@@ -25,6 +25,7 @@ const (
 	IdentityRequired      Reason = "identity_required"      // identity.required and the caller has none
 	AuditUnavailable      Reason = "audit_unavailable"      // the record cannot be written (on_failure: deny)
 	BadRequest            Reason = "bad_request"            // malformed: not a host name, bad SNI, too slow a body, …
+	NoRoute               Reason = "no_route"               // a VirtualService applies to the destination and none of its rules matches (Envoy's NR, 404)
 
 	// Failures: the call was allowed and could not be completed.
 	DNSFailure          Reason = "dns_failure"          // the destination's name did not resolve
@@ -38,7 +39,7 @@ const (
 func Reasons() []Reason {
 	return []Reason{
 		UndeclaredDestination, UndeclaredPort, PolicyDenied, PolicyError, ForbiddenAddress, SNIMismatch, HostMismatch,
-		IdentityRequired, AuditUnavailable, BadRequest, DNSFailure, UpstreamUnreachable, UpstreamTLSError, UpstreamTimeout,
+		IdentityRequired, AuditUnavailable, BadRequest, NoRoute, DNSFailure, UpstreamUnreachable, UpstreamTLSError, UpstreamTimeout,
 		UpstreamOverflow,
 	}
 }
@@ -54,6 +55,8 @@ func (r Reason) Status() int {
 		return http.StatusGatewayTimeout
 	case BadRequest:
 		return http.StatusBadRequest
+	case NoRoute:
+		return http.StatusNotFound
 	}
 	return http.StatusForbidden
 }
