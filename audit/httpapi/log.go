@@ -36,6 +36,10 @@ type LogOptions struct {
 	// Sync, when set, waits until the records committed so far are in
 	// the store (Auditor.Sync), before a proof is made.
 	Sync func(ctx context.Context) error
+	// OnRead, as Options.OnRead: told of every read of a checkpoint or a
+	// proof (a proof carries a record's encoding) before it is answered;
+	// when it fails the read is refused with 503.
+	OnRead func(req *http.Request) error
 }
 
 // syncWait bounds how long a proof waits for the newest records to reach
@@ -56,6 +60,12 @@ func (h *logHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if h.ls == nil {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "the audit store keeps no transparency log"})
 		return
+	}
+	if h.opts.OnRead != nil {
+		if err := h.opts.OnRead(req); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "audit_unavailable: this read of the records could not be recorded: " + err.Error()})
+			return
+		}
 	}
 	q := req.URL.Query()
 	gw := q.Get("gateway")
