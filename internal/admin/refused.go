@@ -13,9 +13,11 @@ import (
 // attempts), through the function given to OnRefused. An unauthenticated
 // caller must not be able to flood the store with them, so they are
 // coalesced per source address: the first refusal of an (address, who,
-// status) in a window is recorded at once; repeats within the window are
-// counted and recorded as one refusal with that count when the window
-// ends (the path of the latest). At most refusedKeys such keys are
+// status, endpoint) in a window is recorded at once (the endpoint is the
+// pattern the path matched, so the keys are bounded whatever paths a
+// caller makes up); repeats within the window are counted and recorded
+// as one refusal with that count when the window ends (with the path and
+// query string of the latest). At most refusedKeys such keys are
 // tracked per window; refusals beyond them are counted into one refusal
 // from address "*". So however many requests are refused, at most
 // 2 × refusedKeys + 1 refusals are recorded per window.
@@ -52,8 +54,8 @@ type Refusal struct {
 }
 
 type refusalKey struct {
-	ip, who string
-	status  int
+	ip, who, pattern string
+	status           int
 }
 
 type refusalCount struct {
@@ -95,7 +97,7 @@ func (f *refusals) add(r *http.Request, status int, who string) {
 		ip = ap.Addr().Unmap().String()
 	}
 	now := f.now()
-	k := refusalKey{ip, who, status}
+	k := refusalKey{ip, who, r.Pattern, status}
 	path := r.URL.RequestURI()
 	f.mu.Lock()
 	if f.timer == nil {
