@@ -151,7 +151,8 @@ CREATE TABLE IF NOT EXISTS search_blocks (
 	b    INTEGER PRIMARY KEY,
 	tmin TEXT NOT NULL,
 	tmax TEXT NOT NULL,
-	bits BLOB NOT NULL
+	bits BLOB NOT NULL,
+	sigs BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS log_checkpoints (
 	gateway TEXT    NOT NULL,

@@ -52,6 +52,11 @@ const (
 	searchBytes = 1 << 14
 	// searchHashes is the bits each key sets.
 	searchHashes = 4
+	// searchSigBytes is the size of a record's signature: 256 bits, one
+	// per key (see sigBit). A block's signatures are its rows' in rid
+	// order (sigs: 32 KiB).
+	searchSigBytes  = 32
+	searchBlockRows = 1 << searchShift
 	// searchMetaKey is the store_meta key present once every record is in
 	// search_blocks.
 	searchMetaKey = "search_blocks"
@@ -93,10 +98,20 @@ func searchMatch(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, 
 	return int64(1), nil
 }
 
+// The statements of a block's read and write (writeSearch).
+const (
+	searchGetSQL = `SELECT tmin, tmax, bits, sigs FROM search_blocks WHERE b = ?`
+	searchPutSQL = `INSERT OR REPLACE INTO search_blocks (b, tmin, tmax, bits, sigs) VALUES (?, ?, ?, ?, ?)`
+)
+
+// sigBit is the bit of a record's signature that key sets.
+func sigBit(key uint64) uint32 { return uint32(key>>24) & (searchSigBytes*8 - 1) }
+
 // searchBlock is one block's part of a write.
 type searchBlock struct {
 	tmin, tmax time.Time
 	bits       []byte
+	sigs       []byte
 }
 
 // addSearch adds r's keys (open: r is an open call's decision) to the
@@ -110,8 +125,9 @@ func (s *store) addSearch(r *audit.Record, rid int64, open bool) {
 		if n := len(s.sfree); n > 0 {
 			b, s.sfree = s.sfree[n-1], s.sfree[:n-1]
 			clear(b.bits)
+			clear(b.sigs)
 		} else {
-			b = &searchBlock{bits: make([]byte, searchBytes)}
+			b = &searchBlock{bits: make([]byte, searchBytes), sigs: make([]byte, searchBlockRows*searchSigBytes)}
 		}
 		b.tmin, b.tmax = r.TimeStart, r.TimeStart
 		s.sblocks[rid>>searchShift] = b
@@ -124,12 +140,15 @@ func (s *store) addSearch(r *audit.Record, rid int64, open bool) {
 	}
 	s.skeys = audit.SearchKeys(s.skeys[:0], r, open)
 	bits := b.bits
+	sig := b.sigs[(rid&(searchBlockRows-1))*searchSigBytes:][:searchSigBytes]
 	for _, k := range s.skeys {
 		h1, h2 := uint32(k), uint32(k>>32)|1
 		for i := range uint32(searchHashes) {
 			p := (h1 + i*h2) & (searchBytes*8 - 1)
 			bits[p>>3] |= 1 << (p & 7)
 		}
+		p := sigBit(k)
+		sig[p>>3] |= 1 << (p & 7)
 	}
 }
 
@@ -147,8 +166,8 @@ func (s *store) writeSearch(ctx context.Context) error {
 	for _, k := range keys {
 		b := s.sblocks[k]
 		var tmin, tmax string
-		var old []byte
-		err := s.sbGet.QueryRowContext(ctx, k).Scan(&tmin, &tmax, &old)
+		var old, oldSigs []byte
+		err := s.sbGet.QueryRowContext(ctx, k).Scan(&tmin, &tmax, &old, &oldSigs)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			tmin, tmax = audit.FormatTime(b.tmin), audit.FormatTime(b.tmax)
@@ -161,8 +180,13 @@ func (s *store) writeSearch(ctx context.Context) error {
 					b.bits[i] |= old[i]
 				}
 			}
+			if len(oldSigs) == len(b.sigs) {
+				for i := range b.sigs {
+					b.sigs[i] |= oldSigs[i]
+				}
+			}
 		}
-		if _, err := s.sbPut.ExecContext(ctx, k, tmin, tmax, b.bits); err != nil {
+		if _, err := s.sbPut.ExecContext(ctx, k, tmin, tmax, b.bits, b.sigs); err != nil {
 			return fmt.Errorf("search block %d: %w", k, err)
 		}
 	}
@@ -310,7 +334,12 @@ func (s *store) search(ctx context.Context, db *sql.DB, f audit.Filter, keys []u
 	for _, k := range keys {
 		searchPositions(k, func(p uint32) { pos = binary.LittleEndian.AppendUint32(pos, p) })
 	}
-	q := `SELECT b, tmax FROM search_blocks WHERE ` + searchMatchFunc + `(bits, ?)`
+	var want [searchSigBytes]byte // the filter's signature
+	for _, k := range keys {
+		p := sigBit(k)
+		want[p>>3] |= 1 << (p & 7)
+	}
+	q := `SELECT b, tmax, sigs FROM search_blocks WHERE ` + searchMatchFunc + `(bits, ?)`
 	args := []any{pos}
 	if !f.Since.IsZero() {
 		q += ` AND tmax >= ?`
@@ -336,6 +365,7 @@ func (s *store) search(ctx context.Context, db *sql.DB, f audit.Filter, keys []u
 	}
 	var found []audit.Record
 	var stamps []string // FormatTime of found's time_start
+	var rids []int64
 	sc := sqlplan.NewRecordScanner(s.rd.Dialect, s.rd.Columns)
 	full := func() string { // the time_start of the page's last record once full
 		if len(found) < f.Limit {
@@ -347,7 +377,8 @@ func (s *store) search(ctx context.Context, db *sql.DB, f audit.Filter, keys []u
 		defer rows.Close()
 		for rows.Next() {
 			var bl block
-			if err := rows.Scan(&bl.b, &bl.tmax); err != nil {
+			var sigs []byte
+			if err := rows.Scan(&bl.b, &bl.tmax, &sigs); err != nil {
 				return err
 			}
 			if last := full(); last != "" && last > bl.tmax {
@@ -355,8 +386,21 @@ func (s *store) search(ctx context.Context, db *sql.DB, f audit.Filter, keys []u
 				// older than the page's last.
 				return nil
 			}
+			// The block's records whose signature has every bit of the
+			// filter's: the others cannot match.
 			lo := bl.b << searchShift
-			query, qargs := sqlplan.RangeQuerySQL(s.rd.Dialect, s.rd.Select, &f, lo, lo+(1<<searchShift)-1)
+			rids = rids[:0]
+			for i := 0; i+searchSigBytes <= len(sigs); i += searchSigBytes {
+				if covers(sigs[i:i+searchSigBytes], want[:]) {
+					rids = append(rids, lo+int64(i/searchSigBytes))
+				}
+			}
+			if len(sigs) != searchBlockRows*searchSigBytes {
+				rids = nil // not this version's: read the whole block
+			} else if len(rids) == 0 {
+				continue
+			}
+			query, qargs := sqlplan.RangeQuerySQL(s.rd.Dialect, s.rd.Select, &f, lo, lo+searchBlockRows-1, rids)
 			recs, err := tx.QueryContext(ctx, query, qargs...)
 			if err != nil {
 				return err
@@ -392,6 +436,17 @@ func (s *store) search(ctx context.Context, db *sql.DB, f audit.Filter, keys []u
 		}
 	}
 	return true, nil
+}
+
+// covers reports whether sig has every bit of want.
+func covers(sig, want []byte) bool {
+	for i := 0; i+8 <= len(want); i += 8 {
+		w := binary.LittleEndian.Uint64(want[i:])
+		if binary.LittleEndian.Uint64(sig[i:])&w != w {
+			return false
+		}
+	}
+	return true
 }
 
 // sortNewestFirst orders recs (and their time stamps) as the records

@@ -242,10 +242,34 @@ func TestSearchWithoutSummary(t *testing.T) {
 func TestSearchBlockPlan(t *testing.T) {
 	s, _ := openTestStore(t)
 	f := audit.Filter{ServiceEntry: "ns/x", Path: "/v1", Since: time.Now().Add(-time.Hour), Until: time.Now(), Limit: 50, After: "01X"}
-	q, args := sqlplan.RangeQuerySQL(dialect{}, s.rd.Select, &f, 1024, 2047)
+	q, args := sqlplan.RangeQuerySQL(dialect{}, s.rd.Select, &f, 1024, 2047, nil)
 	plan := queryPlan(t, s, q, args...)
 	t.Logf("%s\n%s", q, plan)
 	if !strings.Contains(plan, "INTEGER PRIMARY KEY (rowid>? AND rowid<?)") || strings.Contains(plan, "decisions_time") {
 		t.Errorf("a block is not read by its rid range:\n%s", plan)
+	}
+}
+
+// BenchmarkSearchAdd measures what the summary adds to a write per
+// record, besides the rows: its keys hashed into its block's filter
+// (addSearch); the block's row (one read and one write of 16 KiB per
+// block a batch touches) is in the write benchmarks.
+func BenchmarkSearchAdd(b *testing.B) {
+	for _, path := range []string{"/v1/charges", "/v1/customers/cus_4QFJ7aBcDeFgHi/payment_methods?x"} {
+		b.Run(fmt.Sprintf("path%d", len(path)), func(b *testing.B) {
+			s := &store{}
+			recs := make([]*audit.Record, 1024)
+			for i := range recs {
+				recs[i] = storetest.Sample(i)
+				recs[i].Path = path
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				s.addSearch(recs[i%len(recs)], int64(i), false)
+				if i%1024 == 1023 {
+					s.releaseSearch()
+				}
+			}
+		})
 	}
 }

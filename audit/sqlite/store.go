@@ -246,8 +246,8 @@ func (s *store) open(ctx context.Context) error {
 	s.blockIns = chunkedStmt{one: prep(insertBlocksSQL(1)), many: prep(insertBlocksSQL(insertChunk)), width: 3}
 	s.logSize = prep(logSizeSQL)
 	s.logIns = prep(`INSERT INTO logs (gateway) VALUES (?) ON CONFLICT (gateway) DO UPDATE SET gateway = excluded.gateway RETURNING log`)
-	s.sbGet = prep(`SELECT tmin, tmax, bits FROM search_blocks WHERE b = ?`)
-	s.sbPut = prep(`INSERT OR REPLACE INTO search_blocks (b, tmin, tmax, bits) VALUES (?, ?, ?, ?)`)
+	s.sbGet = prep(searchGetSQL)
+	s.sbPut = prep(searchPutSQL)
 	s.ridByID = prep(`SELECT rid FROM decisions WHERE id = ?`)
 	s.maxRid = prep(`SELECT coalesce(max(rid), 0) FROM decisions`)
 	s.cursor = prep(`INSERT INTO spool_cursor (gateway, seg, off) VALUES (?, ?, ?)

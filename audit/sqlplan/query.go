@@ -119,15 +119,27 @@ func QuerySQL(d Dialect, sel string, f *audit.Filter) (string, []any) {
 	return q + limit(f, args), args.Values()
 }
 
+// rangeListMax is the most rids RangeQuerySQL lists; beyond, the range
+// is read whole.
+const rangeListMax = 200
+
 // RangeQuerySQL is the query of f (selecting sel) on the records whose
-// rid is within [lo, hi], newest first, with f's limit: one block of a
-// search summary (audit/sqlite's search_blocks). The rid range is the
+// rid is within [lo, hi] (and, when only lists at most rangeListMax rids,
+// one of them), newest first, with f's limit: one block of a search
+// summary (audit/sqlite's search_blocks). The rid range is the
 // only index it asks for (+time_start keeps SQLite's planner off the time
 // index, which would walk the whole time range); the block's rows are
 // read in rid order and sorted.
-func RangeQuerySQL(d Dialect, sel string, f *audit.Filter, lo, hi int64) (string, []any) {
+func RangeQuerySQL(d Dialect, sel string, f *audit.Filter, lo, hi int64, only []int64) (string, []any) {
 	args := NewArgs(d)
 	conds := []string{"rid >= " + args.Add(lo), "rid <= " + args.Add(hi)}
+	if len(only) > 0 && len(only) <= rangeListMax {
+		in := make([]string, len(only))
+		for i, rid := range only {
+			in[i] = args.Add(rid)
+		}
+		conds = append(conds, "rid IN ("+strings.Join(in, ", ")+")")
+	}
 	if f.Source != "" {
 		var or []string
 		for _, col := range sourceColumns(f.Source) {
