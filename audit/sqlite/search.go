@@ -26,22 +26,24 @@ import (
 // recorded call each.
 //
 // Instead, search_blocks keeps, for each block of 1,024 consecutive rids,
-// the time range of its records (tmin, tmax) and a Bloom filter (bits) of
+// the time range of its records (tmin, tmax), a Bloom filter (bits) of
 // their search keys (audit.SearchKeys: each such column's value, every
 // prefix of the path, and the pairs of service_entry, status, reason,
-// event and decision). Write adds the keys of the records it inserts and
+// event and decision) and a 256-bit signature of each record's keys
+// (sigs, in rid order). Write adds the keys of the records it inserts and
 // completes to their blocks in the same transaction (one read and one
-// write of a 16 KiB row per block a batch touches, and ~50 hashes per
+// write of a 48 KiB row per block a batch touches, and ~50 hashes per
 // record); retention deletes the blocks whose records are all gone. A
 // search with such a filter (search) reads, newest first, the blocks
-// whose time range meets the filter's and whose filter has every key of
-// the filter (sluice_search_match, in SQL), and reads only those blocks'
-// rows, by rid range, until the page is full and no later block can hold
-// a newer record. A Bloom filter may say yes wrongly (then a block is
-// read for nothing), never no wrongly: the results are those of the plain
-// query (TestSearchMatchesPlainQuery). A store written before the summary
-// gets it when a gateway opens it (backfillSearch); until then, and in a
-// store opened read-only and not migrated, queries are the plain ones.
+// whose time range meets the filter's and whose Bloom filter has every
+// key of the filter (sluice_search_match, in SQL), and in those only the
+// rows whose signature has every bit of the filter's, until the page is
+// full and no later block can hold a newer record. A Bloom filter or a
+// signature may say yes wrongly (then a block or a row is read for
+// nothing), never no wrongly: the results are those of the plain query
+// (TestSearchMatchesPlainQuery). A store written before the summary gets
+// it when a gateway opens it (backfillSearch); until then, and in a store
+// opened read-only and not migrated, queries are the plain ones.
 
 const (
 	// searchShift: a block is the rids with the same rid >> searchShift.
@@ -213,7 +215,7 @@ func searchMarked(ctx context.Context, q interface {
 }
 
 // backfillSearch puts the records of a store written before the search
-// summary existed into search_blocks (once; ~5 s per million records),
+// summary existed into search_blocks (once; ~10 s per million records),
 // and marks the store as summarised.
 func (s *store) backfillSearch(ctx context.Context) (err error) {
 	done, err := searchMarked(ctx, s.conn)

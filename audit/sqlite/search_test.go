@@ -273,3 +273,46 @@ func BenchmarkSearchAdd(b *testing.B) {
 		})
 	}
 }
+
+// The store the first schema's code wrote (no search summary) gets one
+// when it is opened for writing, and its searches answer as before;
+// read-only and not upgraded, it answers with the plain query.
+func TestSearchUpgradesOldStore(t *testing.T) {
+	ctx := context.Background()
+	ro, _ := openFixture(t, nil, true)
+	r, _ := ro.reader()
+	if ok, err := searchMarked(ctx, r); err != nil || ok {
+		t.Fatalf("the v1 fixture already has a summary: %v %v", ok, err)
+	}
+	s, _ := openFixture(t, nil, false)
+	r, _ = s.reader()
+	if ok, err := searchMarked(ctx, r); err != nil || !ok {
+		t.Fatalf("opened for writing, no summary: %v %v", ok, err)
+	}
+	var blocks int
+	if err := r.QueryRowContext(ctx, "SELECT count(*) FROM search_blocks").Scan(&blocks); err != nil || blocks == 0 {
+		t.Fatalf("search blocks: %d %v", blocks, err)
+	}
+	all, err := audit.QueryAll(ctx, s, audit.Filter{})
+	if err != nil || len(all) == 0 {
+		t.Fatal(len(all), err)
+	}
+	for _, rec := range all {
+		for _, f := range []audit.Filter{
+			{ServiceEntry: rec.ServiceEntry, Limit: 10},
+			{Path: rec.Path, Status: rec.Status, Limit: 10},
+			{Reason: rec.Reason, Decision: rec.Decision, Event: rec.Event, Limit: 10},
+			{Source: rec.SourceIP, Limit: 10},
+		} {
+			if searchKeys(&f) == nil {
+				continue
+			}
+			for _, st := range []*store{s, ro} {
+				got, err := audit.QueryAll(ctx, st, f)
+				if err != nil || !slices.Contains(storetest.IDs(got), rec.ID) {
+					t.Errorf("%+v does not find %s: %v %v", f, rec.ID, storetest.IDs(got), err)
+				}
+			}
+		}
+	}
+}
