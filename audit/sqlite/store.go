@@ -370,7 +370,7 @@ func (s *store) closeWriter() {
 	}
 	for _, st := range []*sql.Stmt{s.decisions.one, s.decisions.many, s.outcomes.one, s.outcomes.many,
 		s.openIns.one, s.openIns.many, s.openDel.one, s.openDel.many, s.costUps.one, s.costUps.many,
-		s.blockIns.one, s.blockIns.many, s.logSize, s.logIns, s.seq, s.ridByID, s.maxRid, s.cursor} {
+		s.blockIns.one, s.blockIns.many, s.logSize, s.logIns, s.seq, s.ridByID, s.maxRid, s.cursor, s.sbGet, s.sbPut} {
 		if st != nil {
 			_ = st.Close()
 		}
@@ -384,6 +384,7 @@ func (s *store) closeWriter() {
 	s.decisions, s.outcomes, s.openIns, s.openDel, s.costUps = chunkedStmt{}, chunkedStmt{}, chunkedStmt{}, chunkedStmt{}, chunkedStmt{}
 	s.blockIns, s.logSize, s.logIns = chunkedStmt{}, nil, nil
 	s.seq, s.ridByID, s.maxRid, s.conn, s.w = nil, nil, nil, nil, nil
+	s.sbGet, s.sbPut = nil, nil
 }
 
 // ensureOpen reopens the writer after a failure: a fresh connection after
