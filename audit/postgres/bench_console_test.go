@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/sluicehq/sluice/audit"
 	"github.com/sluicehq/sluice/audit/httpapi"
+	"github.com/sluicehq/sluice/audit/storetest"
 )
 
 // The console's searches on PostgreSQL, measured as audit/sqlite's
@@ -135,3 +136,68 @@ func BenchmarkConsolePGServiceEntryStatusNever(b *testing.B) {
 	benchConsolePG(b, "service_entry", "ns/se1", "status", "403")
 }
 func BenchmarkConsolePGNoMatchSourceIP(b *testing.B) { benchConsolePG(b, "source", "10.9.9.9") }
+
+// consoleIndexes are the indexes that serve the console's filters
+// without one before (schema.go): what BenchmarkPGWrite/without drops.
+var consoleIndexes = []string{"decisions_service_entry_time", "decisions_status_time", "decisions_reason_time",
+	"decisions_event_time", "decisions_path"}
+
+// BenchmarkPGWrite measures what the console's indexes cost a write:
+// batches of 1,024 finished records (as the direct writer commits them
+// under load), with the indexes and without (dropped), on the same
+// server. The figure is wall time per record: the server's work (its
+// index inserts included) and the round trip, which a gateway waits for.
+func BenchmarkPGWrite(b *testing.B) {
+	for _, mode := range []string{"with", "without"} {
+		b.Run(mode, func(b *testing.B) {
+			ctx := context.Background()
+			url := pgTestURL(b)
+			s, err := openPostgres(ctx, url, audit.StoreOptions{Logger: quiet})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			if mode == "without" {
+				for _, ix := range consoleIndexes {
+					if _, err := s.w.Exec(ctx, "DROP INDEX "+ix); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			const batch = 1024
+			recs := make([]*audit.Record, batch)
+			b.ResetTimer()
+			n := 0
+			for n < b.N {
+				now := time.Now()
+				k := min(batch, b.N-n)
+				for i := range recs[:k] {
+					r := storetest.Sample(n)
+					r.TimeStart, r.TimeEnd = now, now.Add(40*time.Millisecond)
+					r.ID, r.Seq, r.Gateway = "B"+strconv.Itoa(n), uint64(n+1), "g1"
+					r.Status, r.Path, r.ServiceEntry = 200, "/v1/resource/"+strconv.Itoa(n%1000), "ns/se"+strconv.Itoa(n%200)
+					recs[i] = r
+					n++
+				}
+				if err := s.Write(ctx, &audit.Batch{Inserts: recs[:k]}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1000/float64(b.N), "µs/record")
+		})
+	}
+}
+
+func BenchmarkConsolePGNoMatchReason(b *testing.B) { benchConsolePG(b, "reason", "upstream_timeout") }
+func BenchmarkConsolePGNoMatchEvent(b *testing.B)  { benchConsolePG(b, "event", "dns_query") }
+func BenchmarkConsolePGNoMatchDeepPath(b *testing.B) {
+	benchConsolePG(b, "path", "/v1/resource/4x")
+}
+func BenchmarkConsolePGRarePath(b *testing.B) { benchConsolePG(b, "path", "/v1/resource/999") }
+func BenchmarkConsolePGSourceIP(b *testing.B) { benchConsolePG(b, "source", "10.1.0.123") }
+func BenchmarkConsolePGServiceEntryPathNever(b *testing.B) {
+	benchConsolePG(b, "service_entry", "ns/se1", "path", "/v1/resource/0")
+}
+func BenchmarkConsolePGServiceEntryDeniedNever(b *testing.B) {
+	benchConsolePG(b, "service_entry", "ns/se1", "decision", "deny")
+}

@@ -67,7 +67,11 @@ func whereOn(f *audit.Filter, args *Args, ts string) []string {
 		conds = append(conds, "status = "+args.Add(int64(f.Status)))
 	}
 	if f.Path != "" {
-		conds = append(conds, "substr(path, 1, "+args.Add(int64(len(f.Path)))+") = "+args.Add(f.Path))
+		if pm, ok := args.d.(PrefixMatcher); ok {
+			conds = append(conds, pm.PrefixCond("path", f.Path, args))
+		} else {
+			conds = append(conds, "substr(path, 1, "+args.Add(int64(len(f.Path)))+") = "+args.Add(f.Path))
+		}
 	}
 	if f.After != "" {
 		// The cursor: after the record After in newest-first order. The
