@@ -57,15 +57,15 @@ func (h *logHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method not allowed"})
 		return
 	}
-	if h.ls == nil {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "the audit store keeps no transparency log"})
-		return
-	}
 	if h.opts.OnRead != nil {
 		if err := h.opts.OnRead(req); err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "audit_unavailable: this read of the records could not be recorded: " + err.Error()})
 			return
 		}
+	}
+	if h.ls == nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "the audit store keeps no transparency log"})
+		return
 	}
 	q := req.URL.Query()
 	gw := q.Get("gateway")
