@@ -184,9 +184,10 @@ func TestConsoleAccess(t *testing.T) {
 		t.Errorf("FOCUS export bills %v, want 1.25:\n%s", total, out)
 	}
 
-	// A read of the log's checkpoint is a read too (none signed here: 404).
-	if code, body := adminCall(t, g, "GET", "/v1/audit/checkpoint", consoleAuditorToken); code != 404 {
-		t.Errorf("checkpoint: %d %s", code, body)
+	// A proof carries a record: reading one is a read too (none logged
+	// for that id here: 404).
+	if code, body := adminCall(t, g, "GET", "/v1/audit/proof?id=01NOSUCHRECORD", consoleAuditorToken); code != 404 {
+		t.Errorf("proof: %d %s", code, body)
 	}
 
 	// The auditor's reads are on record, allowed.
@@ -195,7 +196,7 @@ func TestConsoleAccess(t *testing.T) {
 	for _, r := range reads {
 		paths = append(paths, r.str("path"))
 	}
-	for _, want := range []string{"/v1/audit", "/v1/cost", "/v1/cost/series?since=24h", "/v1/cost/series?by=source%2Cdestination%2Cmeter", "/v1/audit/checkpoint"} {
+	for _, want := range []string{"/v1/audit", "/v1/cost", "/v1/cost/series?since=24h", "/v1/cost/series?by=source%2Cdestination%2Cmeter", "/v1/audit/proof?id=01NOSUCHRECORD"} {
 		if !slices.ContainsFunc(paths, func(p string) bool { return strings.HasPrefix(p, want) }) {
 			t.Errorf("the auditor's read of %s is not on record: %v", want, paths)
 		}

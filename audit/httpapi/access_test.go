@@ -85,8 +85,8 @@ func TestRefusedRecord(t *testing.T) {
 	}
 }
 
-// A checkpoint or a proof is a read of the records: told to OnRead
-// first, refused with 503 when it cannot be recorded.
+// A proof is a read of the records: told to OnRead first, refused with
+// 503 when it cannot be recorded. A checkpoint (no record in it) is not.
 func TestLogOnRead(t *testing.T) {
 	var seen []string
 	fail := false
@@ -102,10 +102,14 @@ func TestLogOnRead(t *testing.T) {
 	if len(seen) != 1 || seen[0] != "/v1/audit/proof?id=X" {
 		t.Errorf("reads told: %v (%d)", seen, w.Code)
 	}
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/v1/audit/checkpoint", nil))
+	if len(seen) != 1 {
+		t.Errorf("a checkpoint read was recorded: %v", seen)
+	}
 	fail = true
 	w = httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest("GET", "/v1/audit/checkpoint", nil))
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/v1/audit/proof?from=1", nil))
 	if w.Code != http.StatusServiceUnavailable {
-		t.Errorf("unrecorded checkpoint read answered %d", w.Code)
+		t.Errorf("unrecorded proof read answered %d", w.Code)
 	}
 }
