@@ -127,6 +127,29 @@ func SearchKeys(keys []uint64, r *Record, open bool) []uint64 {
 	return appendPathKeys(keys, r.Path)
 }
 
+// SearchOutcomeKeys appends to keys those of r's search keys that its
+// outcome can change (status, reason, and their pairs): what completing
+// an open call, whose decision part's keys are already kept, adds.
+// Event, decision, service_entry, source_ip and path are the decision's
+// alone (audit.PartDecision).
+func SearchOutcomeKeys(keys []uint64, r *Record) []uint64 {
+	var k [skPaired]uint64
+	k[skService] = keyHash(skService, r.ServiceEntry)
+	k[skStatus] = keyHash(skStatus, statusText(r.Status))
+	k[skReason] = keyHash(skReason, r.Reason)
+	k[skEvent] = keyHash(skEvent, r.Event)
+	k[skDecision] = keyHash(skDecision, r.Decision)
+	keys = append(keys, k[skStatus], k[skReason])
+	for i := range k {
+		for j := i + 1; j < len(k); j++ {
+			if i == skStatus || i == skReason || j == skStatus || j == skReason {
+				keys = append(keys, pairHash(k[i], k[j]))
+			}
+		}
+	}
+	return keys
+}
+
 // SearchKeys returns the keys every record f selects has (see
 // SearchKeys): none when f has no field with keys. f.Source gives one
 // when it is an IP (source_ip); as a workload or identity it has an

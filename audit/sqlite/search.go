@@ -116,9 +116,16 @@ type searchBlock struct {
 	sigs       []byte
 }
 
-// addSearch adds r's keys (open: r is an open call's decision) to the
-// block of rid, for writeSearch.
-func (s *store) addSearch(r *audit.Record, rid int64, open bool) {
+// The parts of a record addSearch adds.
+const (
+	searchWhole   = iota // a complete record
+	searchOpen           // an open call's decision part (status 0)
+	searchOutcome        // the outcome of an open call already added open
+)
+
+// addSearch adds r's keys (part: which of them) to the block of rid, for
+// writeSearch.
+func (s *store) addSearch(r *audit.Record, rid int64, part int) {
 	if s.sblocks == nil {
 		s.sblocks = map[int64]*searchBlock{}
 	}
@@ -140,7 +147,11 @@ func (s *store) addSearch(r *audit.Record, rid int64, open bool) {
 	if r.TimeStart.After(b.tmax) {
 		b.tmax = r.TimeStart
 	}
-	s.skeys = audit.SearchKeys(s.skeys[:0], r, open)
+	if part == searchOutcome {
+		s.skeys = audit.SearchOutcomeKeys(s.skeys[:0], r)
+	} else {
+		s.skeys = audit.SearchKeys(s.skeys[:0], r, part == searchOpen)
+	}
 	bits := b.bits
 	sig := b.sigs[(rid&(searchBlockRows-1))*searchSigBytes:][:searchSigBytes]
 	for _, k := range s.skeys {
@@ -287,7 +298,7 @@ func (s *store) searchFrom(ctx context.Context, conn *sql.Conn, after int64) (in
 			return n, err
 		}
 		for i := range recs {
-			s.addSearch(&recs[i], rids[i], false)
+			s.addSearch(&recs[i], rids[i], searchWhole)
 		}
 		if err := s.writeSearch(ctx); err != nil {
 			return n, err

@@ -265,7 +265,7 @@ func BenchmarkSearchAdd(b *testing.B) {
 			}
 			b.ResetTimer()
 			for i := range b.N {
-				s.addSearch(recs[i%len(recs)], int64(i), false)
+				s.addSearch(recs[i%len(recs)], int64(i), searchWhole)
 				if i%1024 == 1023 {
 					s.releaseSearch()
 				}

@@ -162,11 +162,15 @@ func (s *store) write(ctx context.Context, b *audit.Batch) (err error) {
 	// as it reads until its outcome), and of every call completed by an
 	// outcome (search.go).
 	for i, r := range s.decs {
-		s.addSearch(r, s.decRids[i], r.TimeEnd.IsZero())
+		part := searchWhole
+		if r.TimeEnd.IsZero() {
+			part = searchOpen
+		}
+		s.addSearch(r, s.decRids[i], part)
 	}
 	for i, r := range s.outs {
 		if s.outRids[i] < firstRid {
-			s.addSearch(r, s.outRids[i], false)
+			s.addSearch(r, s.outRids[i], searchOutcome)
 		}
 	}
 	if err := s.writeSearch(ctx); err != nil {
