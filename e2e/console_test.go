@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -138,7 +139,8 @@ func consoleGateway(t *testing.T) *Gateway {
 
 // TestConsoleAccess: without a token, or with a wrong one, nothing is
 // read; the auditor token reads records, cost and registry and is
-// refused on the admin-only paths (reload, pprof, policy).
+// refused on the admin-only paths (reload, pprof, policy). Reads and
+// refused attempts are all on record.
 func TestConsoleAccess(t *testing.T) {
 	g := consoleGateway(t)
 	for _, tc := range []struct {
@@ -182,16 +184,72 @@ func TestConsoleAccess(t *testing.T) {
 		t.Errorf("FOCUS export bills %v, want 1.25:\n%s", total, out)
 	}
 
-	// The refused reads are not on record as reads; the auditor's are.
-	reads := tokenRecords(t, g, url.Values{"event": {"audit_read"}, "source": {"auditor"}, "limit": {"0"}})
+	// A proof carries a record: reading one is a read too (none logged
+	// for that id here: 404).
+	if code, body := adminCall(t, g, "GET", "/v1/audit/proof?id=01NOSUCHRECORD", consoleAuditorToken); code != 404 {
+		t.Errorf("proof: %d %s", code, body)
+	}
+
+	// The auditor's reads are on record, allowed.
+	reads := tokenRecords(t, g, url.Values{"event": {"audit_read"}, "source": {"auditor"}, "decision": {"allow"}, "limit": {"0"}})
 	var paths []string
 	for _, r := range reads {
 		paths = append(paths, r.str("path"))
 	}
-	for _, want := range []string{"/v1/audit", "/v1/cost", "/v1/cost/series?since=24h", "/v1/cost/series?by=source%2Cdestination%2Cmeter"} {
+	for _, want := range []string{"/v1/audit", "/v1/cost", "/v1/cost/series?since=24h", "/v1/cost/series?by=source%2Cdestination%2Cmeter", "/v1/audit/proof?id=01NOSUCHRECORD"} {
 		if !slices.ContainsFunc(paths, func(p string) bool { return strings.HasPrefix(p, want) }) {
 			t.Errorf("the auditor's read of %s is not on record: %v", want, paths)
 		}
+	}
+	// So are the refused attempts: 401 without a token ("none") or with a
+	// wrong one ("invalid"), 403 for the auditor on admin-only paths;
+	// denied, with the reason, the status, the address and the path.
+	refused := func() []record {
+		return tokenRecords(t, g, url.Values{"event": {"audit_read"}, "decision": {"deny"}, "limit": {"0"}})
+	}
+	got := map[string]record{}
+	for _, r := range refused() {
+		got[r.str("source_workload")+" "+r.str("path")] = r
+	}
+	for _, want := range []struct {
+		who, path, reason string
+		status            float64
+	}{
+		{"none", "/v1/audit", "admin_unauthorized", 401},
+		{"invalid", "/v1/audit", "admin_unauthorized", 401},
+		{"none", "/v1/cost", "admin_unauthorized", 401},
+		{"auditor", "/v1/reload", "admin_forbidden", 403},
+		{"auditor", "/v1/policy", "admin_forbidden", 403},
+	} {
+		r, ok := got[want.who+" "+want.path]
+		if !ok {
+			t.Errorf("the refused %s attempt on %s is not on record: %v", want.who, want.path, slices.Collect(maps.Keys(got)))
+			continue
+		}
+		if r.str("reason") != want.reason || r.num("status") != want.status || r.str("source_ip") != "127.0.0.1" ||
+			r.str("listener") != "admin" || r.str("identity_source") == "" {
+			t.Errorf("the refused %s attempt on %s: %v", want.who, want.path, r)
+		}
+	}
+	// A flood of refused attempts from one address is one record at once
+	// (or none, when the first of the window was the 401 above) and one
+	// count when its window (10 s) ends, not a record each.
+	for range 40 {
+		if code, _ := adminCall(t, g, "GET", "/v1/audit?flood=1", ""); code != 401 {
+			t.Fatalf("flood: %d", code)
+		}
+	}
+	flood := func() (n int, count float64) {
+		for _, r := range refused() {
+			if r.str("path") == "/v1/audit?flood=1" {
+				n, count = n+1, count+max(r.num("count"), 1)
+			}
+		}
+		return n, count
+	}
+	Eventually(t, 20*time.Second, "the flood's count on record", func() bool { _, c := flood(); return c == 40 })
+	if n, _ := flood(); n > 2 {
+		t.Errorf("a flood of 40 refused attempts left %d records, want at most 2 (the first, then the count)", n)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/audit"
+	"github.com/sluicehq/sluice/internal/admin"
 	"github.com/sluicehq/sluice/internal/vocab"
 )
 
@@ -54,5 +55,38 @@ func ReadRecord(req *http.Request, role string, now time.Time) *audit.Record {
 		Decision:       vocab.DecisionAllow,
 		Enforced:       true,
 		Status:         http.StatusOK,
+	}
+}
+
+// RefusedRecord is the record of a request the admin API refused (401,
+// 403), or of several coalesced (admin.Refusal; docs/contract.md §8): an
+// audit_read record with decision deny, reason admin_unauthorized or
+// admin_forbidden, the status sent, who (source_workload and
+// source_identity: the refused token's role, or "none" without a token,
+// "invalid" with a wrong one), the address, and the path asked for; count
+// is how many refusals it stands for.
+func RefusedRecord(r admin.Refusal) *audit.Record {
+	reason := vocab.AdminUnauthorized
+	idSrc := vocab.IdentityNone
+	if r.Status == http.StatusForbidden {
+		reason, idSrc = vocab.AdminForbidden, vocab.IdentityAdminToken
+	}
+	return &audit.Record{
+		TimeStart:      r.Time,
+		TimeEnd:        r.Time,
+		Event:          vocab.EventAuditRead,
+		SourceIdentity: r.Who,
+		IdentitySource: idSrc,
+		SourceIP:       r.IP,
+		SourceWorkload: r.Who,
+		Listener:       vocab.ListenerAdmin,
+		Kind:           vocab.KindRead,
+		Method:         r.Method,
+		Path:           r.Path,
+		Decision:       vocab.DecisionDeny,
+		Enforced:       true,
+		Reason:         string(reason),
+		Status:         r.Status,
+		Count:          r.Count,
 	}
 }

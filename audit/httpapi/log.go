@@ -36,6 +36,12 @@ type LogOptions struct {
 	// Sync, when set, waits until the records committed so far are in
 	// the store (Auditor.Sync), before a proof is made.
 	Sync func(ctx context.Context) error
+	// OnRead, as Options.OnRead: told of every read of a proof (an
+	// inclusion proof carries the record's encoding) before it is
+	// answered; when it fails the read is refused with 503. A checkpoint
+	// is not a read of records (a size and a root hash): recording it
+	// would make each witness that polls it grow the log it checks.
+	OnRead func(req *http.Request) error
 }
 
 // syncWait bounds how long a proof waits for the newest records to reach
@@ -52,6 +58,12 @@ func (h *logHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("Allow", "GET, HEAD")
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method not allowed"})
 		return
+	}
+	if h.opts.OnRead != nil && strings.HasSuffix(strings.TrimSuffix(req.URL.Path, "/"), "/proof") {
+		if err := h.opts.OnRead(req); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "audit_unavailable: this read of the records could not be recorded: " + err.Error()})
+			return
+		}
 	}
 	if h.ls == nil {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "the audit store keeps no transparency log"})

@@ -3,6 +3,7 @@ package postgres
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -14,6 +15,14 @@ import (
 // bigint (seq, bytes), integer (port, status, count), double precision,
 // boolean, timestamptz (NULL for an unset optional time) and jsonb lists.
 type dialect struct{}
+
+// PrefixCond implements sqlplan.PrefixMatcher: col LIKE 'p%' (p's own %,
+// _ and \ escaped), which decisions_path (text_pattern_ops) serves when
+// the statement is planned with its value (Query runs unprepared).
+func (dialect) PrefixCond(col, p string, args *sqlplan.Args) string {
+	esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(p)
+	return col + " LIKE " + args.Add(esc+"%")
+}
 
 // Placeholder implements sqlplan.Dialect.
 func (dialect) Placeholder(n int) string { return "$" + strconv.Itoa(n) }

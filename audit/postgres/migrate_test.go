@@ -96,6 +96,13 @@ func TestMigrationAddsColumns(t *testing.T) {
 			if open, err := s.OpenRecords(t.Context(), "gw-a"); err != nil || len(open) != 1 {
 				t.Errorf("open records: %v %v", storetest.IDs(open), err)
 			}
+			// The console's indexes, which the first schema lacked.
+			for _, ix := range consoleIndexes {
+				var n int
+				if err := s.r.QueryRow(t.Context(), "SELECT count(*) FROM pg_indexes WHERE indexname = $1", ix).Scan(&n); err != nil || n != 1 {
+					t.Errorf("index %s after the migration: %d %v", ix, n, err)
+				}
+			}
 		})
 	}
 	s, err := openPostgres(t.Context(), url, audit.StoreOptions{Logger: quiet, Columns: cols})

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/sluicehq/sluice/audit"
+	"github.com/sluicehq/sluice/audit/sqlplan"
 )
 
 // LastSeq implements audit.Store.
@@ -37,8 +38,16 @@ func (s *store) OpenRecords(ctx context.Context, gateway string) ([]audit.Record
 }
 
 // Query implements audit.Reader, from the readers' pool.
+//
+// Unprepared (pgx.QueryExecModeExec: an unnamed statement), so that
+// PostgreSQL plans each search with its values: a cached statement's
+// generic plan would not know that a path's LIKE has a fixed prefix
+// (decisions_path) or that a reason is not ” (decisions_reason_time).
 func (s *store) Query(ctx context.Context, f audit.Filter, fn func(*audit.Record) error) error {
-	return s.rd.Query(ctx, s.query(s.r), f, fn)
+	q := func(ctx context.Context, sql string, args ...any) (sqlplan.Rows, error) {
+		return s.r.Query(ctx, sql, append([]any{pgx.QueryExecModeExec}, args...)...)
+	}
+	return s.rd.Query(ctx, q, f, fn)
 }
 
 // Cost implements audit.Reader, from the readers' pool.

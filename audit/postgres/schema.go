@@ -124,6 +124,11 @@ CREATE INDEX IF NOT EXISTS decisions_identity_time ON decisions (source_identity
 CREATE INDEX IF NOT EXISTS decisions_workload_time ON decisions (source_workload, time_start, rid);
 CREATE INDEX IF NOT EXISTS decisions_ip_time ON decisions (source_ip, time_start, rid);
 CREATE INDEX IF NOT EXISTS decisions_denied_time ON decisions (time_start, rid) WHERE decision = '` + vocab.DecisionDeny + `';
+CREATE INDEX IF NOT EXISTS decisions_service_entry_time ON decisions (service_entry, time_start, rid);
+CREATE INDEX IF NOT EXISTS decisions_status_time ON decisions (status, time_start, rid);
+CREATE INDEX IF NOT EXISTS decisions_reason_time ON decisions (reason, time_start, rid) WHERE reason <> '';
+CREATE INDEX IF NOT EXISTS decisions_event_time ON decisions (event, time_start, rid);
+CREATE INDEX IF NOT EXISTS decisions_path ON decisions (path text_pattern_ops);
 CREATE TABLE IF NOT EXISTS log_leaves (
 	gateway    text     NOT NULL,
 	leaf       bigint   NOT NULL,

@@ -107,3 +107,94 @@ func BenchmarkConsole10MWorkloadPage10(b *testing.B) {
 func BenchmarkConsole10MNoMatchPath(b *testing.B) {
 	benchConsole(b, func(now time.Time) url.Values { return consoleQuery(now, "path", "/nowhere") }, false)
 }
+
+// Values that match nothing in the range, on each field the console
+// offers that has no index of its own, and combinations of values that
+// are each common but never occur together. Before the search summary
+// each walked every record of the range.
+func BenchmarkConsole10MNoMatchServiceEntry(b *testing.B) {
+	benchConsole(b, func(now time.Time) url.Values { return consoleQuery(now, "service_entry", "ns/none") }, false)
+}
+
+func BenchmarkConsole10MNoMatchStatus(b *testing.B) {
+	benchConsole(b, func(now time.Time) url.Values { return consoleQuery(now, "status", "502") }, false)
+}
+
+func BenchmarkConsole10MNoMatchReason(b *testing.B) {
+	benchConsole(b, func(now time.Time) url.Values { return consoleQuery(now, "reason", "upstream_timeout") }, false)
+}
+
+func BenchmarkConsole10MNoMatchEvent(b *testing.B) {
+	benchConsole(b, func(now time.Time) url.Values { return consoleQuery(now, "event", "dns_query") }, false)
+}
+
+// The workload-or-identity field given an address (source_ip).
+func BenchmarkConsole10MSourceIP(b *testing.B) {
+	benchConsole(b, func(now time.Time) url.Values { return consoleQuery(now, "source", "10.1.0.123") }, false)
+}
+
+func BenchmarkConsole10MNoMatchSourceIP(b *testing.B) {
+	benchConsole(b, func(now time.Time) url.Values { return consoleQuery(now, "source", "10.9.9.9") }, false)
+}
+
+// A path prefix whose first 14 bytes are common (/v1/resource/4 is 1 in
+// 9) and whose whole matches nothing.
+func BenchmarkConsole10MNoMatchDeepPath(b *testing.B) {
+	benchConsole(b, func(now time.Time) url.Values { return consoleQuery(now, "path", "/v1/resource/4x") }, false)
+}
+
+// One path in 1,000.
+func BenchmarkConsole10MRarePath(b *testing.B) {
+	benchConsole(b, func(now time.Time) url.Values { return consoleQuery(now, "path", "/v1/resource/999") }, false)
+}
+
+// ns/se1 is 1 call in 200 and 403 one in 50, never together.
+func BenchmarkConsole10MServiceEntryStatusNever(b *testing.B) {
+	benchConsole(b, func(now time.Time) url.Values {
+		return consoleQuery(now, "service_entry", "ns/se1", "status", "403")
+	}, false)
+}
+
+// The same with decision deny (which has an index of denials).
+func BenchmarkConsole10MServiceEntryDeniedNever(b *testing.B) {
+	benchConsole(b, func(now time.Time) url.Values {
+		return consoleQuery(now, "service_entry", "ns/se1", "decision", "deny")
+	}, false)
+}
+
+// The tenth page of ServiceEntry + path prefix, by cursor (over 7 days:
+// 24 h has fewer than ten pages).
+func BenchmarkConsole10MServiceEntryPathPage10(b *testing.B) {
+	benchConsole(b, func(now time.Time) url.Values {
+		q := consoleQuery(now, "service_entry", "ns/se42", "path", "/v1/resource/4")
+		q.Set("since", now.Add(-7*24*time.Hour).Format(time.RFC3339Nano))
+		return q
+	}, true)
+}
+
+// The whole store (30 days) instead of 24 h.
+func BenchmarkConsole10MNoMatchPath30d(b *testing.B) {
+	benchConsole(b, func(now time.Time) url.Values {
+		q := consoleQuery(now, "path", "/nowhere")
+		q.Set("since", now.Add(-30*24*time.Hour).Format(time.RFC3339Nano))
+		return q
+	}, false)
+}
+
+func BenchmarkConsole10MServiceEntryPath30d(b *testing.B) {
+	benchConsole(b, func(now time.Time) url.Values {
+		q := consoleQuery(now, "service_entry", "ns/se42", "path", "/v1/resource/4")
+		q.Set("since", now.Add(-30*24*time.Hour).Format(time.RFC3339Nano))
+		return q
+	}, false)
+}
+
+// The summary's worst case: two fields whose keys are not paired (a
+// path and a ServiceEntry), each in most blocks, never together (ns/se1
+// calls only odd-numbered paths, /v1/resource/0 is 1 call in 1,000):
+// most blocks of the range are read for nothing.
+func BenchmarkConsole10MServiceEntryPathNever(b *testing.B) {
+	benchConsole(b, func(now time.Time) url.Values {
+		return consoleQuery(now, "service_entry", "ns/se1", "path", "/v1/resource/0")
+	}, false)
+}

@@ -67,6 +67,11 @@ func (s *store) Query(ctx context.Context, f audit.Filter, fn func(*audit.Record
 	if err != nil {
 		return err
 	}
+	if keys := searchKeys(&f); keys != nil && !s.noSearch {
+		if done, err := s.search(ctx, r, f, keys, fn); done {
+			return err
+		}
+	}
 	return s.rd.Query(ctx, sqlplan.DBQuerier(r), f, fn)
 }
 
@@ -117,6 +122,12 @@ func (s *store) Prune(ctx context.Context, before time.Time, limit int) (n int, 
 	}
 	deleted, err := res.RowsAffected()
 	if err != nil {
+		return 0, err
+	}
+	// The search blocks whose records are all gone: every record of a
+	// block is at most its tmax, older than the oldest record left.
+	if _, err := s.conn.ExecContext(ctx, `DELETE FROM search_blocks
+		WHERE tmax < coalesce((SELECT min(time_start) FROM decisions), '~')`); err != nil {
 		return 0, err
 	}
 	// The leaves of the deleted records stay (later proofs and

@@ -23,6 +23,10 @@ import (
 //     time_start, source, destination, meter and currency, kept in the
 //     same transaction as the outcomes; cost reports read it instead of
 //     every record.
+//   - search_blocks: per block of 1,024 rids, the time range of its
+//     records and a Bloom filter of their search keys (search.go), kept
+//     in the same transaction as the rows; searches on columns without
+//     an index read only the blocks that may hold a match.
 //   - records: a view joining them, with exactly the columns of the
 //     record schema (audit/columns.go, docs/contract.md §8) and rid.
 //     Query this one.
@@ -143,6 +147,13 @@ CREATE TABLE IF NOT EXISTS log_blocks (
 	n    INTEGER NOT NULL,
 	data BLOB    NOT NULL
 );
+CREATE TABLE IF NOT EXISTS search_blocks (
+	b    INTEGER PRIMARY KEY,
+	tmin TEXT NOT NULL,
+	tmax TEXT NOT NULL,
+	bits BLOB NOT NULL,
+	sigs BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS log_checkpoints (
 	gateway TEXT    NOT NULL,
 	size    INTEGER NOT NULL,
@@ -164,6 +175,9 @@ var indexDDL = []string{
 	// Denials are what auditors filter on and are few: a partial index
 	// serves "--decision deny" without every allowed call paying for it.
 	`CREATE INDEX IF NOT EXISTS decisions_denied_time ON decisions(time_start) WHERE decision = '` + vocab.DecisionDeny + `'`,
+	// The search summary's blocks by time (search.go): one row per 1,024
+	// records.
+	`CREATE INDEX IF NOT EXISTS search_blocks_time ON search_blocks(tmax, tmin)`,
 	// Replaced by decisions_denied_time; a store created before keeps
 	// paying for it on every insert unless it goes.
 	`DROP INDEX IF EXISTS decisions_decision_time`,

@@ -41,6 +41,8 @@ type store struct {
 	openDel   chunkedStmt
 	costUps   chunkedStmt
 	blockIns  chunkedStmt
+	sbGet     *sql.Stmt // a search block (search.go)
+	sbPut     *sql.Stmt
 	logSize   *sql.Stmt
 	logIns    *sql.Stmt
 	logOf     map[string]int64 // each gateway's number in logs
@@ -58,6 +60,9 @@ type store struct {
 	// noLog leaves the transparency logs out of Write: only for the
 	// benchmark that measures what they cost (BenchmarkStoreWriteWhole).
 	noLog bool
+	// noSearch answers every query with the plain query, not the search
+	// summary: only for the tests that compare the two.
+	noSearch bool
 
 	// Scratch space reused by write.
 	args       []any
@@ -71,6 +76,9 @@ type store struct {
 	wasOpen    map[int64]bool
 	leafKey    map[*audit.Record]int64
 	block      []byte
+	sblocks    map[int64]*searchBlock // the search blocks of a write
+	sfree      []*searchBlock
+	skeys      []uint64
 
 	// r is the read-only pool; swapped when the store is reopened.
 	r atomic.Pointer[sql.DB]
@@ -238,6 +246,8 @@ func (s *store) open(ctx context.Context) error {
 	s.blockIns = chunkedStmt{one: prep(insertBlocksSQL(1)), many: prep(insertBlocksSQL(insertChunk)), width: 3}
 	s.logSize = prep(logSizeSQL)
 	s.logIns = prep(`INSERT INTO logs (gateway) VALUES (?) ON CONFLICT (gateway) DO UPDATE SET gateway = excluded.gateway RETURNING log`)
+	s.sbGet = prep(searchGetSQL)
+	s.sbPut = prep(searchPutSQL)
 	s.ridByID = prep(`SELECT rid FROM decisions WHERE id = ?`)
 	s.maxRid = prep(`SELECT coalesce(max(rid), 0) FROM decisions`)
 	s.cursor = prep(`INSERT INTO spool_cursor (gateway, seg, off) VALUES (?, ?, ?)
@@ -251,6 +261,9 @@ func (s *store) open(ctx context.Context) error {
 	s.logs.Abort() // another file, maybe: every tree is read again
 	s.logOf = map[string]int64{}
 	if err := s.backfill(ctx); err != nil {
+		return fail(err)
+	}
+	if err := s.backfillSearch(ctx); err != nil {
 		return fail(err)
 	}
 	if created {
@@ -357,7 +370,7 @@ func (s *store) closeWriter() {
 	}
 	for _, st := range []*sql.Stmt{s.decisions.one, s.decisions.many, s.outcomes.one, s.outcomes.many,
 		s.openIns.one, s.openIns.many, s.openDel.one, s.openDel.many, s.costUps.one, s.costUps.many,
-		s.blockIns.one, s.blockIns.many, s.logSize, s.logIns, s.seq, s.ridByID, s.maxRid, s.cursor} {
+		s.blockIns.one, s.blockIns.many, s.logSize, s.logIns, s.seq, s.ridByID, s.maxRid, s.cursor, s.sbGet, s.sbPut} {
 		if st != nil {
 			_ = st.Close()
 		}
@@ -371,6 +384,7 @@ func (s *store) closeWriter() {
 	s.decisions, s.outcomes, s.openIns, s.openDel, s.costUps = chunkedStmt{}, chunkedStmt{}, chunkedStmt{}, chunkedStmt{}, chunkedStmt{}
 	s.blockIns, s.logSize, s.logIns = chunkedStmt{}, nil, nil
 	s.seq, s.ridByID, s.maxRid, s.conn, s.w = nil, nil, nil, nil, nil
+	s.sbGet, s.sbPut = nil, nil
 }
 
 // ensureOpen reopens the writer after a failure: a fresh connection after

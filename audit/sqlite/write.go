@@ -36,6 +36,7 @@ func (s *store) write(ctx context.Context, b *audit.Batch) (err error) {
 		if err != nil {
 			_, _ = s.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 			s.logs.Abort()
+			s.releaseSearch()
 		}
 	}()
 	// rids continue from the highest in the file, read under the write
@@ -44,6 +45,7 @@ func (s *store) write(ctx context.Context, b *audit.Batch) (err error) {
 		return fmt.Errorf("max rid: %w", err)
 	}
 	s.nextRid++
+	firstRid := s.nextRid // the rows this write inserts are from here
 	gateways := sqlplan.GatewaySeqs(b)
 	for _, gs := range gateways {
 		if s.noLog {
@@ -155,6 +157,24 @@ func (s *store) write(ctx context.Context, b *audit.Batch) (err error) {
 	}
 	if err := s.outcomes.exec(ctx, len(s.outs), args); err != nil {
 		return fmt.Errorf("insert outcomes: %w", err)
+	}
+	// The search summary: the keys of every row inserted (an open call's
+	// as it reads until its outcome), and of every call completed by an
+	// outcome (search.go).
+	for i, r := range s.decs {
+		part := searchWhole
+		if r.TimeEnd.IsZero() {
+			part = searchOpen
+		}
+		s.addSearch(r, s.decRids[i], part)
+	}
+	for i, r := range s.outs {
+		if s.outRids[i] < firstRid {
+			s.addSearch(r, s.outRids[i], searchOutcome)
+		}
+	}
+	if err := s.writeSearch(ctx); err != nil {
+		return err
 	}
 	costs := sqlplan.CostGroups(&audit.Batch{Inserts: s.completed})
 	args = args[:0]

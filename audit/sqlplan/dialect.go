@@ -38,6 +38,13 @@ type Dialect interface {
 	ColumnsSQL() string
 }
 
+// PrefixMatcher is a Dialect that says "col starts with p" in a form its
+// indexes serve (PostgreSQL: LIKE, which a text_pattern_ops index serves;
+// substr, the default, none can).
+type PrefixMatcher interface {
+	PrefixCond(col, p string, args *Args) string
+}
+
 // Args collects the arguments of one statement in the order their
 // placeholders appear in its text, and names each placeholder.
 type Args struct {

@@ -22,13 +22,17 @@ const newestFirst = " ORDER BY time_start DESC, rid DESC"
 
 // where renders the conditions of f except Source, adding their
 // arguments to args.
-func where(f *audit.Filter, args *Args) []string {
+func where(f *audit.Filter, args *Args) []string { return whereOn(f, args, "time_start") }
+
+// whereOn is where with ts the expression of time_start in the
+// conditions ("+time_start" keeps SQLite off the time index).
+func whereOn(f *audit.Filter, args *Args, ts string) []string {
 	var conds []string
 	if !f.Since.IsZero() {
-		conds = append(conds, "time_start >= "+args.Time(f.Since))
+		conds = append(conds, ts+" >= "+args.Time(f.Since))
 	}
 	if !f.Until.IsZero() {
-		conds = append(conds, "time_start < "+args.Time(f.Until))
+		conds = append(conds, ts+" < "+args.Time(f.Until))
 	}
 	switch hosts := f.Hosts(); len(hosts) {
 	case 1:
@@ -63,7 +67,11 @@ func where(f *audit.Filter, args *Args) []string {
 		conds = append(conds, "status = "+args.Add(int64(f.Status)))
 	}
 	if f.Path != "" {
-		conds = append(conds, "substr(path, 1, "+args.Add(int64(len(f.Path)))+") = "+args.Add(f.Path))
+		if pm, ok := args.d.(PrefixMatcher); ok {
+			conds = append(conds, pm.PrefixCond("path", f.Path, args))
+		} else {
+			conds = append(conds, "substr(path, 1, "+args.Add(int64(len(f.Path)))+") = "+args.Add(f.Path))
+		}
 	}
 	if f.After != "" {
 		// The cursor: after the record After in newest-first order. The
@@ -72,8 +80,8 @@ func where(f *audit.Filter, args *Args) []string {
 		cur := func(col string) string {
 			return "(SELECT " + col + " FROM records WHERE id = " + args.Add(f.After) + ")"
 		}
-		conds = append(conds, "time_start <= "+cur("time_start"))
-		conds = append(conds, "(time_start < "+cur("time_start")+" OR rid < "+cur("rid")+")")
+		conds = append(conds, ts+" <= "+cur("time_start"))
+		conds = append(conds, "("+ts+" < "+cur("time_start")+" OR rid < "+cur("rid")+")")
 	}
 	return conds
 }
@@ -113,6 +121,38 @@ func QuerySQL(d Dialect, sel string, f *audit.Filter) (string, []any) {
 	}
 	q := "SELECT " + sel + " FROM records WHERE rid IN (" + strings.Join(parts, " UNION ") + ")" + newestFirst
 	return q + limit(f, args), args.Values()
+}
+
+// rangeListMax is the most rids RangeQuerySQL lists; beyond, the range
+// is read whole.
+const rangeListMax = 200
+
+// RangeQuerySQL is the query of f (selecting sel) on the records whose
+// rid is within [lo, hi] (and, when only lists at most rangeListMax rids,
+// one of them), newest first, with f's limit: one block of a search
+// summary (audit/sqlite's search_blocks). The rid range is the
+// only index it asks for (+time_start keeps SQLite's planner off the time
+// index, which would walk the whole time range); the block's rows are
+// read in rid order and sorted.
+func RangeQuerySQL(d Dialect, sel string, f *audit.Filter, lo, hi int64, only []int64) (string, []any) {
+	args := NewArgs(d)
+	conds := []string{"rid >= " + args.Add(lo), "rid <= " + args.Add(hi)}
+	if len(only) > 0 && len(only) <= rangeListMax {
+		in := make([]string, len(only))
+		for i, rid := range only {
+			in[i] = args.Add(rid)
+		}
+		conds = append(conds, "rid IN ("+strings.Join(in, ", ")+")")
+	}
+	if f.Source != "" {
+		var or []string
+		for _, col := range sourceColumns(f.Source) {
+			or = append(or, col+" = "+args.Add(f.Source))
+		}
+		conds = append(conds, "("+strings.Join(or, " OR ")+")")
+	}
+	conds = append(conds, whereOn(f, args, "+time_start")...)
+	return "SELECT " + sel + " FROM records WHERE " + strings.Join(conds, " AND ") + newestFirst + limit(f, args), args.Values()
 }
 
 // OpenRecordsSQL selects (with sel) the records of one gateway, its

@@ -23,6 +23,18 @@ func (a *app) recordRead(req *http.Request) error {
 	return nil
 }
 
+// recordRefused records a request the admin API refused (401, 403),
+// coalesced per address by internal/admin (at most one record per
+// address a window, and a bounded number per window).
+func (a *app) recordRefused(r admin.Refusal) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.auditor.Complete(ctx, httpapi.RefusedRecord(r)); err != nil {
+		a.log.Warn("audit: a refused request to the admin API could not be recorded", "ip", r.IP, "path", r.Path,
+			"status", r.Status, "count", r.Count, "err", err)
+	}
+}
+
 // reloadHandler is POST /v1/reload (admin token only): what SIGHUP does,
 // reload the registry and the policy, answering with the outcome.
 func (a *app) reloadHandler(w http.ResponseWriter, r *http.Request) {

@@ -217,6 +217,7 @@ func (a *app) handleSIGHUP(ctx context.Context) {
 
 func (a *app) startAdmin() error {
 	a.admin = admin.New(admin.Tokens{Admin: a.cfg.Admin.Token, Auditor: a.cfg.Admin.AuditorToken}, a.log)
+	a.admin.OnRefused(a.recordRefused)
 	a.admin.Handle("GET /metrics", a.metrics.Handler())
 	// Readers (the auditor token too): the registry, the records, cost and
 	// the console. Every read of records is itself recorded.
@@ -226,7 +227,7 @@ func (a *app) startAdmin() error {
 	a.admin.HandleRead("/v1/cost", records)
 	a.mountConsole()
 	// The log's signed checkpoints and proofs: auditors verify with them.
-	logs := httpapi.NewLog(a.auditor.LogStore(), httpapi.LogOptions{Gateway: a.auditor.Gateway(), Sync: a.auditor.Sync})
+	logs := httpapi.NewLog(a.auditor.LogStore(), httpapi.LogOptions{Gateway: a.auditor.Gateway(), Sync: a.auditor.Sync, OnRead: a.recordRead})
 	a.admin.HandleRead("/v1/audit/checkpoint", logs)
 	a.admin.HandleRead("/v1/audit/proof", logs)
 	// The clusters of DestinationRule traffic policies: endpoints,

@@ -32,6 +32,8 @@ type Server struct {
 	checks map[string]Check
 	srv    *http.Server
 	ln     net.Listener
+	// refusals records refused requests (refused.go); nil: not recorded.
+	refusals *refusals
 }
 
 // New returns an admin server; either token may be "" (no auditor role;
@@ -169,5 +171,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.srv == nil {
 		return nil
 	}
-	return s.srv.Shutdown(ctx)
+	err := s.srv.Shutdown(ctx)
+	if s.refusals != nil {
+		// The refusals counted and not yet recorded.
+		s.refusals.flush(s.refusals.now(), true)
+	}
+	return err
 }

@@ -56,16 +56,22 @@ func (s *Server) role(r *http.Request) string {
 
 // auth serves h to the callers whose token grants one of roles (every
 // caller when no token is configured): 401 without a valid token, 403
-// for a valid token of another role.
+// for a valid token of another role. Both are recorded (refused.go).
 func (s *Server) auth(h http.Handler, roles ...string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		role := s.role(r)
 		switch {
 		case role == "":
+			who := RefusedInvalid
+			if r.Header.Get("Authorization") == "" {
+				who = RefusedNone
+			}
+			s.refused(r, http.StatusUnauthorized, who)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="sluice"`)
 			WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthorized"})
 			return
 		case role != RoleAnonymous && !slices.Contains(roles, role):
+			s.refused(r, http.StatusForbidden, role)
 			WriteJSON(w, http.StatusForbidden, map[string]string{"error": "forbidden: the " + role + " token may not use " + r.URL.Path})
 			return
 		}

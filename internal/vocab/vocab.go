@@ -35,6 +35,14 @@ const (
 	UpstreamOverflow    Reason = "upstream_overflow"    // the destination's connection pool and pending queue are full
 )
 
+// Reasons of a refused request to the admin API, recorded in the
+// audit_read trail (docs/contract.md §8). Not a call's reasons: Reasons
+// does not list them.
+const (
+	AdminUnauthorized Reason = "admin_unauthorized" // 401: no token, or one that is neither the admin nor the auditor token
+	AdminForbidden    Reason = "admin_forbidden"    // 403: the token's role may not use the path
+)
+
 // Reasons lists every reason code, refusals first.
 func Reasons() []Reason {
 	return []Reason{
