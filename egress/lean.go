@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -129,6 +130,12 @@ func (s *leanServer) serveConn(lc *leanConn) {
 	done := g.trackConn(lc.conn)
 	handed := false
 	defer func() {
+		// As net/http's server does, a panic ends this connection, not
+		// the gateway.
+		if p := recover(); p != nil {
+			g.log.Error("panic serving a connection", "listener", s.listener, "remote", lc.conn.RemoteAddr().String(),
+				"panic", p, "stack", string(debug.Stack()))
+		}
 		s.untrack(lc)
 		if !handed {
 			_ = lc.conn.Close()
@@ -153,6 +160,7 @@ func (s *leanServer) serveConn(lc *leanConn) {
 	ctx := context.Background()
 	for {
 		if s.setIdle(lc, true) {
+			_ = flush() // a pipelined response still buffered
 			return
 		}
 		idle := time.Time{}
