@@ -39,11 +39,10 @@ func (m *member) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprint(w, m.name)
 }
 
-// startTrio starts the three endpoints on one port and returns them and
-// the port.
-func startTrio(t *testing.T) ([3]*member, int) {
+// listenTrio listens on 127.0.0.1, .2 and .3 on one free port, for the
+// three endpoints of one ServiceEntry.
+func listenTrio(t *testing.T) ([3]net.Listener, int) {
 	t.Helper()
-	var ms [3]*member
 	for attempt := 0; attempt < 20; attempt++ {
 		var lns []net.Listener
 		port := FreePort(t)
@@ -54,22 +53,30 @@ func startTrio(t *testing.T) ([3]*member, int) {
 			}
 			lns = append(lns, ln)
 		}
-		if len(lns) < 3 {
-			for _, ln := range lns {
-				ln.Close()
-			}
-			continue
+		if len(lns) == 3 {
+			return [3]net.Listener(lns), port
 		}
-		for i, ln := range lns {
-			ms[i] = &member{name: fmt.Sprintf("ep%d", i+1)}
-			srv := &http.Server{Handler: ms[i]}
-			go srv.Serve(ln)
-			t.Cleanup(func() { srv.Close() })
+		for _, ln := range lns {
+			ln.Close()
 		}
-		return ms, port
 	}
 	t.Fatal("no port free on 127.0.0.1-3")
-	return ms, 0
+	return [3]net.Listener{}, 0
+}
+
+// startTrio starts the three endpoints on one port and returns them and
+// the port.
+func startTrio(t *testing.T) ([3]*member, int) {
+	t.Helper()
+	var ms [3]*member
+	lns, port := listenTrio(t)
+	for i, ln := range lns {
+		ms[i] = &member{name: fmt.Sprintf("ep%d", i+1)}
+		srv := &http.Server{Handler: ms[i]}
+		go srv.Serve(ln)
+		t.Cleanup(func() { srv.Close() })
+	}
+	return ms, port
 }
 
 // trioSE declares host on port 80 over the three endpoints.

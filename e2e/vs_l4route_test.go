@@ -21,32 +21,14 @@ import (
 func startTLSTrio(t *testing.T) int {
 	t.Helper()
 	cert := newCA(t, "trio").issue("tls.example", false, "tls.example")
-	for attempt := 0; attempt < 20; attempt++ {
-		var lns []net.Listener
-		port := FreePort(t)
-		for i := range 3 {
-			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.%d:%d", i+1, port))
-			if err != nil {
-				break
-			}
-			lns = append(lns, ln)
-		}
-		if len(lns) < 3 {
-			for _, ln := range lns {
-				ln.Close()
-			}
-			continue
-		}
-		for i, ln := range lns {
-			name := fmt.Sprintf("ep%d", i+1)
-			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, name) })}
-			go srv.Serve(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}}))
-			t.Cleanup(func() { srv.Close() })
-		}
-		return port
+	lns, port := listenTrio(t)
+	for i, ln := range lns {
+		name := fmt.Sprintf("ep%d", i+1)
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, name) })}
+		go srv.Serve(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}}))
+		t.Cleanup(func() { srv.Close() })
 	}
-	t.Fatal("no port free on 127.0.0.1-3")
-	return 0
+	return port
 }
 
 // labelledSE declares host on one port (protocol) over the three

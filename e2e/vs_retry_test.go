@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,31 +16,13 @@ import (
 // port, and returns the port.
 func startTrioWith(t *testing.T, handler func(i int) http.Handler) int {
 	t.Helper()
-	for attempt := 0; attempt < 20; attempt++ {
-		var lns []net.Listener
-		port := FreePort(t)
-		for i := range 3 {
-			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.%d:%d", i+1, port))
-			if err != nil {
-				break
-			}
-			lns = append(lns, ln)
-		}
-		if len(lns) < 3 {
-			for _, ln := range lns {
-				ln.Close()
-			}
-			continue
-		}
-		for i, ln := range lns {
-			srv := &http.Server{Handler: handler(i)}
-			go srv.Serve(ln)
-			t.Cleanup(func() { srv.Close() })
-		}
-		return port
+	lns, port := listenTrio(t)
+	for i, ln := range lns {
+		srv := &http.Server{Handler: handler(i)}
+		go srv.Serve(ln)
+		t.Cleanup(func() { srv.Close() })
 	}
-	t.Fatal("no port free on 127.0.0.1-3")
-	return 0
+	return port
 }
 
 // post sends body to u and returns the status and the answer.
