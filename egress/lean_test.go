@@ -155,3 +155,27 @@ func TestLeanServesTheCommonRequest(t *testing.T) {
 		}
 	}
 }
+
+// A streamed response reaches the caller as it comes: the loop flushes
+// each piece of a body of unknown length (server-sent events).
+func TestLeanLoopStreams(t *testing.T) {
+	p := startPipeline(t, nil, nil, nil)
+	conn, err := net.Dial("tcp", p.g.Addr(vocab.ListenerProxy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "GET http://plain.test/stream HTTP/1.1\r\nHost: plain.test\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(700 * time.Millisecond)) // the second event comes after 1 s
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil || line != "data: first\n" {
+		t.Fatalf("first event: %q, %v (held back until the body ended?)", line, err)
+	}
+}

@@ -133,6 +133,14 @@ func upstreamEcho(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/slow" {
 		time.Sleep(3 * time.Second)
 	}
+	if r.URL.Path == "/stream" { // server-sent events: one now, one later
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "data: first\n\n")
+		w.(http.Flusher).Flush()
+		time.Sleep(time.Second)
+		fmt.Fprint(w, "data: second\n\n")
+		return
+	}
 	b, _ := io.ReadAll(r.Body)
 	fmt.Fprintf(w, "%s %s host=%s body=%s tls=%v", r.Method, r.URL.Path, r.Host, b, r.TLS != nil)
 }
