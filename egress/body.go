@@ -13,8 +13,8 @@ import (
 // too slowly (limits.body_timeout, limits.min_body_rate).
 var errSlowBody = errors.New("the request body arrived slower than limits.body_timeout / limits.min_body_rate allow")
 
-// countingBody wraps a request body sent upstream: it counts the bytes
-// and bounds how slowly the caller may send them. Each read must make
+// countingBody counts the bytes of a body. Wrapping a request body sent
+// upstream (newBody), it also bounds how slowly the caller may send them. Each read must make
 // progress within body_timeout (a read deadline on the caller's
 // connection), and once body_timeout has passed since the first read the
 // average rate must stay at or above min_body_rate; otherwise the read

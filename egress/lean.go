@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
@@ -41,18 +42,22 @@ type leanServer struct {
 	ln       net.Listener
 	handoff  *handoffListener
 
+	// closing and each connection's idle flag are atomics, read and set
+	// twice per request without a lock shared by every connection; mu
+	// guards only the set of connections (once per connection).
+	closing atomic.Bool
 	mu      sync.Mutex
-	conns   map[*leanConn]bool // → idle (waiting for a request)
-	closing bool
+	conns   map[*leanConn]struct{}
 }
 
 // leanConn is one connection served by the loop.
 type leanConn struct {
 	conn net.Conn
+	idle atomic.Bool // waiting for a request
 }
 
 func newLeanServer(g *Gateway, ln net.Listener, listener string) *leanServer {
-	s := &leanServer{g: g, listener: listener, ln: ln, conns: map[*leanConn]bool{}}
+	s := &leanServer{g: g, listener: listener, ln: ln, conns: map[*leanConn]struct{}{}}
 	s.handoff = &handoffListener{ln: ln, ch: make(chan net.Conn), done: make(chan struct{}), onClose: s.close}
 	return s
 }
@@ -62,7 +67,7 @@ func (s *leanServer) run() {
 	for {
 		c, err := s.ln.Accept()
 		if err != nil {
-			if s.isClosing() || errors.Is(err, net.ErrClosed) {
+			if s.closing.Load() || errors.Is(err, net.ErrClosed) {
 				return
 			}
 			s.g.log.Warn("accept", "listener", s.listener, "err", err)
@@ -78,19 +83,13 @@ func (s *leanServer) run() {
 	}
 }
 
-func (s *leanServer) isClosing() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
-}
-
 func (s *leanServer) track(lc *leanConn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing {
+	if s.closing.Load() {
 		return false
 	}
-	s.conns[lc] = false
+	s.conns[lc] = struct{}{}
 	return true
 }
 
@@ -101,21 +100,21 @@ func (s *leanServer) untrack(lc *leanConn) {
 }
 
 // setIdle marks a connection waiting for a request (or not) and reports
-// whether the server is closing.
+// whether the server is closing. The flag is set before closing is read,
+// and close sets closing before it reads the flags: either close sees the
+// connection idle and wakes it, or the connection sees closing.
 func (s *leanServer) setIdle(lc *leanConn, idle bool) (closing bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.conns[lc] = idle
-	return s.closing
+	lc.idle.Store(idle)
+	return s.closing.Load()
 }
 
 // close stops accepting and wakes the idle connections, which then close;
 // busy ones close after their response (Gateway.Shutdown waits for them).
 func (s *leanServer) close() {
+	s.closing.Store(true)
 	s.mu.Lock()
-	s.closing = true
-	for lc, idle := range s.conns {
-		if idle {
+	for lc := range s.conns {
+		if lc.idle.Load() {
 			_ = lc.conn.SetReadDeadline(time.Unix(1, 0))
 		}
 	}
@@ -284,11 +283,11 @@ func (g *Gateway) forwardLean(ctx context.Context, w *bufio.Writer, r *http.Requ
 		}
 		resp = g.upstreamResponse(f, r, up, err)
 	}
-	body := &countingReader{r: resp.Body}
+	body := &countingBody{ReadCloser: resp.Body} // no limits: it only counts
 	resp.Body = body
 	keep := writeLean(w, resp, r)
-	_ = body.r.Close()
-	g.complete(ctx, f, resp.StatusCode, body.n)
+	_ = body.Close()
+	g.complete(ctx, f, resp.StatusCode, body.count())
 	endSpan(span, c, resp.StatusCode, f.failure())
 	return keep
 }
@@ -324,20 +323,6 @@ func (f flushEach) Write(p []byte) (int, error) {
 	}
 	return n, err
 }
-
-// countingReader counts what the caller was sent of a response body.
-type countingReader struct {
-	r io.ReadCloser
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
-func (c *countingReader) Close() error { return c.r.Close() }
 
 // headRecorder sits under the loop's bufio.Reader and keeps every byte of
 // the request being read (with what was already buffered when it began),
