@@ -305,6 +305,56 @@ func TestCommitWindow(t *testing.T) {
 	<-closed
 }
 
+// A commit of outcomes only answers nobody and says nothing of the load:
+// after it, a lone call still waits in the window a busy commit opened.
+func TestCommitWindowIgnoresOutcomes(t *testing.T) {
+	h := newHarness(t, func(o *audit.Options) { o.MaxBatch = 3; o.CommitWindow = time.Hour })
+	gate, entered := make(chan struct{}), make(chan struct{}, 1)
+	h.store.mu.Lock()
+	h.store.gate, h.store.entered = gate, entered
+	h.store.mu.Unlock()
+	recs := []*audit.Record{storetest.Sample(0), storetest.Sample(1), storetest.Sample(2)}
+	var wg sync.WaitGroup
+	begin := func(r *audit.Record) {
+		defer wg.Done()
+		if err := h.a.Begin(context.Background(), r); err != nil {
+			t.Error(err)
+		}
+	}
+	wg.Add(1)
+	go begin(recs[0])
+	<-entered // [0] is committing
+	h.store.mu.Lock()
+	h.store.gate, h.store.entered = nil, nil
+	h.store.mu.Unlock()
+	wg.Add(2)
+	go begin(recs[1])
+	go begin(recs[2])
+	storetest.Eventually(t, "2 queued", func() bool { return audit.QueueDepth(h.a) == 2 })
+	close(gate)
+	wg.Wait() // [0], then [1 2]: a busy commit
+	for _, r := range recs {
+		r.TimeEnd = r.TimeStart.Add(time.Millisecond)
+		h.a.End(r)
+	}
+	storetest.Eventually(t, "the outcomes committed", func() bool { return len(h.store.sizes()) == 3 })
+
+	lone := make(chan error, 1)
+	go func() { lone <- h.a.Begin(context.Background(), storetest.Sample(3)) }()
+	select {
+	case err := <-lone:
+		t.Fatalf("after a busy commit and an outcome-only one, a lone call was committed without gathering (err %v)", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	h.a.Close(context.Background())
+	if err := <-lone; err != nil {
+		t.Errorf("the call in the window: %v", err)
+	}
+	if got := h.store.sizes(); !slices.Equal(got, []int{1, 2, 3, 1}) {
+		t.Fatalf("batches %v, want [1 2 3 1]", got)
+	}
+}
+
 func TestGroupCommit(t *testing.T) {
 	for _, tc := range []struct {
 		name     string

@@ -40,8 +40,11 @@ type writerState struct {
 	lastOK time.Time
 	// commits and rows count successful commits and their rows.
 	commits, rows int64
-	// lastWaiters is how many callers the previous commit answered.
+	// lastWaiters is how many callers the previous commit answered, and
+	// syncStart when the previous durable commit (one with an fdatasync)
+	// started.
 	lastWaiters int
+	syncStart   time.Time
 	// lazy holds outcomes written to the spool without a sync (persist),
 	// handed to the ingester once synced; lazyC fires lazySyncDelay after
 	// the first of them.
@@ -135,13 +138,20 @@ drain:
 			break drain
 		}
 	}
-	// Under load (the previous commit served several callers), wait up
-	// to CommitWindow for more: fewer, larger commits leave more CPU for
-	// the calls (see Options.CommitWindow); a lone caller never waits.
+	// Under load (the previous commit served several callers), the next
+	// sync starts no sooner than CommitWindow after the previous one
+	// started: fewer, larger commits leave more CPU for the calls (see
+	// Options.CommitWindow). The sync's own duration counts towards the
+	// window, so a caller waits at most the window's remainder; a lone
+	// caller never waits.
 	if a.opts.CommitWindow <= 0 || ws.lastWaiters < 2 || ws.batch.Len() >= a.opts.MaxBatch {
 		return
 	}
-	t := time.NewTimer(a.opts.CommitWindow)
+	wait := time.Until(ws.syncStart.Add(a.opts.CommitWindow))
+	if wait <= 0 {
+		return
+	}
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	for ws.batch.Len() < a.opts.MaxBatch {
 		select {
@@ -170,7 +180,11 @@ func (a *Auditor) commit(ws *writerState) {
 	}
 	start := time.Now()
 	// A batch of outcomes only has nobody waiting: written, synced later.
-	err := a.persist(ctx, ws, &ws.batch, len(ws.batch.Inserts) == 0)
+	lazy := len(ws.batch.Inserts) == 0
+	if !lazy {
+		ws.syncStart = start
+	}
+	err := a.persist(ctx, ws, &ws.batch, lazy)
 	a.ins.commitTime.Record(ctx, time.Since(start).Seconds())
 	if err != nil {
 		a.ins.writeErrors.Add(ctx, 1)
@@ -185,7 +199,11 @@ func (a *Auditor) commit(ws *writerState) {
 	ws.commits++
 	ws.rows += int64(ws.batch.Len())
 	ws.lastOK = a.now()
-	ws.lastWaiters = len(ws.waiters)
+	if !lazy {
+		// An outcome-only commit answers nobody by nature: it says
+		// nothing of the load.
+		ws.lastWaiters = len(ws.waiters)
+	}
 	a.answer(ws, nil)
 	if len(ws.retry) > 0 {
 		a.flushRetry(ws)
