@@ -11,26 +11,41 @@ import (
 	"github.com/sluicehq/sluice/internal/canon"
 	"github.com/sluicehq/sluice/internal/vocab"
 	"github.com/sluicehq/sluice/registry"
+	"go.opentelemetry.io/otel/trace"
 )
 
-// onConnect decides a CONNECT before any tunnel exists: a denial is a 403
-// with the reason, never a silent close. Where the tunnel may go is
-// resolved and checked here too, so a forbidden address is refused before
-// the 200.
-func (g *Gateway) onConnect(authority string, pctx *goproxy.ProxyCtx) (*goproxy.ConnectAction, string) {
-	r := pctx.Req
-	ctx := r.Context()
+// connectCall is a decided CONNECT: its call, span and context, and
+// either the denial to answer or the tunnel to serve. decideConnect makes
+// it for both edges that read CONNECT: the lean loop (lean_connect.go)
+// and goproxy (onConnect), so a CONNECT means one thing whichever serves
+// it.
+type connectCall struct {
+	c    *call
+	ctx  context.Context // the tunnel's: not cancelled when the request ends
+	span trace.Span
+	// deny, when set, is the answer: a 4xx/5xx with the reason, written
+	// before any tunnel exists; the connection then closes.
+	deny *http.Response
+	// http: the port is declared HTTP; the tunnel is served as HTTP.
+	http bool
+}
+
+// decideConnect decides a CONNECT to authority before any tunnel exists:
+// a denial is a 403 (404, ...) with the reason, never a silent close.
+// Where the tunnel may go is resolved and checked here too, so a
+// forbidden address is refused before the 200.
+func (g *Gateway) decideConnect(ctx context.Context, r *http.Request, authority string) *connectCall {
 	c := newCall(Request{Listener: vocab.ListenerProxy, Kind: vocab.KindConnect, Method: http.MethodConnect, Header: r.Header,
 		Identity: g.ident.identify(remoteIPOf(r), r.TLS, r.Header)})
 	ctx, span := g.startSpan(ctx, c, r.Header, "CONNECT")
-	reject := func() (*goproxy.ConnectAction, string) {
+	cc := &connectCall{c: c, ctx: context.WithoutCancel(ctx), span: span}
+	reject := func() *connectCall {
 		id := ""
 		if c.rec != nil {
 			id = c.rec.ID
 		}
-		pctx.Resp = denyResponse(r, c.Reason, c.Detail, id)
-		endSpan(span, c, pctx.Resp.StatusCode, nil)
-		return goproxy.RejectConnect, authority
+		cc.deny = denyResponse(r, c.Reason, c.Detail, id)
+		return cc
 	}
 	host, port, err := canon.ParseAuthority(authority, 443)
 	if err != nil {
@@ -44,10 +59,8 @@ func (g *Gateway) onConnect(authority string, pctx *goproxy.ProxyCtx) (*goproxy.
 	if declared && route.Port.Protocol.IsHTTP() {
 		// A port declared HTTP carries plain requests: serve the tunnel as
 		// HTTP so that policy decides, and the record shows, each one.
-		return &goproxy.ConnectAction{Action: goproxy.ConnectHijack, Hijack: func(_ *http.Request, client net.Conn, _ *goproxy.ProxyCtx) {
-			g.tunnelHTTP(context.WithoutCancel(ctx), c, client)
-			endSpan(span, c, http.StatusOK, nil)
-		}}, authority
+		cc.http = true
+		return cc
 	}
 	if declared && passthroughTLS(route) && !host.IsIP() {
 		c.SNI = host.String() // any other SNI will be refused as sni_mismatch
@@ -69,9 +82,36 @@ func (g *Gateway) onConnect(authority string, pctx *goproxy.ProxyCtx) (*goproxy.
 			return reject()
 		}
 	}
+	return cc
+}
+
+// serveConnect serves an allowed CONNECT on client, the caller's
+// connection positioned after the CONNECT head (the caller tracks it for
+// shutdown), closes it and ends the span.
+func (g *Gateway) serveConnect(cc *connectCall, client net.Conn) {
+	if cc.http {
+		g.tunnelHTTP(cc.ctx, cc.c, client)
+		endSpan(cc.span, cc.c, http.StatusOK, nil)
+		return
+	}
+	status, err := g.tunnel(cc.ctx, cc.c, client)
+	endSpan(cc.span, cc.c, status, err)
+}
+
+// onConnect is goproxy's CONNECT hook, for the CONNECTs the lean loop
+// hands over (HTTP/1.0, a body, a TLS proxy listener ...): the same
+// decision, goproxy writes the denial or hijacks the connection.
+func (g *Gateway) onConnect(authority string, pctx *goproxy.ProxyCtx) (*goproxy.ConnectAction, string) {
+	cc := g.decideConnect(pctx.Req.Context(), pctx.Req, authority)
+	if cc.deny != nil {
+		pctx.Resp = cc.deny
+		endSpan(cc.span, cc.c, cc.deny.StatusCode, nil)
+		return goproxy.RejectConnect, authority
+	}
 	return &goproxy.ConnectAction{Action: goproxy.ConnectHijack, Hijack: func(_ *http.Request, client net.Conn, _ *goproxy.ProxyCtx) {
-		status, err := g.tunnel(context.WithoutCancel(ctx), c, client)
-		endSpan(span, c, status, err)
+		done := g.trackConn(client) // net/http forgets a hijacked connection
+		defer done()
+		g.serveConnect(cc, client)
 	}}, authority
 }
 
@@ -79,11 +119,9 @@ func (g *Gateway) onConnect(authority string, pctx *goproxy.ProxyCtx) (*goproxy.
 // ClientHello must name the destination (HTTPS and TLS ports).
 func passthroughTLS(r *registry.Route) bool { return r.Port.Protocol.IsTLS() }
 
-// tunnel runs an allowed CONNECT on the hijacked client connection and
-// returns the status it answered and the error that ended it, if any.
+// tunnel runs an allowed CONNECT on the client connection and returns
+// the status it answered and the error that ended it, if any.
 func (g *Gateway) tunnel(ctx context.Context, c *call, client net.Conn) (int, error) {
-	done := g.trackConn(client)
-	defer done()
 	defer client.Close()
 	if passthroughTLS(c.Route) {
 		// TLS port: answer 200, then read the ClientHello before dialling.

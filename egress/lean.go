@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/vocab"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -173,23 +174,17 @@ func (s *leanServer) serveConn(lc *leanConn) {
 		if s.setIdle(lc, false) {
 			return
 		}
-		if b, _ := br.Peek(len(connectPrefix)); string(b) == connectPrefix {
-			// A tunnel: net/http and goproxy serve it; no need to parse
-			// its head twice.
-			if flush() != nil {
-				return
-			}
-			rec.start(br)
-			_ = lc.conn.SetDeadline(time.Time{})
-			handed = true
-			s.handoff.give(&replayConn{Conn: lc.conn, prefix: rec.take()})
-			return
-		}
 		if d := lim.HeaderTimeout.D(); d > 0 {
 			_ = lc.conn.SetReadDeadline(time.Now().Add(d))
 		}
 		rec.start(br)
 		req, err := http.ReadRequest(br)
+		if err == nil && s.listener == vocab.ListenerProxy && leanConnect(req, rec.buf) {
+			rec.stop()
+			req.RemoteAddr = remote
+			s.serveConnect(ctx, lc, br, bw, req)
+			return
+		}
 		var c *call
 		if err == nil && leanRequest(req) {
 			req.RemoteAddr = remote
@@ -231,27 +226,27 @@ func (s *leanServer) serveConn(lc *leanConn) {
 	}
 }
 
-// connectPrefix starts a CONNECT request line.
-const connectPrefix = "CONNECT "
-
 // leanRequest says whether the loop serves a request: HTTP/1.1, not
-// CONNECT, no body, no upgrade, no Expect, and a head net/http's server
-// would accept (a valid Host, valid header names and values: the checks
-// it makes beyond http.ReadRequest). One difference: an absolute-URI
-// request without a Host header, which net/http refuses, is served (its
-// destination is the URI's either way).
+// CONNECT (see leanConnect), no body, no upgrade, no Expect, and a head
+// net/http's server would accept (a valid Host, valid header names and
+// values: the checks it makes beyond http.ReadRequest). One difference:
+// an absolute-URI request without a Host header, which net/http refuses,
+// is served (its destination is the URI's either way).
 func leanRequest(r *http.Request) bool {
-	if r.Method == http.MethodConnect || r.ProtoMajor != 1 || r.ProtoMinor != 1 ||
+	// http.ReadRequest refuses two Host headers and keeps the one in
+	// r.Host (the URI's authority wins for an absolute URI, as RFC 9112
+	// says), deleting it from Header.
+	return r.Method != http.MethodConnect && r.Host != "" && httpguts.ValidHostHeader(r.Host) && leanHead(r)
+}
+
+// leanHead checks what every request the loop serves must be: HTTP/1.1,
+// no body, no Upgrade or Expect, valid header names and values.
+func leanHead(r *http.Request) bool {
+	if r.ProtoMajor != 1 || r.ProtoMinor != 1 ||
 		r.Body != http.NoBody || len(r.TransferEncoding) > 0 || r.ContentLength != 0 {
 		return false
 	}
 	if r.Header["Upgrade"] != nil || r.Header["Expect"] != nil {
-		return false
-	}
-	// http.ReadRequest refuses two Host headers and keeps the one in
-	// r.Host (the URI's authority wins for an absolute URI, as RFC 9112
-	// says), deleting it from Header.
-	if r.Host == "" || !httpguts.ValidHostHeader(r.Host) {
 		return false
 	}
 	for k, vs := range r.Header {
