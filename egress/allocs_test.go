@@ -164,3 +164,18 @@ func BenchmarkForwardHTTP(b *testing.B) {
 		get()
 	}
 }
+
+// BenchmarkTunnel opens a CONNECT tunnel per iteration (TLS passthrough,
+// one GET), for profiles:
+// go test ./egress -run '^$' -bench Tunnel -memprofile mem.out
+func BenchmarkTunnel(b *testing.B) {
+	p := startPipeline(b, nil, nil, nil)
+	p.g.aud = nopRecorder{}
+	roots := x509.NewCertPool()
+	roots.AddCert(p.tlsUp.Certificate())
+	tunnel := tunnelOnce(b, p.g.Addr(vocab.ListenerProxy), roots)
+	b.ReportAllocs()
+	for b.Loop() {
+		tunnel()
+	}
+}

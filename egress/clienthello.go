@@ -9,18 +9,23 @@ import (
 )
 
 // readClientHello reads the caller's TLS ClientHello without answering it
-// and returns its SNI and every byte read, to be replayed upstream. The
+// and returns its SNI and every byte read, to be replayed upstream: in
+// buf when it is large enough (a pooled buffer, copyBuffers.hello), else
+// in a new one. The
 // hello may come in any number of reads and TLS records; it is parsed
 // by parseClientHello, which accepts what crypto/tls's server accepts up
 // to the point where it would pick a configuration (GetConfigForClient).
 // crypto/tls's own handshake machinery did this before at ~25 µs and 50
 // allocations a hello beyond the read (#18); this is ~1 µs.
-func readClientHello(conn net.Conn, timeout time.Duration) (sni string, raw []byte, err error) {
+func readClientHello(conn net.Conn, timeout time.Duration, buf []byte) (sni string, raw []byte, err error) {
 	if timeout > 0 {
 		_ = conn.SetReadDeadline(time.Now().Add(timeout))
 		defer conn.SetReadDeadline(time.Time{})
 	}
-	buf := make([]byte, 0, helloReadSize)
+	buf = buf[:0]
+	if cap(buf) == 0 {
+		buf = make([]byte, 0, helloReadSize)
+	}
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, make([]byte, helloReadSize)...)[:len(buf)]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -30,13 +31,14 @@ type connectCall struct {
 	http bool
 }
 
-// decideConnect decides a CONNECT to authority before any tunnel exists:
+// decideConnect decides a CONNECT to authority, from the caller at ip,
+// before any tunnel exists:
 // a denial is a 403 (404, ...) with the reason, never a silent close.
 // Where the tunnel may go is resolved and checked here too, so a
 // forbidden address is refused before the 200.
-func (g *Gateway) decideConnect(ctx context.Context, r *http.Request, authority string) *connectCall {
+func (g *Gateway) decideConnect(ctx context.Context, r *http.Request, ip netip.Addr, authority string) *connectCall {
 	c := newCall(Request{Listener: vocab.ListenerProxy, Kind: vocab.KindConnect, Method: http.MethodConnect, Header: r.Header,
-		Identity: g.ident.identify(remoteIPOf(r), r.TLS, r.Header)})
+		Identity: g.ident.identify(ip, r.TLS, r.Header)})
 	ctx, span := g.startSpan(ctx, c, r.Header, "CONNECT")
 	cc := &connectCall{c: c, ctx: context.WithoutCancel(ctx), span: span}
 	reject := func() *connectCall {
@@ -102,7 +104,7 @@ func (g *Gateway) serveConnect(cc *connectCall, client net.Conn) {
 // hands over (HTTP/1.0, a body, a TLS proxy listener ...): the same
 // decision, goproxy writes the denial or hijacks the connection.
 func (g *Gateway) onConnect(authority string, pctx *goproxy.ProxyCtx) (*goproxy.ConnectAction, string) {
-	cc := g.decideConnect(pctx.Req.Context(), pctx.Req, authority)
+	cc := g.decideConnect(pctx.Req.Context(), pctx.Req, remoteIPOf(pctx.Req), authority)
 	if cc.deny != nil {
 		pctx.Resp = cc.deny
 		endSpan(cc.span, cc.c, cc.deny.StatusCode, nil)
@@ -128,7 +130,9 @@ func (g *Gateway) tunnel(ctx context.Context, c *call, client net.Conn) (int, er
 		if _, err := client.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
 			return 0, err
 		}
-		sni, hello, err := readClientHello(client, g.cfg.Limits.HeaderTimeout.D())
+		hb := g.bufs.getHello()
+		defer g.bufs.putHello(hb)
+		sni, hello, err := readClientHello(client, g.cfg.Limits.HeaderTimeout.D(), *hb)
 		name, reason, detail := sniCheck(c.Host, sni, err)
 		c.SNI = name.String()
 		if reason != "" {

@@ -156,7 +156,7 @@ func (s *leanServer) serveConn(lc *leanConn) {
 		}
 		return bw.Flush()
 	}
-	remote := lc.conn.RemoteAddr().String()
+	remote := "" // the caller's address as net/http writes it, when a request needs it
 	ctx := context.Background()
 	for {
 		if s.setIdle(lc, true) {
@@ -181,12 +181,14 @@ func (s *leanServer) serveConn(lc *leanConn) {
 		req, err := http.ReadRequest(br)
 		if err == nil && s.listener == vocab.ListenerProxy && leanConnect(req, rec.buf) {
 			rec.stop()
-			req.RemoteAddr = remote
 			s.serveConnect(ctx, lc, br, bw, req)
 			return
 		}
 		var c *call
 		if err == nil && leanRequest(req) {
+			if remote == "" {
+				remote = lc.conn.RemoteAddr().String()
+			}
 			req.RemoteAddr = remote
 			var detail string
 			if c, detail = g.httpCall(s.listener, req); detail != "" {

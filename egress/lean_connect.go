@@ -66,7 +66,7 @@ func (s *leanServer) serveConnect(ctx context.Context, lc *leanConn, br *bufio.R
 		return
 	}
 	_ = lc.conn.SetDeadline(time.Time{})
-	cc := g.decideConnect(ctx, r, r.URL.Host)
+	cc := g.decideConnect(ctx, r, addrOf(lc.conn.RemoteAddr()), r.URL.Host)
 	if cc.deny != nil {
 		// As goproxy did: the denial, then the connection closes.
 		_ = lc.conn.SetWriteDeadline(time.Now().Add(denyWriteTimeout))

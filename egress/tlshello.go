@@ -194,11 +194,15 @@ func parseHelloMessage(msg []byte) (sni string, more bool, err error) {
 	return string(name), false, nil
 }
 
-// helloExtSet remembers the extensions seen: the common ones in a bit
-// set, the rest in a short list (crypto/tls refuses duplicates).
+// helloExtSet remembers the extensions seen (crypto/tls refuses
+// duplicates): the low numbers in a bit set, the rest (renegotiation_info,
+// GREASE, ECH ...) in a small array, then a slice, so that a usual hello
+// allocates nothing here.
 type helloExtSet struct {
 	low  uint64
-	rest []uint16
+	high [8]uint16
+	n    int
+	more []uint16
 }
 
 func (s *helloExtSet) add(ext uint16) bool {
@@ -210,12 +214,22 @@ func (s *helloExtSet) add(ext uint16) bool {
 		s.low |= bit
 		return true
 	}
-	for _, e := range s.rest {
+	for _, e := range s.high[:s.n] {
 		if e == ext {
 			return false
 		}
 	}
-	s.rest = append(s.rest, ext)
+	for _, e := range s.more {
+		if e == ext {
+			return false
+		}
+	}
+	if s.n < len(s.high) {
+		s.high[s.n] = ext
+		s.n++
+	} else {
+		s.more = append(s.more, ext)
+	}
 	return true
 }
 

@@ -141,7 +141,7 @@ func TestParseClientHelloAgreesWithCryptoTLS(t *testing.T) {
 		sameAsCryptoTLS(t, framed)
 		// Read in pieces: one byte at a time, and at random.
 		for _, max := range []int{1, 7, 1 + rnd.IntN(500)} {
-			sni, raw, err := readClientHello(&memConn{r: bytes.NewReader(framed), max: max}, 0)
+			sni, raw, err := readClientHello(&memConn{r: bytes.NewReader(framed), max: max}, 0, nil)
 			if want, _ := referenceHello(framed); err != nil || sni != want || !bytes.Equal(raw, framed) {
 				t.Errorf("%q read %d bytes at a time: %q, %v (read %d of %d)", cfg.ServerName, max, sni, err, len(raw), len(framed))
 			}
@@ -219,9 +219,10 @@ func FuzzParseClientHello(f *testing.F) {
 
 func BenchmarkReadClientHello(b *testing.B) {
 	hello := captureHello(b, &tls.Config{ServerName: "secure.test", NextProtos: []string{"h2", "http/1.1"}})
+	buf := make([]byte, 0, helloReadSize)
 	b.ReportAllocs()
 	for b.Loop() {
-		sni, _, err := readClientHello(&memConn{r: bytes.NewReader(hello)}, time.Second)
+		sni, _, err := readClientHello(&memConn{r: bytes.NewReader(hello)}, time.Second, buf)
 		if err != nil || sni != "secure.test" {
 			b.Fatal(sni, err)
 		}
