@@ -117,6 +117,9 @@ func (g *Gateway) onConnect(authority string, pctx *goproxy.ProxyCtx) (*goproxy.
 	}}, authority
 }
 
+// connectEstablished answers an allowed CONNECT.
+const connectEstablished = "HTTP/1.1 200 Connection established\r\n\r\n"
+
 // passthroughTLS reports whether CONNECTs to the route carry TLS whose
 // ClientHello must name the destination (HTTPS and TLS ports).
 func passthroughTLS(r *registry.Route) bool { return r.Port.Protocol.IsTLS() }
@@ -127,11 +130,13 @@ func (g *Gateway) tunnel(ctx context.Context, c *call, client net.Conn) (int, er
 	defer client.Close()
 	if passthroughTLS(c.Route) {
 		// TLS port: answer 200, then read the ClientHello before dialling.
-		if _, err := client.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
-			return 0, err
-		}
+		// The 200 is written from the hello's buffer, free until the
+		// hello is read (a []byte of a constant would be allocated).
 		hb := g.bufs.getHello()
 		defer g.bufs.putHello(hb)
+		if _, err := client.Write(append((*hb)[:0], connectEstablished...)); err != nil {
+			return 0, err
+		}
 		sni, hello, err := readClientHello(client, g.cfg.Limits.HeaderTimeout.D(), *hb)
 		name, reason, detail := sniCheck(c.Host, sni, err)
 		c.SNI = name.String()
@@ -158,7 +163,7 @@ func (g *Gateway) tunnel(ctx context.Context, c *call, client net.Conn) (int, er
 		return reason.Status(), err
 	}
 	defer up.Close()
-	if _, err := client.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
+	if _, err := client.Write([]byte(connectEstablished)); err != nil {
 		g.finish(ctx, c, 0, 0, 0, remoteIP(up), "", err)
 		return 0, err
 	}

@@ -49,6 +49,8 @@ type leanServer struct {
 	closing atomic.Bool
 	mu      sync.Mutex
 	conns   map[*leanConn]struct{}
+
+	bufs connBufPool
 }
 
 // leanConn is one connection served by the loop.
@@ -147,8 +149,9 @@ func (s *leanServer) serveConn(lc *leanConn) {
 	if maxHead <= 0 {
 		maxHead = http.DefaultMaxHeaderBytes
 	}
-	rec := &headRecorder{r: lc.conn, limit: maxHead + 4096} // net/http's own slack
-	br := bufio.NewReaderSize(rec, 4096)
+	cb := s.bufs.get(lc.conn, maxHead+4096) // net/http's own slack
+	defer func() { s.bufs.put(cb, handed) }()
+	rec, br := &cb.rec, cb.br
 	var bw *bufio.Writer // made for the first request the loop serves: a tunnel needs none
 	flush := func() error {
 		if bw == nil {

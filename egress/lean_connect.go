@@ -81,8 +81,10 @@ func (s *leanServer) serveConnect(ctx context.Context, lc *leanConn, br *bufio.R
 	}
 	var client net.Conn = lc.conn
 	if n := br.Buffered(); n > 0 {
+		// Copied: br goes back to the pool when the loop ends, while a
+		// hijacked request inside an HTTP tunnel may outlive it.
 		pipelined, _ := br.Peek(n)
-		client = &replayConn{Conn: lc.conn, prefix: pipelined}
+		client = &replayConn{Conn: lc.conn, prefix: bytes.Clone(pipelined)}
 	}
 	g.serveConnect(cc, client)
 }

@@ -14,20 +14,29 @@ const halfCloseGrace = 30 * time.Second
 // each side as its source finishes, and returns the byte counts (sent =
 // caller → upstream).
 func (g *Gateway) splice(client, upstream net.Conn) (sent, received int64) {
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		received = g.bufs.copy(client, upstream)
-		closeWrite(client)
-		// The other direction gets a grace period, not forever.
-		_ = client.SetReadDeadline(time.Now().Add(halfCloseGrace))
-	}()
+	back := &spliceBack{}
+	back.wg.Add(1)
+	go g.copyBack(back, client, upstream)
 	sent = g.bufs.copy(upstream, client)
 	closeWrite(upstream)
 	_ = upstream.SetReadDeadline(time.Now().Add(halfCloseGrace))
-	wg.Wait()
-	return sent, received
+	back.wg.Wait()
+	return sent, back.n
+}
+
+// spliceBack is the upstream → caller half of a splice, run on its own
+// goroutine (one allocation for its state).
+type spliceBack struct {
+	wg sync.WaitGroup
+	n  int64
+}
+
+func (g *Gateway) copyBack(b *spliceBack, client, upstream net.Conn) {
+	defer b.wg.Done()
+	b.n = g.bufs.copy(client, upstream)
+	closeWrite(client)
+	// The other direction gets a grace period, not forever.
+	_ = client.SetReadDeadline(time.Now().Add(halfCloseGrace))
 }
 
 func closeWrite(c net.Conn) {

@@ -19,7 +19,7 @@ import (
 // decided, recorded and forwarded exactly like an absolute-URI request.
 // A request whose Host names another host is refused (host_mismatch).
 func (g *Gateway) tunnelHTTP(ctx context.Context, tc *call, client net.Conn) {
-	if _, err := client.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
+	if _, err := client.Write([]byte(connectEstablished)); err != nil {
 		_ = client.Close()
 		return
 	}
