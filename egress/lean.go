@@ -25,11 +25,12 @@ import (
 // net/http's server costs more per request than everything Sluice does
 // for a call besides the record: a context, a background reader to notice
 // a closed client, and goproxy's handler (#18 measured the loop at a
-// third of the CPU of net/http's server and Transport).
+// third of the CPU of net/http's server and Transport). On the proxy
+// listener an HTTP/1.1 CONNECT is served here too (lean_connect.go).
 //
 // Everything else goes to net/http's server, where it always went: the
-// first request of a connection that is not the common kind (CONNECT, a
-// body, an upgrade, HTTP/1.0, a malformed or over-long head) hands the
+// first request of a connection that is not the common kind (a body, an
+// upgrade, HTTP/1.0, a malformed or over-long head) hands the
 // whole connection over, its bytes replayed from that request's first
 // byte, and net/http serves it (and every later request on it) with the
 // handlers, limits and refusal records as before. A request is therefore
