@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -227,4 +228,62 @@ func BenchmarkReadClientHello(b *testing.B) {
 			b.Fatal(sni, err)
 		}
 	}
+}
+
+// withExtension returns hello (one record) with the extension typ, data
+// appended to its extensions and every length fixed up.
+func withExtension(t *testing.T, hello []byte, typ uint16, data []byte) []byte {
+	t.Helper()
+	body := hello[9:]
+	i := 2 + 32
+	i += 1 + int(body[i])                       // session id
+	i += 2 + (int(body[i])<<8 | int(body[i+1])) // cipher suites
+	i += 1 + int(body[i])                       // compression methods
+	extLen := int(body[i])<<8 | int(body[i+1])
+	if i+2+extLen != len(body) {
+		t.Fatalf("hello layout: extensions end at %d of %d", i+2+extLen, len(body))
+	}
+	ext := append([]byte{byte(typ >> 8), byte(typ), byte(len(data) >> 8), byte(len(data))}, data...)
+	nb := append(bytes.Clone(body), ext...)
+	extLen += len(ext)
+	nb[i], nb[i+1] = byte(extLen>>8), byte(extLen)
+	msg := append([]byte{1, byte(len(nb) >> 16), byte(len(nb) >> 8), byte(len(nb))}, nb...)
+	return append([]byte{22, 3, 1, byte(len(msg) >> 8), byte(len(msg))}, msg...)
+}
+
+// Extensions crypto/tls decodes, well and badly formed, added to a real
+// hello: both parsers give the same verdict (and SNI).
+func TestParseClientHelloExtensions(t *testing.T) {
+	hello := captureHello(t, &tls.Config{ServerName: "secure.test", MaxVersion: tls.VersionTLS12, SessionTicketsDisabled: true})
+	u16 := func(b ...byte) []byte { return append([]byte{byte(len(b) >> 8), byte(len(b))}, b...) }
+	u8 := func(b ...byte) []byte { return append([]byte{byte(len(b))}, b...) }
+	exts := []struct {
+		typ  uint16
+		data []byte
+	}{
+		{0, nil}, {0, u16(0, 0, 1, 'x')}, // a second server_name
+		{5, []byte{1, 0, 0, 0, 0}}, {5, []byte{1, 0, 0}}, {5, []byte{1, 0, 0, 0, 0, 9}},
+		{11, u8(0)}, {11, u8()}, {11, append(u8(0), 1)},
+		{18, nil}, {18, []byte{1}}, {23, nil}, {23, []byte{0}}, {42, nil}, {42, []byte{1}},
+		{35, nil}, {35, []byte{1, 2, 3}}, {57, []byte{1, 2}},
+		{44, u16(1)}, {44, u16()}, {45, u8(1)}, {45, []byte{2, 1}},
+		{50, u16(4, 3)}, {50, u16()}, {50, u16(4)},
+		{51, u16(0, 29, 0, 1, 7)}, {51, u16(0, 29, 0, 0)}, {51, u16()},
+		{41, append(u16(0, 1, 'a', 0, 0, 0, 0), u16(1, 9)...)}, {41, append(u16(0, 0, 0, 0, 0, 0), u16(1, 9)...)},
+		{41, append(u16(0, 1, 'a', 0, 0, 0, 0), u16()...)}, {41, append(u16(0, 1, 'a', 0, 0, 0, 0), u16(0)...)},
+		{0xff01, u8()}, {0xff01, []byte{0, 1}},
+		{0xfe0d, []byte{1}}, {0xfe0d, []byte{1, 0}}, {0xfe0d, []byte{2}}, {0xfe0d, nil},
+		{0xfe0d, append([]byte{0, 0, 1, 0, 1, 7}, append(u16(1, 2), u16(3)...)...)},
+		{0xfe0d, append([]byte{0, 0, 1, 0, 1, 7}, u16(1, 2)...)},
+		{0x0a0a, []byte{1, 2, 3}}, {0x4469, nil},
+	}
+	for _, e := range exts {
+		b := withExtension(t, hello, e.typ, e.data)
+		t.Run(fmt.Sprintf("%#04x %x", e.typ, e.data), func(t *testing.T) { sameAsCryptoTLS(t, b) })
+	}
+	// An extension twice, and pre_shared_key before another extension.
+	twice := withExtension(t, withExtension(t, hello, 0x0a0a, nil), 0x0a0a, nil)
+	t.Run("an extension twice", func(t *testing.T) { sameAsCryptoTLS(t, twice) })
+	psk := withExtension(t, withExtension(t, hello, 41, append(u16(0, 1, 'a', 0, 0, 0, 0), u16(1, 9)...)), 18, nil)
+	t.Run("pre_shared_key not last", func(t *testing.T) { sameAsCryptoTLS(t, psk) })
 }
