@@ -32,10 +32,9 @@ type connectCall struct {
 }
 
 // decideConnect decides a CONNECT to authority, from the caller at ip,
-// before any tunnel exists:
-// a denial is a 403 (404, ...) with the reason, never a silent close.
-// Where the tunnel may go is resolved and checked here too, so a
-// forbidden address is refused before the 200.
+// before any tunnel exists: a denial is a 403 (404, ...) with the reason,
+// never a silent close. Where the tunnel may go is resolved and checked
+// here too, so a forbidden address is refused before the 200.
 func (g *Gateway) decideConnect(ctx context.Context, r *http.Request, ip netip.Addr, authority string) *connectCall {
 	c := newCall(Request{Listener: vocab.ListenerProxy, Kind: vocab.KindConnect, Method: http.MethodConnect, Header: r.Header,
 		Identity: g.ident.identify(ip, r.TLS, r.Header)})
