@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -11,26 +12,41 @@ import (
 	"github.com/sluicehq/sluice/internal/canon"
 	"github.com/sluicehq/sluice/internal/vocab"
 	"github.com/sluicehq/sluice/registry"
+	"go.opentelemetry.io/otel/trace"
 )
 
-// onConnect decides a CONNECT before any tunnel exists: a denial is a 403
-// with the reason, never a silent close. Where the tunnel may go is
-// resolved and checked here too, so a forbidden address is refused before
-// the 200.
-func (g *Gateway) onConnect(authority string, pctx *goproxy.ProxyCtx) (*goproxy.ConnectAction, string) {
-	r := pctx.Req
-	ctx := r.Context()
+// connectCall is a decided CONNECT: its call, span and context, and
+// either the denial to answer or the tunnel to serve. decideConnect makes
+// it for both edges that read CONNECT: the lean loop (lean_connect.go)
+// and goproxy (onConnect), so a CONNECT means one thing whichever serves
+// it.
+type connectCall struct {
+	c    *call
+	ctx  context.Context // the tunnel's: not cancelled when the request ends
+	span trace.Span
+	// deny, when set, is the answer: a 4xx/5xx with the reason, written
+	// before any tunnel exists; the connection then closes.
+	deny *http.Response
+	// http: the port is declared HTTP; the tunnel is served as HTTP.
+	http bool
+}
+
+// decideConnect decides a CONNECT to authority, from the caller at ip,
+// before any tunnel exists: a denial is a 403 (404, ...) with the reason,
+// never a silent close. Where the tunnel may go is resolved and checked
+// here too, so a forbidden address is refused before the 200.
+func (g *Gateway) decideConnect(ctx context.Context, r *http.Request, ip netip.Addr, authority string) *connectCall {
 	c := newCall(Request{Listener: vocab.ListenerProxy, Kind: vocab.KindConnect, Method: http.MethodConnect, Header: r.Header,
-		Identity: g.ident.identify(remoteIPOf(r), r.TLS, r.Header)})
+		Identity: g.ident.identify(ip, r.TLS, r.Header)})
 	ctx, span := g.startSpan(ctx, c, r.Header, "CONNECT")
-	reject := func() (*goproxy.ConnectAction, string) {
+	cc := &connectCall{c: c, ctx: context.WithoutCancel(ctx), span: span}
+	reject := func() *connectCall {
 		id := ""
 		if c.rec != nil {
 			id = c.rec.ID
 		}
-		pctx.Resp = denyResponse(r, c.Reason, c.Detail, id)
-		endSpan(span, c, pctx.Resp.StatusCode, nil)
-		return goproxy.RejectConnect, authority
+		cc.deny = denyResponse(r, c.Reason, c.Detail, id)
+		return cc
 	}
 	host, port, err := canon.ParseAuthority(authority, 443)
 	if err != nil {
@@ -44,10 +60,8 @@ func (g *Gateway) onConnect(authority string, pctx *goproxy.ProxyCtx) (*goproxy.
 	if declared && route.Port.Protocol.IsHTTP() {
 		// A port declared HTTP carries plain requests: serve the tunnel as
 		// HTTP so that policy decides, and the record shows, each one.
-		return &goproxy.ConnectAction{Action: goproxy.ConnectHijack, Hijack: func(_ *http.Request, client net.Conn, _ *goproxy.ProxyCtx) {
-			g.tunnelHTTP(context.WithoutCancel(ctx), c, client)
-			endSpan(span, c, http.StatusOK, nil)
-		}}, authority
+		cc.http = true
+		return cc
 	}
 	if declared && passthroughTLS(route) && !host.IsIP() {
 		c.SNI = host.String() // any other SNI will be refused as sni_mismatch
@@ -69,28 +83,60 @@ func (g *Gateway) onConnect(authority string, pctx *goproxy.ProxyCtx) (*goproxy.
 			return reject()
 		}
 	}
+	return cc
+}
+
+// serveConnect serves an allowed CONNECT on client, the caller's
+// connection positioned after the CONNECT head (the caller tracks it for
+// shutdown), closes it and ends the span.
+func (g *Gateway) serveConnect(cc *connectCall, client net.Conn) {
+	if cc.http {
+		g.tunnelHTTP(cc.ctx, cc.c, client)
+		endSpan(cc.span, cc.c, http.StatusOK, nil)
+		return
+	}
+	status, err := g.tunnel(cc.ctx, cc.c, client)
+	endSpan(cc.span, cc.c, status, err)
+}
+
+// onConnect is goproxy's CONNECT hook, for the CONNECTs the lean loop
+// hands over (HTTP/1.0, a body, a TLS proxy listener ...): the same
+// decision, goproxy writes the denial or hijacks the connection.
+func (g *Gateway) onConnect(authority string, pctx *goproxy.ProxyCtx) (*goproxy.ConnectAction, string) {
+	cc := g.decideConnect(pctx.Req.Context(), pctx.Req, remoteIPOf(pctx.Req), authority)
+	if cc.deny != nil {
+		pctx.Resp = cc.deny
+		endSpan(cc.span, cc.c, cc.deny.StatusCode, nil)
+		return goproxy.RejectConnect, authority
+	}
 	return &goproxy.ConnectAction{Action: goproxy.ConnectHijack, Hijack: func(_ *http.Request, client net.Conn, _ *goproxy.ProxyCtx) {
-		status, err := g.tunnel(context.WithoutCancel(ctx), c, client)
-		endSpan(span, c, status, err)
+		done := g.trackConn(client) // net/http forgets a hijacked connection
+		defer done()
+		g.serveConnect(cc, client)
 	}}, authority
 }
+
+// connectEstablished answers an allowed CONNECT.
+const connectEstablished = "HTTP/1.1 200 Connection established\r\n\r\n"
 
 // passthroughTLS reports whether CONNECTs to the route carry TLS whose
 // ClientHello must name the destination (HTTPS and TLS ports).
 func passthroughTLS(r *registry.Route) bool { return r.Port.Protocol.IsTLS() }
 
-// tunnel runs an allowed CONNECT on the hijacked client connection and
-// returns the status it answered and the error that ended it, if any.
+// tunnel runs an allowed CONNECT on the client connection and returns
+// the status it answered and the error that ended it, if any.
 func (g *Gateway) tunnel(ctx context.Context, c *call, client net.Conn) (int, error) {
-	done := g.trackConn(client)
-	defer done()
 	defer client.Close()
 	if passthroughTLS(c.Route) {
 		// TLS port: answer 200, then read the ClientHello before dialling.
-		if _, err := client.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
+		// The 200 is written from the hello's buffer, free until the
+		// hello is read (a []byte of a constant would be allocated).
+		hb := g.bufs.getHello()
+		defer g.bufs.putHello(hb)
+		if _, err := client.Write(append((*hb)[:0], connectEstablished...)); err != nil {
 			return 0, err
 		}
-		sni, hello, err := readClientHello(client, g.cfg.Limits.HeaderTimeout.D())
+		sni, hello, err := readClientHello(client, g.cfg.Limits.HeaderTimeout.D(), *hb)
 		name, reason, detail := sniCheck(c.Host, sni, err)
 		c.SNI = name.String()
 		if reason != "" {
@@ -116,7 +162,7 @@ func (g *Gateway) tunnel(ctx context.Context, c *call, client net.Conn) (int, er
 		return reason.Status(), err
 	}
 	defer up.Close()
-	if _, err := client.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
+	if _, err := client.Write([]byte(connectEstablished)); err != nil {
 		g.finish(ctx, c, 0, 0, 0, remoteIP(up), "", err)
 		return 0, err
 	}

@@ -123,13 +123,13 @@ func TestReadClientHello(t *testing.T) {
 	go func() {
 		_ = tls.Client(client, &tls.Config{ServerName: "api.example.com", InsecureSkipVerify: true}).Handshake()
 	}()
-	sni, raw, err := readClientHello(server, 2*time.Second)
+	sni, raw, err := readClientHello(server, 2*time.Second, nil)
 	if err != nil || sni != "api.example.com" || len(raw) < 50 || raw[0] != 0x16 {
 		t.Fatalf("sni %q raw %d err %v", sni, len(raw), err)
 	}
 	c2, s2 := net.Pipe()
 	go func() { _, _ = c2.Write([]byte("GET / HTTP/1.1\r\n\r\n")); c2.Close() }()
-	if _, _, err := readClientHello(s2, time.Second); err == nil {
+	if _, _, err := readClientHello(s2, time.Second, nil); err == nil {
 		t.Error("plain HTTP read as a ClientHello")
 	}
 }

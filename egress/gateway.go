@@ -1,5 +1,6 @@
 // Package egress is Sluice's data plane: the proxy listener (absolute-URI
-// HTTP and CONNECT, on goproxy), the Host-routed http listener, the
+// HTTP and CONNECT, on its own HTTP/1.1 loop, else goproxy), the
+// Host-routed http listener, the
 // SNI-routed tls listener, the one decision pipeline they share, safe
 // dialling, TLS origination and caller identity (docs/contract.md §§1, 5, 6, 7).
 package egress

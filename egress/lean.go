@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/vocab"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -24,11 +25,12 @@ import (
 // net/http's server costs more per request than everything Sluice does
 // for a call besides the record: a context, a background reader to notice
 // a closed client, and goproxy's handler (#18 measured the loop at a
-// third of the CPU of net/http's server and Transport).
+// third of the CPU of net/http's server and Transport). On the proxy
+// listener an HTTP/1.1 CONNECT is served here too (lean_connect.go).
 //
 // Everything else goes to net/http's server, where it always went: the
-// first request of a connection that is not the common kind (CONNECT, a
-// body, an upgrade, HTTP/1.0, a malformed or over-long head) hands the
+// first request of a connection that is not the common kind (a body, an
+// upgrade, HTTP/1.0, a malformed or over-long head) hands the
 // whole connection over, its bytes replayed from that request's first
 // byte, and net/http serves it (and every later request on it) with the
 // handlers, limits and refusal records as before. A request is therefore
@@ -48,6 +50,8 @@ type leanServer struct {
 	closing atomic.Bool
 	mu      sync.Mutex
 	conns   map[*leanConn]struct{}
+
+	bufs connBufPool
 }
 
 // leanConn is one connection served by the loop.
@@ -146,8 +150,9 @@ func (s *leanServer) serveConn(lc *leanConn) {
 	if maxHead <= 0 {
 		maxHead = http.DefaultMaxHeaderBytes
 	}
-	rec := &headRecorder{r: lc.conn, limit: maxHead + 4096} // net/http's own slack
-	br := bufio.NewReaderSize(rec, 4096)
+	cb := s.bufs.get(lc.conn, maxHead+4096) // net/http's own slack
+	defer func() { s.bufs.put(cb, handed) }()
+	rec, br := &cb.rec, cb.br
 	var bw *bufio.Writer // made for the first request the loop serves: a tunnel needs none
 	flush := func() error {
 		if bw == nil {
@@ -155,7 +160,7 @@ func (s *leanServer) serveConn(lc *leanConn) {
 		}
 		return bw.Flush()
 	}
-	remote := lc.conn.RemoteAddr().String()
+	remote := "" // the caller's address as net/http writes it, when a request needs it
 	ctx := context.Background()
 	for {
 		if s.setIdle(lc, true) {
@@ -173,25 +178,21 @@ func (s *leanServer) serveConn(lc *leanConn) {
 		if s.setIdle(lc, false) {
 			return
 		}
-		if b, _ := br.Peek(len(connectPrefix)); string(b) == connectPrefix {
-			// A tunnel: net/http and goproxy serve it; no need to parse
-			// its head twice.
-			if flush() != nil {
-				return
-			}
-			rec.start(br)
-			_ = lc.conn.SetDeadline(time.Time{})
-			handed = true
-			s.handoff.give(&replayConn{Conn: lc.conn, prefix: rec.take()})
-			return
-		}
 		if d := lim.HeaderTimeout.D(); d > 0 {
 			_ = lc.conn.SetReadDeadline(time.Now().Add(d))
 		}
 		rec.start(br)
 		req, err := http.ReadRequest(br)
+		if err == nil && s.listener == vocab.ListenerProxy && leanConnect(req, rec.buf) {
+			rec.stop()
+			s.serveConnect(ctx, lc, br, bw, req)
+			return
+		}
 		var c *call
 		if err == nil && leanRequest(req) {
+			if remote == "" {
+				remote = lc.conn.RemoteAddr().String()
+			}
 			req.RemoteAddr = remote
 			var detail string
 			if c, detail = g.httpCall(s.listener, req); detail != "" {
@@ -231,27 +232,27 @@ func (s *leanServer) serveConn(lc *leanConn) {
 	}
 }
 
-// connectPrefix starts a CONNECT request line.
-const connectPrefix = "CONNECT "
-
 // leanRequest says whether the loop serves a request: HTTP/1.1, not
-// CONNECT, no body, no upgrade, no Expect, and a head net/http's server
-// would accept (a valid Host, valid header names and values: the checks
-// it makes beyond http.ReadRequest). One difference: an absolute-URI
-// request without a Host header, which net/http refuses, is served (its
-// destination is the URI's either way).
+// CONNECT (see leanConnect), no body, no upgrade, no Expect, and a head
+// net/http's server would accept (a valid Host, valid header names and
+// values: the checks it makes beyond http.ReadRequest). One difference:
+// an absolute-URI request without a Host header, which net/http refuses,
+// is served (its destination is the URI's either way).
 func leanRequest(r *http.Request) bool {
-	if r.Method == http.MethodConnect || r.ProtoMajor != 1 || r.ProtoMinor != 1 ||
+	// http.ReadRequest refuses two Host headers and keeps the one in
+	// r.Host (the URI's authority wins for an absolute URI, as RFC 9112
+	// says), deleting it from Header.
+	return r.Method != http.MethodConnect && r.Host != "" && httpguts.ValidHostHeader(r.Host) && leanHead(r)
+}
+
+// leanHead checks what every request the loop serves must be: HTTP/1.1,
+// no body, no Upgrade or Expect, valid header names and values.
+func leanHead(r *http.Request) bool {
+	if r.ProtoMajor != 1 || r.ProtoMinor != 1 ||
 		r.Body != http.NoBody || len(r.TransferEncoding) > 0 || r.ContentLength != 0 {
 		return false
 	}
 	if r.Header["Upgrade"] != nil || r.Header["Expect"] != nil {
-		return false
-	}
-	// http.ReadRequest refuses two Host headers and keeps the one in
-	// r.Host (the URI's authority wins for an absolute URI, as RFC 9112
-	// says), deleting it from Header.
-	if r.Host == "" || !httpguts.ValidHostHeader(r.Host) {
 		return false
 	}
 	for k, vs := range r.Header {

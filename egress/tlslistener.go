@@ -45,7 +45,9 @@ func (g *Gateway) handleTLS(ctx context.Context, client net.Conn) {
 
 // routeTLS reads the ClientHello, routes by SNI and runs the pipeline.
 func (g *Gateway) routeTLS(ctx context.Context, c *call, client net.Conn) (int, error) {
-	sni, hello, err := readClientHello(client, g.cfg.Limits.HeaderTimeout.D())
+	hb := g.bufs.getHello()
+	defer g.bufs.putHello(hb)
+	sni, hello, err := readClientHello(client, g.cfg.Limits.HeaderTimeout.D(), *hb)
 	if err != nil || sni == "" {
 		detail := "the ClientHello carries no SNI; the tls listener routes by SNI"
 		if err != nil {

@@ -19,9 +19,7 @@ import (
 // decided, recorded and forwarded exactly like an absolute-URI request.
 // A request whose Host names another host is refused (host_mismatch).
 func (g *Gateway) tunnelHTTP(ctx context.Context, tc *call, client net.Conn) {
-	done := g.trackConn(client)
-	defer done()
-	if _, err := client.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
+	if _, err := client.Write([]byte(connectEstablished)); err != nil {
 		_ = client.Close()
 		return
 	}
@@ -38,11 +36,12 @@ func (g *Gateway) tunnelHTTP(ctx context.Context, tc *call, client net.Conn) {
 			once.Do(func() { close(closed) })
 		}
 	}
-	// The listener's watchConn is handed on (it also hides a *tls.Conn
-	// underneath: the requests inside are not a new TLS session).
-	conn := client
-	if _, ok := client.(*watchConn); !ok {
-		conn = plainConn{client}
+	// A watchConn puts the requests net/http refuses inside the tunnel on
+	// record; it also hides a *tls.Conn underneath (the requests inside
+	// are not a new TLS session). goproxy hands over the listener's own.
+	conn, ok := client.(*watchConn)
+	if !ok {
+		conn = &watchConn{Conn: client, listener: tc.Listener}
 	}
 	_ = srv.Serve(&oneConnListener{conn: conn, closed: closed})
 	<-closed
@@ -93,6 +92,3 @@ func (l *oneConnListener) Accept() (net.Conn, error) {
 
 func (l *oneConnListener) Close() error   { return nil }
 func (l *oneConnListener) Addr() net.Addr { return l.conn.LocalAddr() }
-
-// plainConn is a net.Conn with no other methods visible.
-type plainConn struct{ net.Conn }
