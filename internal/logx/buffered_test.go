@@ -72,3 +72,65 @@ func TestBufferedReportsWriteErrors(t *testing.T) {
 		t.Fatal("a failed write was not reported")
 	}
 }
+
+// blockingWriter holds every Write until release is closed.
+type blockingWriter struct {
+	lockedBuffer
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (w *blockingWriter) Write(p []byte) (int, error) {
+	select {
+	case w.entered <- struct{}{}:
+	default:
+	}
+	<-w.release
+	return w.lockedBuffer.Write(p)
+}
+
+// A flush stuck on a slow disk does not hold up the loggers, and order
+// is kept; after Close, lines are written through.
+func TestBufferedSlowDisk(t *testing.T) {
+	w := &blockingWriter{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	b := NewBuffered(w, time.Hour)
+	b.Write([]byte("a\n"))
+	flushed := make(chan error, 1)
+	go func() { flushed <- b.Flush() }()
+	<-w.entered // the flush is writing "a"
+	wrote := make(chan struct{})
+	go func() { b.Write([]byte("b\n")); close(wrote) }()
+	select {
+	case <-wrote:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Write waited for the flush's disk write")
+	}
+	close(w.release)
+	if err := <-flushed; err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b.Write([]byte("c\n"))
+	if s, _ := w.String(); s != "a\nb\nc\n" {
+		t.Errorf("got %q, want a, b, c in order, c written through after Close", s)
+	}
+}
+
+// A write error of a background flush is returned by the next Write.
+func TestBufferedKeepsError(t *testing.T) {
+	b := NewBuffered(failing{}, 10*time.Millisecond)
+	defer b.Close()
+	b.Write([]byte("a\n"))
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := b.Write([]byte("b\n")); err != nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the flush's write error was never returned")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
