@@ -11,9 +11,19 @@ import (
 // 145 µs against 233–318 µs per commit on ext4). Once the current segment
 // holds spareAfter bytes, a goroutine prepares the next one as spareName;
 // idle gateways never pay for it.
+//
+// A segment that was not a spare (the first after a start, or one begun
+// while the spare was still being written) grows with every write, and
+// every sync of it pays the journal commit. So once it holds
+// spareAfterGrowing bytes a spare is prepared at once, and the next
+// append after the spare is ready moves to it, however little the
+// growing segment holds: a gateway under load pays the dearer syncs for
+// a second or so after a start, not until 32 MiB have gone by (#18: at
+// ~700 tunnels/s that was the whole of a bench run).
 const (
-	spareAfter = spoolSegmentMax / 4
-	spareName  = "spare.zero"
+	spareAfter        = spoolSegmentMax / 4
+	spareAfterGrowing = 1 << 20
+	spareName         = "spare.zero"
 )
 
 // prepareSpare writes the next segment's zeros in the background (once
@@ -62,6 +72,25 @@ func (s *Spool) writeSpare() error {
 		return err
 	}
 	return os.Rename(tmp, final)
+}
+
+// spareReady says whether a prepared spare waits to be taken.
+func (s *Spool) spareReady() bool {
+	if s.spareDone == nil || s.spareFailed {
+		return false
+	}
+	select {
+	case <-s.spareDone:
+	default:
+		return false
+	}
+	if _, err := os.Stat(filepath.Join(s.dir, spareName)); err != nil {
+		// Its preparation failed (a full disk ...): the next segment
+		// tries again, as after any failed preparation.
+		s.spareFailed = true
+		return false
+	}
+	return true
 }
 
 // takeSpare lets the next segment use a prepared spare and allows the

@@ -73,9 +73,14 @@ type Spool struct {
 	hwmGen uint64
 
 	// spareDone is set while a spare is being prepared or waits to be
-	// taken, and closed when its preparation ends (writer only).
-	spareDone chan struct{}
-	stop      chan struct{} // closed by close: stop preparing
+	// taken, and closed when its preparation ends (writer only). zeroed
+	// says the current segment was a spare: one that grows instead pays a
+	// journal commit per sync, so it is left as soon as a spare is ready
+	// (spare.go).
+	spareDone   chan struct{}
+	zeroed      bool
+	spareFailed bool          // the spare prepared for this segment is not there
+	stop        chan struct{} // closed by close: stop preparing
 }
 
 // Name turns a gateway id into the name of its spool directory: the id
@@ -182,11 +187,13 @@ func (s *Spool) start() error {
 	path := s.SegPath(seg)
 	var f File
 	s.takeSpare()
+	zeroed := false
 	if err := os.Rename(filepath.Join(s.dir, spareName), path); err == nil {
 		f, err = s.openFile(path, os.O_WRONLY, 0o640)
 		if err != nil {
 			return err
 		}
+		zeroed = true
 	} else {
 		f, err = s.openFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
 		if err != nil {
@@ -208,7 +215,7 @@ func (s *Spool) start() error {
 	// The previous segment of this process (none yet: 0) and where its
 	// durable data ends, for the new segment's first entry.
 	s.segStart = segStart{PrevSeg: s.seg, PrevEnd: s.off, MaxSeq: s.maxSeq}
-	s.f, s.ident, s.seg, s.off = f, ident, seg, 0
+	s.f, s.ident, s.seg, s.off, s.zeroed, s.spareFailed = f, ident, seg, 0, zeroed, false
 	s.nextSeg = seg + 1
 	return nil
 }
@@ -234,7 +241,7 @@ func (s *Spool) Sync() error {
 }
 
 func (s *Spool) append(items []Item, durable bool) error {
-	if s.f != nil && s.off >= spoolSegmentMax {
+	if s.f != nil && (s.off >= spoolSegmentMax || !s.zeroed && s.spareReady()) {
 		if err := s.Sync(); err != nil {
 			return err
 		}
@@ -303,7 +310,7 @@ func (s *Spool) sync() error {
 	if s.hwm != nil {
 		s.hwm.noteSpool(Pos{s.seg, s.off}, s.maxSeq)
 	}
-	if s.off >= spareAfter && s.spareDone == nil {
+	if s.spareDone == nil && (s.off >= spareAfter || !s.zeroed && s.off >= spareAfterGrowing) {
 		s.prepareSpare()
 	}
 	return nil
