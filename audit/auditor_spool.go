@@ -34,7 +34,7 @@ func (a *Auditor) openSpool(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.spool, a.iq = sp, newIngestQueue() // Open's failure path closes them
+	a.spool, a.iq = sp, newIngestQueue(a.now) // Open's failure path closes them
 
 	hw, found, err := sp.ReadHighWater()
 	switch {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -170,6 +171,49 @@ func TestSpoolQueriesSeeNewestRecords(t *testing.T) {
 	// Decision and outcome were ingested together: one whole record.
 	if got := audit.Backlog(a); got != 0 {
 		t.Fatalf("backlog %d after Sync", got)
+	}
+}
+
+// The ingester holds back an open call queued less than IngestDelay ago
+// until its outcome comes, so the two become one finished record; a
+// query takes it at once, open.
+func TestIngestWaitsForYoungCalls(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.db")
+	var back atomic.Int64 // how far the Auditor's clock is set back
+	a := openSpooled(t, path, func(o *audit.Options) {
+		o.IngestDelay = 50 * time.Millisecond
+		o.Now = func() time.Time { return time.Now().Add(-time.Duration(back.Load())) }
+	})
+	defer a.Close(context.Background())
+	ctx := context.Background()
+	begin := func(i int) *audit.Record {
+		back.Store(0)
+		r := storetest.Sample(i)
+		if err := a.Begin(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		// Queued "now"; the clock then goes back an hour, so to the
+		// ingester the call stays young for the whole test.
+		back.Store(int64(time.Hour))
+		return r
+	}
+	r := begin(1)
+	time.Sleep(300 * time.Millisecond) // several ingest rounds
+	if got := audit.Backlog(a); got != 1 {
+		t.Fatalf("backlog %d: a young open call went to the store without its outcome", got)
+	}
+	r.Status, r.TimeEnd = 201, r.TimeStart.Add(time.Second)
+	a.End(r)
+	storetest.Eventually(t, "decision and outcome ingested", func() bool { return audit.Backlog(a) == 0 })
+
+	r2 := begin(2)
+	recs, err := audit.QueryAll(ctx, a.Reader(), audit.Filter{ID: r2.ID})
+	if err != nil || len(recs) != 1 || !recs[0].TimeEnd.IsZero() {
+		t.Fatalf("a query does not see the young open call: %+v %v", recs, err)
+	}
+	recs, err = audit.QueryAll(ctx, a.Reader(), audit.Filter{ID: r.ID})
+	if err != nil || len(recs) != 1 || recs[0].Status != 201 {
+		t.Fatalf("the finished call: %+v %v", recs, err)
 	}
 }
 
