@@ -238,7 +238,7 @@ func (s *store) open(ctx context.Context) error {
 		st, err = conn.PrepareContext(ctx, q)
 		return st
 	}
-	s.decisions = chunkedStmt{one: prep(s.lay.insertDecisionsSQL(1)), many: prep(s.lay.insertDecisionsSQL(insertChunk)), width: len(s.lay.dec) + 1}
+	s.decisions = chunkedStmt{one: prep(s.lay.insertDecisionsSQL(1)), many: prep(s.lay.insertDecisionsSQL(insertChunk)), width: len(s.lay.dec)}
 	s.outcomes = chunkedStmt{one: prep(s.lay.insertOutcomesSQL(1)), many: prep(s.lay.insertOutcomesSQL(insertChunk)), width: len(s.lay.out) + 2}
 	s.openIns = chunkedStmt{one: prep(insertOpenSQL(1)), many: prep(insertOpenSQL(insertChunk)), width: 2}
 	s.openDel = chunkedStmt{one: prep(deleteOpenSQL(1)), many: prep(deleteOpenSQL(insertChunk)), width: 1}

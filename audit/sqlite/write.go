@@ -95,10 +95,10 @@ func (s *store) write(ctx context.Context, b *audit.Batch) (err error) {
 	}
 
 	args := s.args[:0]
-	for i, r := range s.decs {
-		args = appendRowArgs(args, s.decRids[i], s.lay.dec, r)
+	for _, r := range s.decs {
+		args = appendColumnArgs(args, s.lay.dec, r)
 	}
-	if err := s.decisions.exec(ctx, len(s.decs), args); err != nil {
+	if err := s.decisions.insertAppended(ctx, len(s.decs), args, firstRid); err != nil {
 		return fmt.Errorf("insert decisions: %w", err)
 	}
 	args = args[:0]
@@ -236,6 +236,44 @@ type openCall struct {
 type chunkedStmt struct {
 	one, many *sql.Stmt
 	width     int // arguments per row
+}
+
+// insertAppended runs an INSERT without rids for n rows whose arguments
+// are args, and checks that SQLite gave them the rids first, first+1, …
+// (what it does when the table's rids end at first-1: the caller read
+// the largest under the write lock). Otherwise it fails, and the batch
+// with it, rather than let rows carry rids the write did not expect.
+func (c *chunkedStmt) insertAppended(ctx context.Context, n int, args []any, first int64) error {
+	i := 0
+	check := func(res sql.Result, rows int) error {
+		last, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		if want := first + int64(i+rows) - 1; last != want {
+			return fmt.Errorf("rows got rids up to %d, want %d", last, want)
+		}
+		return nil
+	}
+	for ; i+insertChunk <= n; i += insertChunk {
+		res, err := c.many.ExecContext(ctx, args[i*c.width:(i+insertChunk)*c.width]...)
+		if err == nil {
+			err = check(res, insertChunk)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for ; i < n; i++ {
+		res, err := c.one.ExecContext(ctx, args[i*c.width:(i+1)*c.width]...)
+		if err == nil {
+			err = check(res, 1)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // exec runs the statement for n rows whose arguments are args.
