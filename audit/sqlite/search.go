@@ -17,33 +17,35 @@ import (
 	"modernc.org/sqlite"
 )
 
-// The search summary. Filters on the columns without an index of their
-// own (service_entry, status, reason, event, decision, source_ip, path)
-// used to walk the time index from the newest record until a page was
-// full: fast when matches are common, but a value that matches nothing
-// walked every record of the range (~2.7 µs each: a second for 24 h of a
-// 10-million-record store). An index per column would cost ~3 µs per
-// recorded call each.
+// The search summary. Filters on the columns other than id and
+// time_start used to walk an index: the time index from the newest
+// record until a page was full (a value that matched nothing walked
+// every record of the range, ~2.7 µs each: a second for 24 h of a
+// 10-million-record store), or an index of their own (host,
+// source_identity, source_workload), which cost every write ~8 µs per
+// record each under load (#18).
 //
 // Instead, search_blocks keeps, for each block of 1,024 consecutive rids,
 // the time range of its records (tmin, tmax), a Bloom filter (bits) of
-// their search keys (audit.SearchKeys: each such column's value, every
-// prefix of the path, and the pairs of service_entry, status, reason,
-// event and decision) and a 256-bit signature of each record's keys
-// (sigs, in rid order). Write adds the keys of the records it inserts and
-// completes to their blocks in the same transaction (one read and one
-// write of a 48 KiB row per block a batch touches, and ~50 hashes per
-// record); retention deletes the blocks whose records are all gone. A
-// search with such a filter (search) reads, newest first, the blocks
-// whose time range meets the filter's and whose Bloom filter has every
-// key of the filter (sluice_search_match, in SQL), and in those only the
-// rows whose signature has every bit of the filter's, until the page is
-// full and no later block can hold a newer record. A Bloom filter or a
-// signature may say yes wrongly (then a block or a row is read for
-// nothing), never no wrongly: the results are those of the plain query
-// (TestSearchMatchesPlainQuery). A store written before the summary gets
-// it when a gateway opens it (backfillSearch); until then, and in a store
-// opened read-only and not migrated, queries are the plain ones.
+// their search keys (audit.SearchKeys: each such column's value, the
+// sources under one field, every prefix of the path, and the pairs of
+// service_entry, status, reason, event, decision, host and a source) and
+// a 256-bit signature of each record's keys (sigs, in rid order). Write
+// adds the keys of the records it inserts and completes to their blocks
+// in the same transaction (one read and one write of a 48 KiB row per
+// block a batch touches, and ~60 hashes per record); retention deletes
+// the blocks whose records are all gone. A search with such a filter
+// (search) reads, newest first, the blocks whose time range meets the
+// filter's and whose Bloom filter has every key of the filter
+// (sluice_search_match, in SQL), and in those only the rows whose
+// signature has every bit of the filter's, until the page is full and no
+// later block can hold a newer record. A Bloom filter or a signature may
+// say yes wrongly (then a block or a row is read for nothing), never no
+// wrongly: the results are those of the plain query
+// (TestSearchMatchesPlainQuery). A store whose summary is missing or of
+// an earlier version of the keys gets it rebuilt when a gateway opens it
+// (backfillSearch); until then, and in a store opened read-only and not
+// migrated, queries are the plain ones.
 
 const (
 	// searchShift: a block is the rids with the same rid >> searchShift.
@@ -59,9 +61,20 @@ const (
 	// order (sigs: 32 KiB).
 	searchSigBytes  = 32
 	searchBlockRows = 1 << searchShift
-	// searchMetaKey is the store_meta key present once every record is in
-	// search_blocks.
-	searchMetaKey = "search_blocks"
+	// searchMetaKey is the store_meta key whose value is searchVersion
+	// once every record's keys of that version are in search_blocks.
+	searchMetaKey = "search_keys"
+	// searchVersion is the version of the keys (audit.SearchKeys) the
+	// summary holds: 2 added host and the sources (#18). A summary of
+	// another version is rebuilt by a gateway opening the store.
+	searchVersion = "2"
+	// searchMetaV1 is the store_meta key of the first version's summary
+	// (service_entry, status, reason, event, decision, source_ip, path).
+	// Its presence means a version before 2 rebuilt the summary after
+	// this one (a downgrade): then the summary is rebuilt again. Version
+	// 2 deletes it, so that a version before it (which trusts any summary
+	// marked so) rebuilds the summary with its keys before using it.
+	searchMetaV1 = "search_blocks"
 	// searchMatchFunc is the SQL function that tests a block's filter.
 	searchMatchFunc = "sluice_search_match"
 )
@@ -216,18 +229,23 @@ func (s *store) releaseSearch() {
 }
 
 // searchMarked reports whether every record of the store is in
-// search_blocks.
+// search_blocks with the keys of this version.
 func searchMarked(ctx context.Context, q interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }) (bool, error) {
-	var n int
-	err := q.QueryRowContext(ctx, `SELECT count(*) FROM store_meta WHERE k = ?`, searchMetaKey).Scan(&n)
-	return n > 0, err
+	var ok bool
+	err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM store_meta WHERE k = ? AND v = ?)
+		AND NOT EXISTS (SELECT 1 FROM store_meta WHERE k = ?)`, searchMetaKey, searchVersion, searchMetaV1).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("search summary version: %w", err)
+	}
+	return ok, nil
 }
 
-// backfillSearch puts the records of a store written before the search
-// summary existed into search_blocks (once; ~10 s per million records),
-// and marks the store as summarised.
+// backfillSearch (re)builds search_blocks from the records of a store
+// written before the search summary existed, or with an earlier
+// version's keys (once; ~XX s per million records), and marks the
+// store as summarised with this version's.
 func (s *store) backfillSearch(ctx context.Context) (err error) {
 	done, err := searchMarked(ctx, s.conn)
 	if err != nil || done {
@@ -250,14 +268,18 @@ func (s *store) backfillSearch(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("summarising the records for searches: %w", err)
 	}
-	if _, err := s.conn.ExecContext(ctx, `INSERT INTO store_meta (k, v) VALUES (?, '1') ON CONFLICT (k) DO NOTHING`, searchMetaKey); err != nil {
+	if _, err := s.conn.ExecContext(ctx, `DELETE FROM store_meta WHERE k = ?`, searchMetaV1); err != nil {
+		return err
+	}
+	if _, err := s.conn.ExecContext(ctx, `INSERT INTO store_meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`,
+		searchMetaKey, searchVersion); err != nil {
 		return err
 	}
 	if _, err := s.conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return err
 	}
 	if n > 0 {
-		s.opts.Logger.Info("audit: records written before the search summary existed are now summarised", "path", s.path,
+		s.opts.Logger.Info("audit: the search summary is rebuilt with this version's keys", "path", s.path,
 			"records", n, "took", time.Since(start).Round(time.Millisecond).String())
 	}
 	return nil
@@ -272,7 +294,8 @@ func (s *store) searchFrom(ctx context.Context, conn *sql.Conn, after int64) (in
 	rids := make([]int64, 0, chunk)
 	for {
 		recs, rids = recs[:0], rids[:0]
-		rows, err := conn.QueryContext(ctx, `SELECT rid, time_start, event, source_ip, path, service_entry, decision, reason, status
+		rows, err := conn.QueryContext(ctx, `SELECT rid, time_start, event, source_identity, source_workload, source_ip, host,
+			path, service_entry, decision, reason, status
 			FROM records WHERE rid > ? ORDER BY rid LIMIT ?`, after, chunk)
 		if err != nil {
 			return n, err
@@ -281,7 +304,7 @@ func (s *store) searchFrom(ctx context.Context, conn *sql.Conn, after int64) (in
 			var r audit.Record
 			var rid int64
 			var ts string
-			if err := rows.Scan(&rid, &ts, &r.Event, &r.SourceIP, &r.Path, &r.ServiceEntry, &r.Decision, &r.Reason, &r.Status); err != nil {
+			if err := rows.Scan(&rid, &ts, &r.Event, &r.SourceIdentity, &r.SourceWorkload, &r.SourceIP, &r.Host, &r.Path, &r.ServiceEntry, &r.Decision, &r.Reason, &r.Status); err != nil {
 				_ = rows.Close()
 				return n, err
 			}
