@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -335,17 +334,12 @@ func (s *store) searchFrom(ctx context.Context, conn *sql.Conn, after int64) (in
 }
 
 // searchKeys are the search keys of f when a search should read the
-// summary: f has a field without an index of its own and none with one
-// (host, a workload or identity, id: those find few rows by their index
-// anyway), and a limit (a first page).
+// summary: f has a field with keys, no id (its index finds the one
+// record), and a limit (a page: an export reads every match anyway, and
+// a search holds a page in memory).
 func searchKeys(f *audit.Filter) []uint64 {
-	if f.Limit <= 0 || f.ID != "" || f.Host != "" {
+	if f.Limit <= 0 || f.ID != "" {
 		return nil
-	}
-	if f.Source != "" {
-		if _, err := netip.ParseAddr(f.Source); err != nil {
-			return nil
-		}
 	}
 	return f.SearchKeys()
 }
