@@ -29,9 +29,9 @@ import (
 // their search keys (audit.SearchKeys: each such column's value, the
 // sources under one field, every prefix of the path, and the pairs of
 // service_entry, status, reason, event, decision, host and a source) and
-// a 256-bit signature of each record's keys (sigs, in rid order). Write
+// a 512-bit signature of each record's keys (sigs, in rid order). Write
 // adds the keys of the records it inserts and completes to their blocks
-// in the same transaction (one read and one write of a 48 KiB row per
+// in the same transaction (one read and one write of an 80 KiB row per
 // block a batch touches, and ~60 hashes per record); retention deletes
 // the blocks whose records are all gone. A search with such a filter
 // (search) reads, newest first, the blocks whose time range meets the
@@ -55,10 +55,13 @@ const (
 	searchBytes = 1 << 14
 	// searchHashes is the bits each key sets.
 	searchHashes = 4
-	// searchSigBytes is the size of a record's signature: 256 bits, one
+	// searchSigBytes is the size of a record's signature: 512 bits, one
 	// per key (see sigBit). A block's signatures are its rows' in rid
-	// order (sigs: 32 KiB).
-	searchSigBytes  = 32
+	// order (sigs: 64 KiB). With host and the sources a record has ~60
+	// keys: 256 bits were a fifth set, so a filter of one key (a host)
+	// took a fifth of a block's rows as candidates, more than a block
+	// reads by rid; 512 bits take a tenth.
+	searchSigBytes  = 64
 	searchBlockRows = 1 << searchShift
 	// searchMetaKey is the store_meta key whose value is searchVersion
 	// once every record's keys of that version are in search_blocks.
