@@ -55,12 +55,12 @@ const (
 	searchBytes = 1 << 14
 	// searchHashes is the bits each key sets.
 	searchHashes = 4
-	// searchSigBytes is the size of a record's signature: 512 bits, one
-	// per key (see sigBit). A block's signatures are its rows' in rid
-	// order (sigs: 64 KiB). With host and the sources a record has ~60
-	// keys: 256 bits were a fifth set, so a filter of one key (a host)
-	// took a fifth of a block's rows as candidates, more than a block
-	// reads by rid; 512 bits take a tenth.
+	// searchSigBytes is the size of a record's signature: 512 bits,
+	// searchSigHashes a key (see setSigBits). A block's signatures are
+	// its rows' in rid order (sigs: 64 KiB). With host and the sources a
+	// record has ~60 keys: 256 bits, one a key, were a fifth set, so a
+	// filter of one key (a host) took a fifth of a block's rows as
+	// candidates, more than a block reads by rid.
 	searchSigBytes  = 64
 	searchBlockRows = 1 << searchShift
 	// searchMetaKey is the store_meta key whose value is searchVersion
@@ -121,8 +121,22 @@ const (
 	searchPutSQL = `INSERT OR REPLACE INTO search_blocks (b, tmin, tmax, bits, sigs) VALUES (?, ?, ?, ?, ?)`
 )
 
-// sigBit is the bit of a record's signature that key sets.
-func sigBit(key uint64) uint32 { return uint32(key>>24) & (searchSigBytes*8 - 1) }
+// searchSigHashes is how many bits of a record's signature a key sets.
+// With ~60 keys a record, one bit each set a tenth of 512 bits, so a
+// filter of one key (a host) took a tenth of a block's rows as
+// candidates, and a block where its value is absent (a Bloom filter's
+// false positive) was read all the same; three bits set ~30 % of them,
+// and take ~2.6 % of the rows for one key, ~0.1 % for two.
+const searchSigHashes = 3
+
+// setSigBits sets in sig the bits of key (searchSigHashes of them, from
+// bits 24 to 50 of the key; the Bloom filter uses the others whole).
+func setSigBits(sig []byte, key uint64) {
+	for i := range searchSigHashes {
+		p := uint32(key>>(24+9*i)) & (searchSigBytes*8 - 1)
+		sig[p>>3] |= 1 << (p & 7)
+	}
+}
 
 // searchBlock is one block's part of a write.
 type searchBlock struct {
@@ -175,8 +189,7 @@ func (s *store) addSearch(r *audit.Record, rid int64, part int) {
 			p := (h1 + i*h2) & (searchBytes*8 - 1)
 			bits[p>>3] |= 1 << (p & 7)
 		}
-		p := sigBit(k)
-		sig[p>>3] |= 1 << (p & 7)
+		setSigBits(sig, k)
 	}
 }
 
@@ -369,8 +382,7 @@ func (s *store) search(ctx context.Context, db *sql.DB, f audit.Filter, keys []u
 	}
 	var want [searchSigBytes]byte // the filter's signature
 	for _, k := range keys {
-		p := sigBit(k)
-		want[p>>3] |= 1 << (p & 7)
+		setSigBits(want[:], k)
 	}
 	q := `SELECT b, tmax, sigs FROM search_blocks WHERE ` + searchMatchFunc + `(bits, ?)`
 	args := []any{pos}
