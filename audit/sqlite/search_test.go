@@ -362,6 +362,12 @@ func TestSearchUpgradesOldStore(t *testing.T) {
 	if err := r.QueryRowContext(ctx, "SELECT count(*) FROM search_blocks").Scan(&blocks); err != nil || blocks == 0 {
 		t.Fatalf("search blocks: %d %v", blocks, err)
 	}
+	// The indexes the summary replaced (#18) are gone.
+	var idx int
+	if err := r.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN
+		('decisions_host_time', 'decisions_identity_time', 'decisions_workload_time')`).Scan(&idx); err != nil || idx != 0 {
+		t.Fatalf("indexes replaced by the summary left: %d %v", idx, err)
+	}
 	all, err := audit.QueryAll(ctx, s, audit.Filter{})
 	if err != nil || len(all) == 0 {
 		t.Fatal(len(all), err)
