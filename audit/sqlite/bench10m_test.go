@@ -4,9 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
+	mathbits "math/bits"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -307,4 +310,44 @@ func BenchmarkCost10MBySourceSince720h(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(rows)), "groups")
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/report")
+}
+
+// The Bloom filters' fill on the 10-million-record store: the share of
+// bits set, and from it the false-positive rate of one absent key
+// (fill^searchHashes: the share of blocks a value no record has reads
+// for nothing).
+func BenchmarkSearchFill10M(b *testing.B) {
+	url, _ := benchStore(b)
+	db, err := sql.Open("sqlite", "file:"+strings.TrimPrefix(url, "sqlite://")+"?mode=ro")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	var set, total, blocks int
+	for range b.N {
+		set, total, blocks = 0, 0, 0
+		rows, err := db.Query("SELECT bits FROM search_blocks")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for rows.Next() {
+			var bits []byte
+			if err := rows.Scan(&bits); err != nil {
+				b.Fatal(err)
+			}
+			for _, c := range bits {
+				set += mathbits.OnesCount8(c)
+			}
+			total += 8 * len(bits)
+			blocks++
+		}
+		if err := rows.Err(); err != nil {
+			b.Fatal(err)
+		}
+		rows.Close()
+	}
+	fill := float64(set) / float64(total)
+	b.ReportMetric(float64(blocks), "blocks")
+	b.ReportMetric(100*fill, "%fill")
+	b.ReportMetric(100*math.Pow(fill, searchHashes), "%fp")
 }

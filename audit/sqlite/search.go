@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -17,33 +16,35 @@ import (
 	"modernc.org/sqlite"
 )
 
-// The search summary. Filters on the columns without an index of their
-// own (service_entry, status, reason, event, decision, source_ip, path)
-// used to walk the time index from the newest record until a page was
-// full: fast when matches are common, but a value that matches nothing
-// walked every record of the range (~2.7 µs each: a second for 24 h of a
-// 10-million-record store). An index per column would cost ~3 µs per
-// recorded call each.
+// The search summary. Filters on the columns other than id and
+// time_start used to walk an index: the time index from the newest
+// record until a page was full (a value that matched nothing walked
+// every record of the range, ~2.7 µs each: a second for 24 h of a
+// 10-million-record store), or an index of their own (host,
+// source_identity, source_workload), which cost every write ~8 µs per
+// record each under load (#18).
 //
 // Instead, search_blocks keeps, for each block of 1,024 consecutive rids,
 // the time range of its records (tmin, tmax), a Bloom filter (bits) of
-// their search keys (audit.SearchKeys: each such column's value, every
-// prefix of the path, and the pairs of service_entry, status, reason,
-// event and decision) and a 256-bit signature of each record's keys
-// (sigs, in rid order). Write adds the keys of the records it inserts and
-// completes to their blocks in the same transaction (one read and one
-// write of a 48 KiB row per block a batch touches, and ~50 hashes per
-// record); retention deletes the blocks whose records are all gone. A
-// search with such a filter (search) reads, newest first, the blocks
-// whose time range meets the filter's and whose Bloom filter has every
-// key of the filter (sluice_search_match, in SQL), and in those only the
-// rows whose signature has every bit of the filter's, until the page is
-// full and no later block can hold a newer record. A Bloom filter or a
-// signature may say yes wrongly (then a block or a row is read for
-// nothing), never no wrongly: the results are those of the plain query
-// (TestSearchMatchesPlainQuery). A store written before the summary gets
-// it when a gateway opens it (backfillSearch); until then, and in a store
-// opened read-only and not migrated, queries are the plain ones.
+// their search keys (audit.SearchKeys: each such column's value, the
+// sources under one field, every prefix of the path, and the pairs of
+// service_entry, status, reason, event, decision, host and a source) and
+// a 512-bit signature of each record's keys (sigs, in rid order). Write
+// adds the keys of the records it inserts and completes to their blocks
+// in the same transaction (one read and one write of an 80 KiB row per
+// block a batch touches, and ~60 hashes per record); retention deletes
+// the blocks whose records are all gone. A search with such a filter
+// (search) reads, newest first, the blocks whose time range meets the
+// filter's and whose Bloom filter has every key of the filter
+// (sluice_search_match, in SQL), and in those only the rows whose
+// signature has every bit of the filter's, until the page is full and no
+// later block can hold a newer record. A Bloom filter or a signature may
+// say yes wrongly (then a block or a row is read for nothing), never no
+// wrongly: the results are those of the plain query
+// (TestSearchMatchesPlainQuery). A store whose summary is missing or of
+// an earlier version of the keys gets it rebuilt when a gateway opens it
+// (backfillSearch); until then, and in a store opened read-only and not
+// migrated, queries are the plain ones.
 
 const (
 	// searchShift: a block is the rids with the same rid >> searchShift.
@@ -54,14 +55,31 @@ const (
 	searchBytes = 1 << 14
 	// searchHashes is the bits each key sets.
 	searchHashes = 4
-	// searchSigBytes is the size of a record's signature: 256 bits, one
-	// per key (see sigBit). A block's signatures are its rows' in rid
-	// order (sigs: 32 KiB).
-	searchSigBytes  = 32
+	// searchSigBytes is the size of a record's signature: 512 bits,
+	// searchSigHashes a key (see setSigBits). A block's signatures are
+	// its rows' in rid order (sigs: 64 KiB). With host and the sources a
+	// record has ~60 keys: 256 bits, one a key, were a fifth set, so a
+	// filter of one key (a host) took a fifth of a block's rows as
+	// candidates, more than a block reads by rid.
+	searchSigBytes  = 64
 	searchBlockRows = 1 << searchShift
-	// searchMetaKey is the store_meta key present once every record is in
-	// search_blocks.
-	searchMetaKey = "search_blocks"
+	// searchBatchRids is the most candidate rows of several blocks a
+	// search reads in one query (sqlplan.RangeQuerySQL lists up to 200).
+	searchBatchRids = 128
+	// searchMetaKey is the store_meta key whose value is searchVersion
+	// once every record's keys of that version are in search_blocks.
+	searchMetaKey = "search_keys"
+	// searchVersion is the version of the keys (audit.SearchKeys) the
+	// summary holds: 2 added host and the sources (#18). A summary of
+	// another version is rebuilt by a gateway opening the store.
+	searchVersion = "2"
+	// searchMetaV1 is the store_meta key of the first version's summary
+	// (service_entry, status, reason, event, decision, source_ip, path).
+	// Its presence means a version before 2 rebuilt the summary after
+	// this one (a downgrade): then the summary is rebuilt again. Version
+	// 2 deletes it, so that a version before it (which trusts any summary
+	// marked so) rebuilds the summary with its keys before using it.
+	searchMetaV1 = "search_blocks"
 	// searchMatchFunc is the SQL function that tests a block's filter.
 	searchMatchFunc = "sluice_search_match"
 )
@@ -106,8 +124,22 @@ const (
 	searchPutSQL = `INSERT OR REPLACE INTO search_blocks (b, tmin, tmax, bits, sigs) VALUES (?, ?, ?, ?, ?)`
 )
 
-// sigBit is the bit of a record's signature that key sets.
-func sigBit(key uint64) uint32 { return uint32(key>>24) & (searchSigBytes*8 - 1) }
+// searchSigHashes is how many bits of a record's signature a key sets.
+// With ~60 keys a record, one bit each set a tenth of 512 bits, so a
+// filter of one key (a host) took a tenth of a block's rows as
+// candidates, and a block where its value is absent (a Bloom filter's
+// false positive) was read all the same; three bits set ~30 % of them,
+// and take ~2.6 % of the rows for one key, ~0.1 % for two.
+const searchSigHashes = 3
+
+// setSigBits sets in sig the bits of key (searchSigHashes of them, from
+// bits 24 to 50 of the key; the Bloom filter uses the others whole).
+func setSigBits(sig []byte, key uint64) {
+	for i := range searchSigHashes {
+		p := uint32(key>>(24+9*i)) & (searchSigBytes*8 - 1)
+		sig[p>>3] |= 1 << (p & 7)
+	}
+}
 
 // searchBlock is one block's part of a write.
 type searchBlock struct {
@@ -160,8 +192,7 @@ func (s *store) addSearch(r *audit.Record, rid int64, part int) {
 			p := (h1 + i*h2) & (searchBytes*8 - 1)
 			bits[p>>3] |= 1 << (p & 7)
 		}
-		p := sigBit(k)
-		sig[p>>3] |= 1 << (p & 7)
+		setSigBits(sig, k)
 	}
 }
 
@@ -216,18 +247,23 @@ func (s *store) releaseSearch() {
 }
 
 // searchMarked reports whether every record of the store is in
-// search_blocks.
+// search_blocks with the keys of this version.
 func searchMarked(ctx context.Context, q interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }) (bool, error) {
-	var n int
-	err := q.QueryRowContext(ctx, `SELECT count(*) FROM store_meta WHERE k = ?`, searchMetaKey).Scan(&n)
-	return n > 0, err
+	var ok bool
+	err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM store_meta WHERE k = ? AND v = ?)
+		AND NOT EXISTS (SELECT 1 FROM store_meta WHERE k = ?)`, searchMetaKey, searchVersion, searchMetaV1).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("search summary version: %w", err)
+	}
+	return ok, nil
 }
 
-// backfillSearch puts the records of a store written before the search
-// summary existed into search_blocks (once; ~10 s per million records),
-// and marks the store as summarised.
+// backfillSearch (re)builds search_blocks from the records of a store
+// written before the search summary existed, or with an earlier
+// version's keys (once; 10–15 s per million records), and marks the
+// store as summarised with this version's.
 func (s *store) backfillSearch(ctx context.Context) (err error) {
 	done, err := searchMarked(ctx, s.conn)
 	if err != nil || done {
@@ -250,14 +286,18 @@ func (s *store) backfillSearch(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("summarising the records for searches: %w", err)
 	}
-	if _, err := s.conn.ExecContext(ctx, `INSERT INTO store_meta (k, v) VALUES (?, '1') ON CONFLICT (k) DO NOTHING`, searchMetaKey); err != nil {
+	if _, err := s.conn.ExecContext(ctx, `DELETE FROM store_meta WHERE k = ?`, searchMetaV1); err != nil {
+		return err
+	}
+	if _, err := s.conn.ExecContext(ctx, `INSERT INTO store_meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`,
+		searchMetaKey, searchVersion); err != nil {
 		return err
 	}
 	if _, err := s.conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return err
 	}
 	if n > 0 {
-		s.opts.Logger.Info("audit: records written before the search summary existed are now summarised", "path", s.path,
+		s.opts.Logger.Info("audit: the search summary is rebuilt with this version's keys", "path", s.path,
 			"records", n, "took", time.Since(start).Round(time.Millisecond).String())
 	}
 	return nil
@@ -272,7 +312,8 @@ func (s *store) searchFrom(ctx context.Context, conn *sql.Conn, after int64) (in
 	rids := make([]int64, 0, chunk)
 	for {
 		recs, rids = recs[:0], rids[:0]
-		rows, err := conn.QueryContext(ctx, `SELECT rid, time_start, event, source_ip, path, service_entry, decision, reason, status
+		rows, err := conn.QueryContext(ctx, `SELECT rid, time_start, event, source_identity, source_workload, source_ip, host,
+			path, service_entry, decision, reason, status
 			FROM records WHERE rid > ? ORDER BY rid LIMIT ?`, after, chunk)
 		if err != nil {
 			return n, err
@@ -281,7 +322,7 @@ func (s *store) searchFrom(ctx context.Context, conn *sql.Conn, after int64) (in
 			var r audit.Record
 			var rid int64
 			var ts string
-			if err := rows.Scan(&rid, &ts, &r.Event, &r.SourceIP, &r.Path, &r.ServiceEntry, &r.Decision, &r.Reason, &r.Status); err != nil {
+			if err := rows.Scan(&rid, &ts, &r.Event, &r.SourceIdentity, &r.SourceWorkload, &r.SourceIP, &r.Host, &r.Path, &r.ServiceEntry, &r.Decision, &r.Reason, &r.Status); err != nil {
 				_ = rows.Close()
 				return n, err
 			}
@@ -312,17 +353,12 @@ func (s *store) searchFrom(ctx context.Context, conn *sql.Conn, after int64) (in
 }
 
 // searchKeys are the search keys of f when a search should read the
-// summary: f has a field without an index of its own and none with one
-// (host, a workload or identity, id: those find few rows by their index
-// anyway), and a limit (a first page).
+// summary: f has a field with keys, no id (its index finds the one
+// record), and a limit (a page: an export reads every match anyway, and
+// a search holds a page in memory).
 func searchKeys(f *audit.Filter) []uint64 {
-	if f.Limit <= 0 || f.ID != "" || f.Host != "" {
+	if f.Limit <= 0 || f.ID != "" {
 		return nil
-	}
-	if f.Source != "" {
-		if _, err := netip.ParseAddr(f.Source); err != nil {
-			return nil
-		}
 	}
 	return f.SearchKeys()
 }
@@ -349,8 +385,7 @@ func (s *store) search(ctx context.Context, db *sql.DB, f audit.Filter, keys []u
 	}
 	var want [searchSigBytes]byte // the filter's signature
 	for _, k := range keys {
-		p := sigBit(k)
-		want[p>>3] |= 1 << (p & 7)
+		setSigBits(want[:], k)
 	}
 	q := `SELECT b, tmax, sigs FROM search_blocks WHERE ` + searchMatchFunc + `(bits, ?)`
 	args := []any{pos}
@@ -386,6 +421,51 @@ func (s *store) search(ctx context.Context, db *sql.DB, f audit.Filter, keys []u
 		}
 		return stamps[f.Limit-1]
 	}
+	// read adds the records of f among rids (nil: every rid) within
+	// [lo, hi] to found.
+	read := func(lo, hi int64, rids []int64) error {
+		query, qargs := sqlplan.RangeQuerySQL(s.rd.Dialect, s.rd.Select, &f, lo, hi, rids)
+		recs, err := tx.QueryContext(ctx, query, qargs...)
+		if err != nil {
+			return err
+		}
+		defer recs.Close()
+		for recs.Next() {
+			rec, err := sc.Scan(sqlplan.SQLRows{Rows: recs}, 0)
+			if err != nil {
+				return err
+			}
+			found = append(found, rec)
+			stamps = append(stamps, audit.FormatTime(rec.TimeStart))
+		}
+		if err := recs.Err(); err != nil {
+			return err
+		}
+		sortNewestFirst(found, stamps)
+		if len(found) > f.Limit {
+			found, stamps = found[:f.Limit], stamps[:f.Limit]
+		}
+		return nil
+	}
+	// The candidate rows of blocks with few are read together, up to
+	// searchBatchRids in one query: each query costs ~0.5 ms to prepare
+	// (modernc prepares per run), more than reading its rows when a
+	// block has a candidate or two (values each common, rarely
+	// together). Reading blocks later than their turn, or beyond the
+	// stop, is harmless: the page is the newest of what was read, the
+	// stop (a page full of records newer than every later block's) holds
+	// with more records read, and what is pending is read before the
+	// page is returned.
+	var pend []int64
+	flush := func() error {
+		if len(pend) == 0 {
+			return nil
+		}
+		lo, hi := slices.Min(pend), slices.Max(pend)
+		err := read(lo, hi, pend)
+		pend = pend[:0]
+		return err
+	}
 	err = func() error {
 		defer rows.Close()
 		for rows.Next() {
@@ -408,38 +488,31 @@ func (s *store) search(ctx context.Context, db *sql.DB, f audit.Filter, keys []u
 					rids = append(rids, lo+int64(i/searchSigBytes))
 				}
 			}
-			if len(sigs) != searchBlockRows*searchSigBytes {
-				rids = nil // not this version's: read the whole block
-			} else if len(rids) == 0 {
-				continue
-			}
-			query, qargs := sqlplan.RangeQuerySQL(s.rd.Dialect, s.rd.Select, &f, lo, lo+searchBlockRows-1, rids)
-			recs, err := tx.QueryContext(ctx, query, qargs...)
-			if err != nil {
-				return err
-			}
-			for recs.Next() {
-				rec, err := sc.Scan(sqlplan.SQLRows{Rows: recs}, 0)
-				if err != nil {
-					_ = recs.Close()
+			switch {
+			case len(sigs) != searchBlockRows*searchSigBytes:
+				// Not this version's: read the whole block.
+				if err := read(lo, lo+searchBlockRows-1, nil); err != nil {
 					return err
 				}
-				found = append(found, rec)
-				stamps = append(stamps, audit.FormatTime(rec.TimeStart))
-			}
-			if err := recs.Close(); err != nil {
-				return err
-			}
-			if err := recs.Err(); err != nil {
-				return err
-			}
-			sortNewestFirst(found, stamps)
-			if len(found) > f.Limit {
-				found, stamps = found[:f.Limit], stamps[:f.Limit]
+			case len(rids) == 0:
+			case len(pend)+len(rids) <= searchBatchRids:
+				pend = append(pend, rids...)
+			case len(rids) <= searchBatchRids:
+				if err := flush(); err != nil {
+					return err
+				}
+				pend = append(pend, rids...)
+			default:
+				if err := read(lo, lo+searchBlockRows-1, rids); err != nil {
+					return err
+				}
 			}
 		}
 		return rows.Err()
 	}()
+	if err == nil {
+		err = flush()
+	}
 	if err != nil {
 		return true, fmt.Errorf("%s: query: %w", s.label(), err)
 	}

@@ -18,15 +18,19 @@ import (
 // searchValues are the values the random records and filters draw from;
 // the filters also ask for values no record has.
 var searchValues = struct {
-	entries, paths, reasons, ips, events []string
-	statuses                             []int
+	entries, paths, reasons, ips, events, hosts, identities, workloads []string
+	statuses                                                           []int
 }{
-	entries:  []string{"payments/stripe", "ns/se1", "ns/se2", "ns/rare", ""},
-	paths:    []string{"/v1/charges", "/v1/charges/ch_1", "/v1/customers/cus_42/sources", "/v2/x", "/", "", strings.Repeat("/long", 20) + "/a", strings.Repeat("/long", 20) + "/b"},
-	reasons:  []string{"", "policy_denied", "upstream_timeout", "undeclared_destination"},
-	ips:      []string{"10.1.0.1", "10.1.0.2", "10.9.9.9", "2001:db8::1"},
-	events:   []string{vocab.EventOutboundCall, vocab.EventDNSQuery, vocab.EventAuditRead},
-	statuses: []int{200, 403, 502, 0},
+	// Hosts as recorded: canonical, and a DNS name recorded as sent.
+	hosts:      []string{"api.stripe.com", "api.example.com", "10.20.0.1.", "2001:db8::7", "xn--bcher-kva.example"},
+	identities: []string{"spiffe://cluster.local/ns/a/sa/checkout", "spiffe://cluster.local/ns/b/sa/billing", "", "checkout"},
+	workloads:  []string{"checkout", "billing", "", "10.1.0.1"},
+	entries:    []string{"payments/stripe", "ns/se1", "ns/se2", "ns/rare", ""},
+	paths:      []string{"/v1/charges", "/v1/charges/ch_1", "/v1/customers/cus_42/sources", "/v2/x", "/", "", strings.Repeat("/long", 20) + "/a", strings.Repeat("/long", 20) + "/b"},
+	reasons:    []string{"", "policy_denied", "upstream_timeout", "undeclared_destination"},
+	ips:        []string{"10.1.0.1", "10.1.0.2", "10.9.9.9", "2001:db8::1"},
+	events:     []string{vocab.EventOutboundCall, vocab.EventDNSQuery, vocab.EventAuditRead},
+	statuses:   []int{200, 403, 502, 0},
 }
 
 // searchRecord is a random record numbered n, started at t.
@@ -41,6 +45,9 @@ func searchRecord(rng *rand.Rand, n int, t time.Time) *audit.Record {
 	r.Path = pick(searchValues.paths)
 	r.Event = pick(searchValues.events)
 	r.SourceIP = pick(searchValues.ips)
+	r.Host = pick(searchValues.hosts)
+	r.SourceIdentity = pick(searchValues.identities)
+	r.SourceWorkload = pick(searchValues.workloads)
 	r.Decision = vocab.DecisionAllow
 	if rng.IntN(4) == 0 {
 		r.Decision = vocab.DecisionDeny
@@ -49,6 +56,9 @@ func searchRecord(rng *rand.Rand, n int, t time.Time) *audit.Record {
 	// Rare values, a few times in the store.
 	if rng.IntN(500) == 0 {
 		r.ServiceEntry, r.Path = "ns/needle", "/needle/"+fmt.Sprint(n)
+	}
+	if rng.IntN(700) == 0 {
+		r.Host, r.SourceWorkload = "rare.example.com", "needle-workload"
 	}
 	return r
 }
@@ -69,7 +79,7 @@ func randomFilter(rng *rand.Rand, t0, t1 time.Time) audit.Filter {
 		}
 	}
 	for range 1 + rng.IntN(3) {
-		switch rng.IntN(8) {
+		switch rng.IntN(11) {
 		case 0:
 			f.ServiceEntry = pick(append(searchValues.entries[:len(searchValues.entries)-1:len(searchValues.entries)-1], "ns/needle", "ns/none"))
 		case 1:
@@ -82,6 +92,15 @@ func randomFilter(rng *rand.Rand, t0, t1 time.Time) audit.Filter {
 			f.Decision = pick([]string{vocab.DecisionAllow, vocab.DecisionDeny})
 		case 5:
 			f.Source = pick(append(searchValues.ips[:len(searchValues.ips):len(searchValues.ips)], "10.7.7.7"))
+		case 6:
+			// As recorded, other spellings of them (Filter.Hosts), rare
+			// and absent.
+			f.Host = pick(append(searchValues.hosts[:len(searchValues.hosts):len(searchValues.hosts)],
+				"API.Stripe.COM.", "10.20.0.1", "[2001:db8::7]", "bücher.example", "rare.example.com", "none.example"))
+		case 7:
+			f.Source = pick(append(searchValues.identities[:2:2], "spiffe://cluster.local/ns/z/sa/none"))
+		case 8:
+			f.Source = pick(append(searchValues.workloads[:2:2], "needle-workload", "nobody"))
 		default:
 			p := pick(append(searchValues.paths[:len(searchValues.paths)-3:len(searchValues.paths)-3],
 				"/needle/1", "/needle", "/nowhere", strings.Repeat("/long", 20)+"/c"))
@@ -209,6 +228,56 @@ func TestSearchMatchesPlainQuery(t *testing.T) {
 	compare(t, 100)
 }
 
+// A summary of the first version's keys (no host, no sources), or one a
+// version before 2 rebuilt after this one (a downgrade, then an upgrade),
+// is not used, and is rebuilt with this version's keys when the store is
+// opened for writing.
+func TestSearchRebuildsEarlierVersion(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTestStore(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	var batch audit.Batch
+	for i := range 3000 {
+		batch.Inserts = append(batch.Inserts, storetest.Ended(searchRecord(rng, i, t0.Add(time.Duration(i)*time.Second)), 200))
+	}
+	if err := s.Write(ctx, &batch); err != nil {
+		t.Fatal(err)
+	}
+	f := audit.Filter{Host: "api.stripe.com", Source: "checkout", Limit: 50}
+	want, err := audit.QueryAll(ctx, s, f)
+	if err != nil || len(want) == 0 {
+		t.Fatal(len(want), err)
+	}
+	for _, meta := range []string{
+		// The first version's summary: its marker alone.
+		`DELETE FROM store_meta WHERE k = 'search_keys'; INSERT INTO store_meta (k, v) VALUES ('search_blocks', '1')`,
+		// Rebuilt by a version before 2 after this one: both markers.
+		`INSERT INTO store_meta (k, v) VALUES ('search_blocks', '1')`,
+	} {
+		// Blocks without this version's keys: a search of them would
+		// find nothing.
+		if _, err := s.conn.ExecContext(ctx, `UPDATE search_blocks SET bits = zeroblob(length(bits)), sigs = zeroblob(length(sigs)); `+meta); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := searchMarked(ctx, s.conn); err != nil || ok {
+			t.Fatalf("%s: summary taken as this version's: %v %v", meta, ok, err)
+		}
+		if got, err := audit.QueryAll(ctx, s, f); err != nil || !slices.Equal(storetest.IDs(got), storetest.IDs(want)) {
+			t.Fatalf("%s: before the rebuild %d records, want %d: %v", meta, len(got), len(want), err)
+		}
+		if err := s.backfillSearch(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := searchMarked(ctx, s.conn); err != nil || !ok {
+			t.Fatalf("%s: not rebuilt: %v %v", meta, ok, err)
+		}
+		if got, err := audit.QueryAll(ctx, s, f); err != nil || !slices.Equal(storetest.IDs(got), storetest.IDs(want)) {
+			t.Fatalf("%s: after the rebuild %d records, want %d: %v", meta, len(got), len(want), err)
+		}
+	}
+}
+
 func head(ids []string) []string { return ids[:min(len(ids), 5)] }
 
 // Until the summary is there (a store not yet opened by this version,
@@ -293,6 +362,12 @@ func TestSearchUpgradesOldStore(t *testing.T) {
 	if err := r.QueryRowContext(ctx, "SELECT count(*) FROM search_blocks").Scan(&blocks); err != nil || blocks == 0 {
 		t.Fatalf("search blocks: %d %v", blocks, err)
 	}
+	// The indexes the summary replaced (#18) are gone.
+	var idx int
+	if err := r.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN
+		('decisions_host_time', 'decisions_identity_time', 'decisions_workload_time')`).Scan(&idx); err != nil || idx != 0 {
+		t.Fatalf("indexes replaced by the summary left: %d %v", idx, err)
+	}
 	all, err := audit.QueryAll(ctx, s, audit.Filter{})
 	if err != nil || len(all) == 0 {
 		t.Fatal(len(all), err)
@@ -303,6 +378,9 @@ func TestSearchUpgradesOldStore(t *testing.T) {
 			{Path: rec.Path, Status: rec.Status, Limit: 10},
 			{Reason: rec.Reason, Decision: rec.Decision, Event: rec.Event, Limit: 10},
 			{Source: rec.SourceIP, Limit: 10},
+			{Host: rec.Host, Limit: 10},
+			{Source: rec.SourceWorkload, Decision: rec.Decision, Limit: 10},
+			{Source: rec.SourceIdentity, Host: rec.Host, Limit: 10},
 		} {
 			if searchKeys(&f) == nil {
 				continue
