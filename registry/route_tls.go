@@ -198,7 +198,7 @@ func (b *builder) compileL4(r *Resource, kind string, i int, ms []L4Match, route
 			continue
 		}
 		df := fmt.Sprintf("%s.route[%d].destination", f, j)
-		rd, ok := b.routeDest(r, df, d.Destination, int(d.Weight), rt, dr, ds)
+		rd, ok := b.routeDest(r, df, d.Destination, int(d.Weight), rt, dr, ds, true)
 		if ok {
 			rule.Dests = append(rule.Dests, rd)
 			rule.total += rd.Weight
@@ -210,16 +210,19 @@ func (b *builder) compileL4(r *Resource, kind string, i int, ms []L4Match, route
 }
 
 // routeDest compiles one destination of a rule for rt: its subset's
-// endpoint labels and merged traffic policy, and its port. ok is false
-// for a destination that cannot be applied (reported in ds).
-func (b *builder) routeDest(r *Resource, df string, d *Destination, weight int, rt *Route, dr *Resource, ds *Diagnostics) (RouteDest, bool) {
+// endpoint labels and merged traffic policy, Istio's defaults otherwise,
+// and, when ports is set (tls and tcp rules), the other declared port it
+// names. http rules keep the route's port: their destination.port is
+// not applied (unchanged from before this was shared). ok is false for a
+// destination that cannot be applied (reported in ds).
+func (b *builder) routeDest(r *Resource, df string, d *Destination, weight int, rt *Route, dr *Resource, ds *Diagnostics, ports bool) (RouteDest, bool) {
 	if NormalizeHost(d.Host) != rt.Host {
 		*ds = append(*ds, r.diag(SevWarning, df+".host", "not applied by sluice: %s has no effect on calls through the gateway",
 			"a destination host other than the VirtualService host ("+d.Host+")"))
 		return RouteDest{}, false
 	}
 	rd := RouteDest{Subset: d.Subset, Weight: weight, Traffic: rt.Traffic, Cluster: rt.Cluster}
-	if d.Port != nil && d.Port.Number != 0 && d.Port.Number != rt.Port.Number {
+	if ports && d.Port != nil && d.Port.Number != 0 && d.Port.Number != rt.Port.Number {
 		var p *Port
 		for k := range rt.Entry.Ports {
 			if rt.Entry.Ports[k].Number == d.Port.Number {
@@ -245,6 +248,8 @@ func (b *builder) routeDest(r *Resource, df string, d *Destination, weight int, 
 		rd.Traffic, rd.Cluster = b.subsetTraffic(dr, s, rt)
 	}
 	if rd.Traffic == nil {
+		// Istio's defaults (least request, no limits): every routed
+		// request is balanced over its destination's endpoints.
 		rd.Traffic = &lb.Config{}
 	}
 	if rd.Cluster == "" {

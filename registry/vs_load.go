@@ -96,31 +96,9 @@ func (b *builder) compileHTTP(r *Resource, i int, rt *Route, dr *Resource, ds *D
 			continue
 		}
 		df := fmt.Sprintf("%s.route[%d].destination", f, j)
-		if NormalizeHost(d.Destination.Host) != rt.Host {
-			*ds = append(*ds, r.diag(SevWarning, df+".host", "not applied by sluice: %s has no effect on calls through the gateway",
-				"a destination host other than the VirtualService host ("+d.Destination.Host+")"))
+		rd, ok := b.routeDest(r, df, d.Destination, int(d.Weight), rt, dr, ds, false)
+		if !ok {
 			continue
-		}
-		rd := RouteDest{Subset: d.Destination.Subset, Weight: int(d.Weight), Traffic: rt.Traffic, Cluster: rt.Cluster}
-		if rd.Subset != "" {
-			s := findSubset(dr, rd.Subset)
-			if s == nil {
-				*ds = append(*ds, r.diag(SevError, df+".subset", "subset %s is not defined by a DestinationRule for host %s", rd.Subset, rt.Host))
-				continue
-			}
-			rd.Labels = s.Labels
-			for _, k := range sortedKeys(s.Labels) {
-				rd.labels = append(rd.labels, [2]string{k, s.Labels[k]})
-			}
-			rd.Traffic, rd.Cluster = b.subsetTraffic(dr, s, rt)
-		}
-		if rd.Traffic == nil {
-			// Istio's defaults (least request, no limits): every routed
-			// request is balanced over its destination's endpoints.
-			rd.Traffic = &lb.Config{}
-		}
-		if rd.Cluster == "" {
-			rd.Cluster = rt.Entry.Namespace + "/" + rt.Entry.Name + ":" + strconv.Itoa(rt.Port.Number)
 		}
 		rule.Dests = append(rule.Dests, rd)
 		rule.total += rd.Weight

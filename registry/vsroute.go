@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"math/rand/v2"
 	"net/http"
 	"regexp"
 	"strings"
@@ -138,17 +137,7 @@ func (rt *Route) SelectHTTP(r HTTPRequest) (rule *HTTPRule, dest *RouteDest, ok 
 		if !h.matches(&r) {
 			continue
 		}
-		if len(h.Dests) == 1 || h.total == 0 {
-			return h, &h.Dests[0], true
-		}
-		n := rand.IntN(h.total)
-		for j := range h.Dests {
-			if n < h.Dests[j].Weight {
-				return h, &h.Dests[j], true
-			}
-			n -= h.Dests[j].Weight
-		}
-		return h, &h.Dests[len(h.Dests)-1], true
+		return h, pickDest(h.Dests, h.total), true
 	}
 	return nil, nil, false
 }
