@@ -64,6 +64,15 @@ type refusalCount struct {
 	method, path string
 }
 
+// repeat counts one more refusal, not yet recorded, at now.
+func (c *refusalCount) repeat(now time.Time, method, path string) {
+	if c.extra == 0 {
+		c.first = now
+	}
+	c.extra++
+	c.seen, c.method, c.path = now, method, path
+}
+
 // refusals coalesces refused requests (see the top of this file).
 type refusals struct {
 	record func(Refusal)
@@ -104,11 +113,7 @@ func (f *refusals) add(r *http.Request, status int, who string) {
 		f.timer = time.AfterFunc(refusedWindow, f.tick)
 	}
 	if c := f.keys[k]; c != nil {
-		if c.extra == 0 {
-			c.first = now
-		}
-		c.extra++
-		c.seen, c.method, c.path = now, r.Method, path
+		c.repeat(now, r.Method, path)
 		f.mu.Unlock()
 		return
 	}
@@ -118,11 +123,7 @@ func (f *refusals) add(r *http.Request, status int, who string) {
 			o = &refusalCount{}
 			f.overflow[status] = o
 		}
-		if o.extra == 0 {
-			o.first = now
-		}
-		o.extra++
-		o.seen, o.method, o.path = now, r.Method, path
+		o.repeat(now, r.Method, path)
 		f.mu.Unlock()
 		return
 	}
